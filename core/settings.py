@@ -1,0 +1,240 @@
+"""Settings: environment variables, an optional YAML file, defaults.
+
+Precedence, highest first: values passed in code, ``SWITCHBOARD_*``
+environment variables (``__`` separates nesting levels, e.g.
+``SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS``), the YAML file named by
+``SWITCHBOARD_CONFIG`` (or passed as ``config_file``), defaults.
+
+Connectors add their own section (``SWITCHBOARD_STRIPE__API_KEY`` ...): the
+caller passes their models as ``sections`` and :func:`load_settings` builds
+the settings class from them, so core never names a provider.
+
+Contract: :func:`load_settings` either returns a fully validated object or
+raises :class:`SettingsError`, whose message names every wrong setting both
+as a dotted path and as its environment variable. An unknown
+``SWITCHBOARD_*`` variable is an error too (a typo must not be silently
+ignored).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+__all__ = [
+    "ENV_PREFIX",
+    "KafkaSettings",
+    "LocalKafkaSettings",
+    "Settings",
+    "SettingsError",
+    "WorkerSettings",
+    "env_name",
+    "load_settings",
+]
+
+ENV_PREFIX = "SWITCHBOARD_"
+CONFIG_ENV = ENV_PREFIX + "CONFIG"
+DEFAULT_KAFKA_VERSION = "3.9.2"
+
+
+def env_name(path: str) -> str:
+    """``kafka.bootstrap_servers`` -> ``SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS``."""
+    return ENV_PREFIX + "__".join(part.upper() for part in path.split("."))
+
+
+class SettingsError(ValueError):
+    """One or more settings are wrong; the message names each of them."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class KafkaSettings(Section):
+    """How to reach Kafka, passed unchanged to every client Switchboard builds."""
+
+    bootstrap_servers: str | None = Field(
+        default=None,
+        description="host:port[,host:port...]; unset means the local broker on local_kafka.port",
+    )
+    client_id: str = "switchboard"
+    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_password: SecretStr | None = None
+    ssl_check_hostname: bool = True
+    connect_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    partitions: int = Field(default=3, ge=1, le=10_000)
+    replication_factor: int = Field(default=1, ge=1, le=16)
+
+    @model_validator(mode="after")
+    def _check_security(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL_"):
+            missing = [
+                name
+                for name in ("sasl_mechanism", "sasl_username", "sasl_password")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"security_protocol {self.security_protocol} needs {', '.join(missing)}"
+                )
+        if self.ssl_certfile is not None and self.ssl_keyfile is None:
+            raise ValueError("ssl_certfile needs ssl_keyfile")
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"{name}: no such file: {path}")
+        return self
+
+
+class LocalKafkaSettings(Section):
+    """The development broker run by ``switchboard kafka start``."""
+
+    version: str = Field(default=DEFAULT_KAFKA_VERSION, pattern=r"^3\.\d+\.\d+$")
+    port: int = Field(default=9092, ge=1, le=65535)
+    controller_port: int | None = Field(default=None, ge=1, le=65535)
+    home: Path = Field(
+        default_factory=lambda: Path(
+            os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        )
+        / "switchboard",
+        description="cache of jars (with its own Maven repository) and broker data",
+    )
+    heap: str = Field(default="1g", pattern=r"^\d+[mg]$")
+    start_timeout_s: float = Field(default=120.0, gt=0)
+
+
+class WorkerSettings(Section):
+    host: str = "0.0.0.0"  # noqa: S104 - the worker serves webhooks; bind is a setting
+    port: int = Field(default=8080, ge=1, le=65535)
+    roles: list[Literal["ingest", "dedup", "sink", "poll"]] = Field(
+        default_factory=lambda: ["ingest", "dedup", "sink", "poll"]
+    )
+    data_dir: Path = Path("./switchboard-data")
+
+
+class Settings(BaseSettings):
+    """Core settings; :func:`load_settings` extends it with connector sections."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    local_kafka: LocalKafkaSettings = Field(default_factory=LocalKafkaSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if settings_cls.model_config.get("yaml_file"):
+            sources.append(YamlConfigSettingsSource(settings_cls))
+        return tuple(sources)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The configured brokers, or the local development broker."""
+        return self.kafka.bootstrap_servers or f"127.0.0.1:{self.local_kafka.port}"
+
+    def section(self, name: str) -> Any:
+        """A connector's settings section by name (``AttributeError`` if absent)."""
+        return getattr(self, name)
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    sections: Mapping[str, type[BaseModel]] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build and validate the settings, or raise :class:`SettingsError`."""
+    env = os.environ
+    sections = dict(sections or {})
+    config_path = config_file or env.get(CONFIG_ENV) or None
+    if config_path is not None and not Path(config_path).is_file():
+        raise SettingsError(f"config file {config_path} ({CONFIG_ENV}) does not exist")
+
+    fields: dict[str, Any] = {
+        name: (model, Field(default_factory=model)) for name, model in sections.items()
+    }
+    config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+        yaml_file=str(config_path) if config_path else None,
+    )
+    cls: type[Settings] = create_model(  # type: ignore[call-overload]
+        "Settings", __base__=Settings, __module__=__name__, **fields
+    )
+    cls.model_config = {**Settings.model_config, **config}
+
+    _check_unknown_env(env, set(cls.model_fields))
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+    except ValueError as exc:  # a source failed to parse (e.g. bad JSON in a list setting)
+        raise SettingsError(f"invalid settings: {exc}") from None
+
+
+def _check_unknown_env(env: Mapping[str, str], known: set[str]) -> None:
+    unknown = []
+    for key in env:
+        if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV:
+            continue
+        head = key[len(ENV_PREFIX) :].split("__", 1)[0].lower()
+        if head not in known:
+            unknown.append(key)
+    if unknown:
+        known_list = ", ".join(env_name(k) for k in sorted(known))
+        raise SettingsError(
+            f"unknown setting {', '.join(sorted(unknown))}: known sections are {known_list}"
+        )
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for item in exc.errors(include_url=False, include_input=False):
+        loc = [str(p) for p in item["loc"]]
+        path = ".".join(loc)
+        msg = str(item["msg"]).removeprefix("Value error, ")
+        if path:
+            parts.append(f"{path} ({env_name(path)}): {msg}")
+        else:
+            parts.append(msg)
+    return "invalid setting " + "; ".join(parts)

@@ -1,0 +1,26 @@
+"""The local development broker: Apache Kafka (KRaft, one node) from Maven
+Central, without Docker. Used by ``switchboard kafka``, ``make demo`` and the
+test suite's session fixture (the same code path)."""
+
+from __future__ import annotations
+
+from ._broker import BrokerStatus, StartResult, run_dir, start, status, stop
+from ._errors import LocalKafkaError
+from ._probe import PortState, is_loopback, parse_servers, probe
+from ._runtime import is_resolved, resolve
+
+__all__ = [
+    "BrokerStatus",
+    "LocalKafkaError",
+    "PortState",
+    "StartResult",
+    "is_loopback",
+    "is_resolved",
+    "parse_servers",
+    "probe",
+    "resolve",
+    "run_dir",
+    "start",
+    "status",
+    "stop",
+]
