@@ -30,6 +30,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     create_model,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import (
@@ -89,6 +90,20 @@ class KafkaSettings(Section):
     connect_timeout_s: float = Field(default=5.0, gt=0, le=120)
     partitions: int = Field(default=3, ge=1, le=10_000)
     replication_factor: int = Field(default=1, ge=1, le=16)
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _check_servers(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        servers = [item.strip() for item in value.split(",") if item.strip()]
+        for item in servers:
+            host, sep, port = item.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{item!r} is not host:port")
+        if not servers:
+            raise ValueError("no broker address given")
+        return ",".join(servers)
 
     @model_validator(mode="after")
     def _check_security(self) -> KafkaSettings:

@@ -5,6 +5,7 @@ test suite's session fixture (the same code path)."""
 from __future__ import annotations
 
 from ._broker import BrokerStatus, StartResult, run_dir, start, status, stop
+from ._ensure import configured_broker, ensure_broker
 from ._errors import LocalKafkaError
 from ._probe import PortState, is_loopback, parse_servers, probe
 from ._runtime import is_resolved, resolve
@@ -14,6 +15,8 @@ __all__ = [
     "LocalKafkaError",
     "PortState",
     "StartResult",
+    "configured_broker",
+    "ensure_broker",
     "is_loopback",
     "is_resolved",
     "parse_servers",

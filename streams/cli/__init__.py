@@ -1,0 +1,55 @@
+"""The ``switchboard`` command line.
+
+Exit codes: 0 success, 1 the operation failed (e.g. Kafka unreachable),
+2 bad usage or invalid input (nothing was produced), 3 ``kafka status``
+found no broker, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import version
+from pathlib import Path
+
+import click
+
+from ._common import Context
+from ._demo import demo
+from ._kafka import kafka_group
+from ._messages import schema_group, send, tail_cmd, topics_group
+from ._worker import worker
+
+__all__ = ["cli", "main"]
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="SWITCHBOARD_CONFIG",
+    help="YAML settings file (env: SWITCHBOARD_CONFIG). Environment variables win over it.",
+)
+@click.version_option(version("switchboard"), prog_name="switchboard")
+@click.pass_context
+def cli(ctx: click.Context, config_file: Path | None) -> None:
+    """Switchboard: provider webhooks and polls into Kafka, Kafka commands out to provider APIs.
+
+    Settings come from SWITCHBOARD_* environment variables (`__` separates
+    levels, e.g. SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS) or a YAML file.
+    """
+    ctx.obj = Context(config_file)
+
+
+for command in (kafka_group, topics_group, send, tail_cmd, schema_group, worker, demo):
+    cli.add_command(command)
+
+
+def main() -> None:
+    # The CLI reports connection problems itself, in one line; the clients'
+    # own warnings would repeat them as noise (the worker configures its own).
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    cli(prog_name="switchboard")

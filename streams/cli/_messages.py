@@ -1,0 +1,207 @@
+"""``switchboard send``, ``tail``, ``topics`` and ``schema``."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+import connectors
+from core.envelopes import Command, DlqHeaders, Event, Result, utcnow
+
+from ..commands import CommandInvalid, build_command, send_command
+from ..tail import TopicMissing, format_record, tail
+from ..topics import connector_topics, ensure_topics, existing_topics, shared_topics
+from ._common import EXIT_USAGE, Context, fail, friendly_errors, pass_ctx, run
+
+
+def _parse_json(text: str) -> Any:
+    if text == "-":
+        text = sys.stdin.read()
+    elif text.startswith("@"):
+        path = Path(text[1:])
+        if not path.is_file():
+            fail(f"--json {text}: no such file", EXIT_USAGE)
+        text = path.read_text()
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        fail(f"--json is not valid JSON: {exc}", EXIT_USAGE)
+
+
+def _metadata(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            fail(f"--meta {pair!r}: expected NAME=VALUE", EXIT_USAGE)
+        out[name] = value
+    return out
+
+
+@click.command("send")
+@click.argument("command_type", metavar="TYPE")
+@click.option(
+    "--json",
+    "params_json",
+    required=True,
+    help="The command's params as JSON; @FILE reads a file, - reads stdin.",
+)
+@click.option("--key", help="Kafka key (ordering key) [default: the command id].")
+@click.option("--id", "command_id", help="Command id, also the idempotency key [default: new].")
+@click.option("--reply-to", help="Topic to copy the Result to, besides <c>.results.")
+@click.option(
+    "--expires-in",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds after which the command must not be sent to the provider.",
+)
+@click.option("--meta", multiple=True, metavar="NAME=VALUE", help="Metadata (repeatable).")
+@pass_ctx
+@friendly_errors
+def send(
+    ctx: Context,
+    command_type: str,
+    params_json: str,
+    key: str | None,
+    command_id: str | None,
+    reply_to: str | None,
+    expires_in: float | None,
+    meta: tuple[str, ...],
+) -> None:
+    """Validate a command of TYPE and produce it to <connector>.commands.
+
+    Prints the command id. A command that fails validation is not produced
+    (exit code 2). Example:
+
+        switchboard send stripe.customers.create --json '{"email": "a@example.com"}'
+    """
+    params = _parse_json(params_json)
+    expires_at = utcnow() + timedelta(seconds=expires_in) if expires_in else None
+    try:
+        command = build_command(
+            command_type,
+            params,
+            command_id=command_id,
+            reply_to=reply_to,
+            expires_at=expires_at,
+            metadata=_metadata(meta),
+        )
+        sent = run(send_command(ctx.settings, command, key=key))
+    except CommandInvalid as exc:
+        fail(str(exc), EXIT_USAGE)
+    click.echo(sent.command.id)
+    click.echo(f"produced to {sent.topic}[{sent.partition}]@{sent.offset}", err=True)
+
+
+@click.command("tail")
+@click.argument("topic")
+@click.option("--from-beginning", is_flag=True, help="Start at the oldest record, not the end.")
+@click.option("--limit", type=click.IntRange(min=1), help="Stop after N records.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop after this many seconds, even with fewer than --limit records.",
+)
+@click.option("--raw", is_flag=True, help="Print values as they are, one per line.")
+@pass_ctx
+@friendly_errors
+def tail_cmd(
+    ctx: Context,
+    topic: str,
+    from_beginning: bool,
+    limit: int | None,
+    timeout: float | None,
+    raw: bool,
+) -> None:
+    """Print the records of TOPIC as they arrive, envelopes pretty-printed.
+
+    Reads without a consumer group and commits nothing.
+    """
+    color = sys.stdout.isatty()
+
+    async def go() -> int:
+        count = 0
+        async for record in tail(
+            ctx.settings, topic, from_beginning=from_beginning, limit=limit, timeout=timeout
+        ):
+            count += 1
+            if raw:
+                click.echo((record.value or b"").decode("utf-8", "replace"))
+            else:
+                click.echo(format_record(record, color=color))
+        return count
+
+    try:
+        count = run(go())
+    except TopicMissing as exc:
+        fail(f"{exc}; list topics with `switchboard topics list`", EXIT_USAGE)
+    click.echo(f"{count} record(s)", err=True)
+
+
+@click.group("topics")
+def topics_group() -> None:
+    """Create and list Switchboard's topics."""
+
+
+@topics_group.command("create")
+@click.argument("connector_names", metavar="[CONNECTOR]...", nargs=-1)
+@pass_ctx
+@friendly_errors
+def topics_create(ctx: Context, connector_names: tuple[str, ...]) -> None:
+    """Create the topics of CONNECTOR (all installed connectors if none given).
+
+    Existing topics are left as they are.
+    """
+    names = list(connector_names) or connectors.names()
+    unknown = [n for n in names if n not in connectors.names()]
+    if unknown:
+        fail(
+            f"unknown connector {', '.join(unknown)}; installed: {', '.join(connectors.names())}",
+            EXIT_USAGE,
+        )
+    specs = shared_topics(ctx.settings)
+    for name in names:
+        specs += connector_topics(ctx.settings, name)
+    created = run(ensure_topics(ctx.settings, specs))
+    for spec in specs:
+        click.echo(f"{'created' if spec.name in created else 'exists '}  {spec.name}")
+
+
+@topics_group.command("list")
+@pass_ctx
+@friendly_errors
+def topics_list(ctx: Context) -> None:
+    """List the topics on the broker (internal ones hidden)."""
+    for name in sorted(run(existing_topics(ctx.settings))):
+        if not name.startswith("__"):
+            click.echo(name)
+
+
+@click.group("schema")
+def schema_group() -> None:
+    """JSON Schemas of the envelopes and command params."""
+
+
+@schema_group.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def schema_export(directory: Path) -> None:
+    """Write JSON Schemas (envelopes and every command's params) into DIRECTORY."""
+    directory.mkdir(parents=True, exist_ok=True)
+    schemas: dict[str, Any] = {
+        "event": Event.model_json_schema(),
+        "command": Command.model_json_schema(),
+        "result": Result.model_json_schema(),
+        "dlq-headers": DlqHeaders.model_json_schema(),
+    }
+    for connector in connectors.registry().values():
+        for name, model in connector.commands.items():
+            schemas[f"commands/{connector.name}.{name}"] = model.model_json_schema()
+    for name, schema in schemas.items():
+        path = directory / f"{name}.schema.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    click.echo(f"wrote {len(schemas)} schemas to {directory}")

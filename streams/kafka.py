@@ -1,0 +1,157 @@
+"""aiokafka clients built from settings.
+
+Every producer, consumer and admin client Switchboard makes comes from here,
+so security options (SASL/SSL) and the durability defaults are set once:
+
+- producers are idempotent with ``acks=all``: a record acknowledged to a
+  caller is on every in-sync replica and is never written twice by a retry;
+- consumers never auto-commit: offsets are committed only for finished work.
+
+:func:`connect` wraps a client's start in a deadline and turns every failure
+into :class:`KafkaUnavailable`, whose message says how to start the local
+broker, so no command hangs or prints a traceback when Kafka is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Protocol, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.helpers import create_ssl_context
+
+from core.settings import Settings
+
+__all__ = [
+    "KafkaUnavailable",
+    "admin",
+    "client_options",
+    "connect",
+    "consumer",
+    "producer",
+    "ssl_context",
+]
+
+HOW_TO_START = (
+    "start the local broker with `switchboard kafka start` (or `make demo`), "
+    "or point SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS at a running one"
+)
+
+
+class KafkaUnavailable(RuntimeError):
+    """Kafka could not be reached in time. The message is for a person."""
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    k = settings.kafka
+    if k.security_protocol not in {"SSL", "SASL_SSL"}:
+        return None
+    context = create_ssl_context(
+        cafile=str(k.ssl_cafile) if k.ssl_cafile else None,
+        certfile=str(k.ssl_certfile) if k.ssl_certfile else None,
+        keyfile=str(k.ssl_keyfile) if k.ssl_keyfile else None,
+        password=k.ssl_password.get_secret_value() if k.ssl_password else None,
+    )
+    context.check_hostname = k.ssl_check_hostname
+    return context
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Options every aiokafka client shares: brokers, identity, security."""
+    k = settings.kafka
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "client_id": k.client_id,
+        "security_protocol": k.security_protocol,
+        "request_timeout_ms": 30_000,
+        "metadata_max_age_ms": 60_000,
+    }
+    context = ssl_context(settings)
+    if context is not None:
+        options["ssl_context"] = context
+    if k.security_protocol.startswith("SASL_"):
+        options["sasl_mechanism"] = k.sasl_mechanism
+        options["sasl_plain_username"] = k.sasl_username
+        options["sasl_plain_password"] = (
+            k.sasl_password.get_secret_value() if k.sasl_password else None
+        )
+    return options
+
+
+def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
+    """An idempotent producer with ``acks=all`` (not started)."""
+    options = {
+        **client_options(settings),
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 5,
+        "max_batch_size": 256 * 1024,
+        "compression_type": None,
+        **overrides,
+    }
+    return AIOKafkaProducer(**options)
+
+
+def consumer(settings: Settings, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
+    """A consumer that never auto-commits (not started)."""
+    options = {
+        **client_options(settings),
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "isolation_level": "read_committed",
+        **overrides,
+    }
+    return AIOKafkaConsumer(*topics, **options)
+
+
+def admin(settings: Settings, **overrides: Any) -> AIOKafkaAdminClient:
+    options = {**client_options(settings), **overrides}
+    options.pop("metadata_max_age_ms", None)
+    return AIOKafkaAdminClient(**options)
+
+
+class _Client(Protocol):
+    async def start(self) -> None: ...
+
+
+C = TypeVar("C", bound=_Client)
+
+
+async def _close(client: Any) -> None:
+    closer: Callable[[], Awaitable[None]] | None = getattr(client, "stop", None) or getattr(
+        client, "close", None
+    )
+    if closer is not None:
+        try:
+            await asyncio.wait_for(closer(), 10)
+        except Exception:  # noqa: BLE001, S110 - best effort on the way out
+            pass
+
+
+@asynccontextmanager
+async def connect(settings: Settings, client: C) -> AsyncIterator[C]:
+    """Start ``client`` within ``kafka.connect_timeout_s`` and stop it on exit.
+
+    Raises :class:`KafkaUnavailable` if it cannot start in time.
+    """
+    timeout = settings.kafka.connect_timeout_s
+    try:
+        await asyncio.wait_for(client.start(), timeout)
+    except Exception as exc:  # noqa: BLE001 - every start failure means "unreachable"
+        await _close(client)
+        reason = (
+            f"no answer within {timeout:g} s"
+            if isinstance(exc, TimeoutError)
+            else "connection failed"
+        )
+        raise KafkaUnavailable(
+            f"cannot reach Kafka at {settings.bootstrap_servers} ({reason}): {HOW_TO_START}"
+        ) from None
+    try:
+        yield client
+    finally:
+        await _close(client)

@@ -1,0 +1,48 @@
+"""Use a reachable broker, or start the local one: one path for the CLI,
+``make demo`` and the test suite's session fixture."""
+
+from __future__ import annotations
+
+from core.settings import Settings
+
+from ._broker import start
+from ._errors import LocalKafkaError
+from ._probe import PortState, is_loopback, parse_servers, probe
+
+
+def configured_broker(settings: Settings) -> str | None:
+    """The configured bootstrap servers if they answer as Kafka, else None.
+
+    Raises LocalKafkaError for a configured remote broker that is down: we
+    would not start a local one in its place.
+    """
+    configured = settings.kafka.bootstrap_servers
+    if not configured:
+        return None
+    servers = parse_servers(configured)
+    if any(probe(h, p) is PortState.KAFKA for h, p in servers):
+        return configured
+    if len(servers) == 1 and is_loopback(servers[0][0]):
+        return None
+    raise LocalKafkaError(
+        f"SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS={configured} is not reachable, and it is not a "
+        "local address, so no local broker is started in its place; unset it to use the "
+        "local broker"
+    )
+
+
+def ensure_broker(settings: Settings) -> tuple[str, bool]:
+    """Reuse a reachable configured/local broker or start the local one.
+
+    Returns ``(bootstrap, started)``. The test suite's session fixture and
+    ``make demo`` use this same function.
+    """
+    configured = configured_broker(settings)
+    if configured:
+        return configured, False
+    local = settings.local_kafka
+    servers = settings.kafka.bootstrap_servers
+    if servers:  # a single loopback address that is down: run the broker there
+        local = local.model_copy(update={"port": parse_servers(servers)[0][1]})
+    result = start(local)
+    return result.status.bootstrap, result.started

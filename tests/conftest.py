@@ -1,0 +1,114 @@
+"""Shared fixtures.
+
+The Kafka broker is real: ``kafka_bootstrap`` (session scope) reuses a broker
+that SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS points at, or one already running
+on the local port, or starts the local broker through the same code path as
+``switchboard kafka start`` — and at the end stops only what it started.
+Topic names are unique per test (``topic_factory``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+
+import connectors
+from core.settings import Settings, load_settings
+from streams import localkafka
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
+    """Poll ``condition`` until it returns something truthy or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)  # allowed: polling interval of a deadline loop
+
+
+def _base_settings() -> Settings:
+    return load_settings(sections=connectors.settings_sections())
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    settings = _base_settings()
+    bootstrap, started = localkafka.ensure_broker(settings)
+    try:
+        yield bootstrap
+    finally:
+        if started:
+            port = localkafka.parse_servers(bootstrap)[0][1]
+            localkafka.stop(settings.local_kafka.model_copy(update={"port": port}))
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings pointing at the test broker (also exported to subprocesses)."""
+    monkeypatch.setenv("SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS", kafka_bootstrap)
+    return load_settings(sections=connectors.settings_sections())
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def topic_prefix(unique: str) -> str:
+    return f"t{unique}."
+
+
+@pytest.fixture
+def prefixed_settings(
+    kafka_bootstrap: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """Settings with a topic prefix unique to the test: its own topic namespace."""
+    monkeypatch.setenv("SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS", kafka_bootstrap)
+    monkeypatch.setenv("SWITCHBOARD_KAFKA__TOPIC_PREFIX", topic_prefix)
+    return load_settings(sections=connectors.settings_sections())
+
+
+@pytest.fixture
+async def topic_factory(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
+    from streams.topics import TopicSpec, ensure_topics
+
+    made: list[str] = []
+
+    async def make(name: str = "topic", partitions: int = 3, **config: str) -> str:
+        topic = f"test.{name}.{uuid.uuid4().hex[:10]}"
+        await ensure_topics(settings, [TopicSpec(topic, partitions, 1, dict(config))])
+        made.append(topic)
+        return topic
+
+    yield make
+
+
+@pytest.fixture
+def cli_env(kafka_bootstrap: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    env["SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS"] = kafka_bootstrap
+    env["SWITCHBOARD_LOCAL_KAFKA__HOME"] = os.environ.get(
+        "SWITCHBOARD_LOCAL_KAFKA__HOME", str(_base_settings().local_kafka.home)
+    )
+    return env
+
+
+def run_async(coro: Any) -> Any:
+    return asyncio.run(coro)
