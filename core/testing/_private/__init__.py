@@ -1,0 +1,1 @@
+"""Internals of :mod:`core.testing`; import from :mod:`core.testing` instead."""

@@ -1,0 +1,305 @@
+"""A fake OAuth 2.0 authorization server plus one protected resource.
+
+Routes (under ``prefix``, default ``/oauth``)::
+
+    POST {prefix}/token         grant_type = client_credentials | refresh_token |
+                                authorization_code (PKCE S256 checked) |
+                                urn:ietf:params:oauth:grant-type:device_code
+    GET  {prefix}/authorize     auto-approves; 302 to redirect_uri?code=..&state=..
+    POST {prefix}/device/code   RFC 8628 device authorization response
+    GET  {prefix}/me            the protected resource: 200 with a valid bearer, else 401
+
+Client authentication: HTTP Basic or ``client_id``/``client_secret`` in the
+form; a client registered with secret ``None`` is public (PKCE, device).
+Refresh tokens rotate by default (the old one then fails with
+``invalid_grant``). Device polls answer ``authorization_pending``
+``device_pending_polls`` times and ``slow_down`` ``device_slow_down_polls``
+times first (counted, not timed, so tests need no real waiting).
+The ``id_token`` is an unsigned JWT carrying the authorize request's nonce.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+from yarl import URL
+
+__all__ = ["OAuthServer", "pkce_s256"]
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def pkce_s256(verifier: str) -> str:
+    """RFC 7636 S256: base64url(sha256(ascii(verifier))) without padding."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+@dataclass
+class _Code:
+    client_id: str
+    redirect_uri: str
+    challenge: str | None
+    method: str
+    nonce: str | None
+    scope: str
+
+
+@dataclass
+class _Device:
+    client_id: str
+    user_code: str
+    pending_left: int
+    slow_down_left: int
+    expires_at: float
+    denied: bool = False
+
+
+class OAuthServer:
+    """State of the fake authorization server; every attribute is a switch."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.clients: dict[str, str | None] = {"sandbox-client": "sandbox-secret", "public": None}
+        self.access_ttl = 3600.0
+        self.rotate_refresh_tokens = True
+        self.reject_all = False
+        self.device_pending_polls = 1
+        self.device_slow_down_polls = 0
+        self.device_interval = 5
+        self.device_ttl = 600.0
+        self.token_requests: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._access: dict[str, float] = {}
+        self._refresh: dict[str, str] = {}
+        self._codes: dict[str, _Code] = {}
+        self._devices: dict[str, _Device] = {}
+
+    # --- switches and assertions for tests -----------------------------------
+
+    def revoke_access_tokens(self) -> None:
+        """Every access token issued so far is now invalid (as if expired early)."""
+        with self._lock:
+            self._access.clear()
+
+    def issue_refresh_token(self, client_id: str = "sandbox-client") -> str:
+        """A refresh token as if a user had consented earlier."""
+        token = "rt_" + secrets.token_urlsafe(16)
+        with self._lock:
+            self._refresh[token] = client_id
+        return token
+
+    def refresh_token_valid(self, token: str) -> bool:
+        with self._lock:
+            return token in self._refresh
+
+    def deny_device(self, user_code: str) -> None:
+        with self._lock:
+            for device in self._devices.values():
+                if device.user_code == user_code:
+                    device.denied = True
+
+    @property
+    def issued(self) -> int:
+        """Successful token responses so far, every grant type."""
+        return sum(v for k, v in self.token_requests.items() if k.endswith(":ok"))
+
+    # --- token machinery ---------------------------------------------------------
+
+    def _issue(
+        self, client_id: str, *, refresh: bool, nonce: str | None = None, base: str = ""
+    ) -> dict[str, Any]:
+        access = "at_" + secrets.token_urlsafe(16)
+        body: dict[str, Any] = {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": int(self.access_ttl),
+        }
+        with self._lock:
+            self._access[access] = self.clock() + self.access_ttl
+            if refresh:
+                token = "rt_" + secrets.token_urlsafe(16)
+                self._refresh[token] = client_id
+                body["refresh_token"] = token
+        if nonce is not None:
+            now = int(time.time())
+            claims = {
+                "iss": base,
+                "aud": client_id,
+                "sub": "user-1",
+                "nonce": nonce,
+                "iat": now,
+                "exp": now + int(self.access_ttl),
+            }
+            header = _b64(orjson.dumps({"alg": "none", "typ": "JWT"}))
+            body["id_token"] = f"{header}.{_b64(orjson.dumps(claims))}."
+        return body
+
+    def access_token_valid(self, token: str) -> bool:
+        with self._lock:
+            expires = self._access.get(token)
+        return expires is not None and expires > self.clock() and not self.reject_all
+
+    def _client(self, request: web.Request, form: Any) -> str:
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Basic "):
+            try:
+                decoded = base64.b64decode(header[6:], validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                raise _error("invalid_client", 401) from None
+            client_id, _, secret = decoded.partition(":")
+        if client_id not in self.clients:
+            raise _error("invalid_client", 401)
+        expected = self.clients[client_id]
+        if expected is not None and not secrets.compare_digest(str(secret or ""), expected):
+            raise _error("invalid_client", 401)
+        return str(client_id)
+
+    async def token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        grant = str(form.get("grant_type", ""))
+        try:
+            client_id = self._client(request, form)
+            body = self._grant(request, grant, client_id, form)
+        except web.HTTPException:
+            self.token_requests[f"{grant}:error"] += 1
+            raise
+        self.token_requests[f"{grant}:ok"] += 1
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+    def _grant(self, request: web.Request, grant: str, client_id: str, form: Any) -> dict[str, Any]:
+        if grant == "client_credentials":
+            return self._issue(client_id, refresh=False)
+        if grant == "refresh_token":
+            token = str(form.get("refresh_token", ""))
+            with self._lock:
+                if self._refresh.get(token) != client_id:
+                    raise _error("invalid_grant")
+                if self.rotate_refresh_tokens:
+                    del self._refresh[token]
+            body = self._issue(client_id, refresh=self.rotate_refresh_tokens)
+            return body
+        if grant == "authorization_code":
+            return self._code_grant(request, client_id, form)
+        if grant == DEVICE_GRANT:
+            return self._device_grant(client_id, str(form.get("device_code", "")))
+        raise _error("unsupported_grant_type")
+
+    def _code_grant(self, request: web.Request, client_id: str, form: Any) -> dict[str, Any]:
+        with self._lock:
+            code = self._codes.pop(str(form.get("code", "")), None)
+        if code is None or code.client_id != client_id:
+            raise _error("invalid_grant")
+        if str(form.get("redirect_uri", "")) != code.redirect_uri:
+            raise _error("invalid_grant")
+        if code.challenge is not None:
+            verifier = str(form.get("code_verifier", ""))
+            if not verifier or pkce_s256(verifier) != code.challenge:
+                raise _error("invalid_grant")
+        base = f"{request.scheme}://{request.host}"
+        return self._issue(client_id, refresh=True, nonce=code.nonce, base=base)
+
+    def _device_grant(self, client_id: str, device_code: str) -> dict[str, Any]:
+        with self._lock:
+            device = self._devices.get(device_code)
+            if device is None or device.client_id != client_id:
+                raise _error("invalid_grant")
+            if device.expires_at <= self.clock():
+                raise _error("expired_token")
+            if device.denied:
+                raise _error("access_denied")
+            if device.slow_down_left > 0:
+                device.slow_down_left -= 1
+                raise _error("slow_down")
+            if device.pending_left > 0:
+                device.pending_left -= 1
+                raise _error("authorization_pending")
+            del self._devices[device_code]
+        return self._issue(client_id, refresh=True)
+
+    async def authorize(self, request: web.Request) -> web.Response:
+        q = request.query
+        client_id, redirect_uri = q.get("client_id", ""), q.get("redirect_uri", "")
+        if client_id not in self.clients or not redirect_uri or q.get("response_type") != "code":
+            raise _error("invalid_request")
+        method = q.get("code_challenge_method", "plain")
+        if "code_challenge" in q and method != "S256":
+            raise _error("invalid_request")
+        code = "ac_" + secrets.token_urlsafe(16)
+        with self._lock:
+            self._codes[code] = _Code(
+                client_id,
+                redirect_uri,
+                q.get("code_challenge"),
+                method,
+                q.get("nonce"),
+                q.get("scope", ""),
+            )
+        params = {"code": code}
+        if "state" in q:
+            params["state"] = q["state"]
+        location = URL(redirect_uri).update_query(params)
+        raise web.HTTPFound(location=str(location))
+
+    async def device_code(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        client_id = self._client(request, form)
+        device_code = "dc_" + secrets.token_urlsafe(16)
+        user_code = secrets.token_hex(4).upper()
+        with self._lock:
+            self._devices[device_code] = _Device(
+                client_id,
+                user_code,
+                self.device_pending_polls,
+                self.device_slow_down_polls,
+                self.clock() + self.device_ttl,
+            )
+        base = f"{request.scheme}://{request.host}"
+        return web.json_response(
+            {
+                "device_code": device_code,
+                "user_code": user_code,
+                "verification_uri": f"{base}/device",
+                "verification_uri_complete": f"{base}/device?user_code={user_code}",
+                "expires_in": int(self.device_ttl),
+                "interval": self.device_interval,
+            }
+        )
+
+    async def me(self, request: web.Request) -> web.Response:
+        header = request.headers.get("Authorization", "")
+        token = header[7:] if header.startswith("Bearer ") else ""
+        if not self.access_token_valid(token):
+            return web.json_response(
+                {"error": "invalid_token"},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        return web.json_response({"sub": "user-1", "ok": True})
+
+    def install(self, router: web.UrlDispatcher, prefix: str = "/oauth") -> None:
+        router.add_post(f"{prefix}/token", self.token)
+        router.add_get(f"{prefix}/authorize", self.authorize)
+        router.add_post(f"{prefix}/device/code", self.device_code)
+        router.add_get(f"{prefix}/me", self.me)
+
+
+def _error(code: str, status: int = 400) -> web.HTTPException:
+    cls = web.HTTPUnauthorized if status == 401 else web.HTTPBadRequest
+    return cls(body=orjson.dumps({"error": code}), content_type="application/json")
