@@ -1,0 +1,413 @@
+"""The one provider API client. Connectors pick policies; they never build an
+httpx client of their own.
+
+Usage::
+
+    policy = ClientPolicy(
+        connector="stripe",
+        base_url="https://api.stripe.com",
+        rate=RatePolicy(rate=25),
+        retry=RetryPolicy(attempts=4, deadline=30),
+        errors=ErrorMapping().override(rules=[stripe_should_retry]),
+    )
+    async with ProviderClient(policy, auth=BearerAuth(key),
+                              credential=credential_fingerprint(key)) as client:
+        resp = await client.request("POST", "/v1/customers",
+                                    data={"email": "a@b.c"}, idempotency_key=command.id)
+        resp.data  # parsed JSON
+
+Request path: retry loop -> httpx.AsyncClient -> auth -> PolicyTransport
+(breaker, budget) -> network; see :mod:`core._transports`.
+
+Contracts of :meth:`ProviderClient.request`:
+
+- returns a :class:`ProviderResponse` for a success, or raises an error from
+  :mod:`core.errors` -- never an httpx exception, never a JSON error;
+- a non-idempotent method (POST/PATCH) is retried only with an
+  ``idempotency_key`` (sent in ``policy.idempotency_header``) or after an
+  error proving nothing was sent;
+- a body over ``policy.max_response_bytes`` raises OversizedResponseError
+  without reading the rest; a cut-off body raises TruncatedResponseError;
+  a non-JSON body when ``expect_json`` raises InvalidBodyError;
+- redirects are not followed unless ``policy.follow_redirects``; an
+  unfollowed 3xx is a FatalConfigError (the base URL is wrong);
+- a 401 is answered by the auth (one refresh-and-retry inside its
+  ``async_auth_flow``); a 401 that still comes back is a FatalConfigError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import httpx
+import orjson
+from pydantic import Field, InstanceOf, field_validator
+
+from core import errors as e
+from core._policy import PolicyModel
+from core._transports import PolicyTransport
+from core.breaker import BreakerPolicy, BreakerRegistry
+from core.classify import ErrorMapping
+from core.observability import METRICS, Metrics, log_event
+from core.ratelimit import BUDGETS, Budget, BudgetRegistry, RatePolicy
+from core.redaction import RedactingFilter, redact_url
+from core.retry import Classifier, Retrier, RetryPolicy, Sleep, default_classifier
+
+__all__ = [
+    "BREAKERS",
+    "USER_AGENT",
+    "ClientPolicy",
+    "ConnectionLimits",
+    "ProviderClient",
+    "ProviderResponse",
+    "Timeouts",
+    "credential_fingerprint",
+]
+
+log = logging.getLogger("switchboard.client")
+
+
+def _redact_httpx_logs() -> None:
+    # httpx logs every request URL at INFO, query string included (API keys
+    # in queries): scrub its records at the source.
+    httpx_log = logging.getLogger("httpx")
+    if not any(isinstance(f, RedactingFilter) for f in httpx_log.filters):
+        httpx_log.addFilter(RedactingFilter())
+
+
+_redact_httpx_logs()
+
+try:
+    _VERSION = version("switchboard")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    _VERSION = "0+unknown"
+USER_AGENT = f"Switchboard/{_VERSION}"
+
+BREAKERS = BreakerRegistry()
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+
+
+def credential_fingerprint(secret: str) -> str:
+    """A stable, non-reversible id for a credential (budget keys, logs)."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+class Timeouts(PolicyModel):
+    connect: float = Field(default=5.0, gt=0)
+    read: float = Field(default=30.0, gt=0)
+    write: float = Field(default=30.0, gt=0)
+    pool: float = Field(default=5.0, gt=0)
+
+
+class ConnectionLimits(PolicyModel):
+    max_connections: int = Field(default=100, ge=1)
+    max_keepalive_connections: int = Field(default=20, ge=0)
+    keepalive_expiry: float = Field(default=30.0, ge=0)
+
+
+class ClientPolicy(PolicyModel):
+    """Everything a connector chooses about how its calls are made.
+
+    Validated at construction: a wrong value raises PolicyError naming the
+    setting (``rate.rate``, ``base_url``...). ``rate=None`` or
+    ``breaker=None`` switch that layer off.
+    """
+
+    connector: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    base_url: str = Field(min_length=1)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    limits: ConnectionLimits = Field(default_factory=ConnectionLimits)
+    http2: bool = False
+    proxy: str | None = None
+    max_response_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    follow_redirects: bool = False
+    max_redirects: int = Field(default=5, ge=0)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    rate: RatePolicy | None = None
+    breaker: BreakerPolicy | None = Field(default_factory=BreakerPolicy)
+    errors: InstanceOf[ErrorMapping] = Field(default_factory=ErrorMapping)
+    idempotency_header: str = Field(default="Idempotency-Key", min_length=1)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        url = httpx.URL(value)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("must be an absolute http(s) URL")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderResponse:
+    """A successful answer, fully read. ``data`` is the parsed JSON (None when
+    ``expect_json`` was False or the body was empty)."""
+
+    status: int
+    headers: httpx.Headers
+    content: bytes
+    data: Any
+    request_id: str | None
+    attempts: int
+    raw: httpx.Response
+
+    @property
+    def links(self) -> dict[str | None, dict[str, str]]:
+        """Parsed ``Link`` header (``links["next"]["url"]``)."""
+        return self.raw.links
+
+
+def _network_error(exc: httpx.HTTPError, request: httpx.Request) -> e.NetworkError:
+    sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    return e.NetworkError(
+        f"{type(exc).__name__} on {request.method} {redact_url(request.url)}",
+        sent=sent,
+        method=request.method,
+        url=redact_url(request.url),
+    )
+
+
+class ProviderClient:
+    """One connector's HTTP client. Create one per (connector, credential) and
+    share it between tasks; close it with ``aclose()`` or ``async with``.
+
+    ``budgets``/``breakers`` default to the process-wide registries so every
+    client of the same credential shares one budget. ``sleep``, ``clock`` and
+    ``classifier`` are for tests and special connectors; ``transport``
+    replaces the network (e.g. ``httpx.MockTransport`` in unit tests).
+    """
+
+    def __init__(
+        self,
+        policy: ClientPolicy,
+        *,
+        auth: httpx.Auth | None = None,
+        credential: str = "default",
+        budgets: BudgetRegistry = BUDGETS,
+        breakers: BreakerRegistry = BREAKERS,
+        metrics: Metrics = METRICS,
+        classifier: Classifier = default_classifier,
+        sleep: Sleep | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.policy = policy
+        self.connector = policy.connector
+        self._metrics = metrics
+        self.budget: Budget | None = (
+            budgets.get(policy.connector, credential, policy.rate) if policy.rate else None
+        )
+        inner = transport or httpx.AsyncHTTPTransport(
+            http2=policy.http2,
+            limits=httpx.Limits(
+                max_connections=policy.limits.max_connections,
+                max_keepalive_connections=policy.limits.max_keepalive_connections,
+                keepalive_expiry=policy.limits.keepalive_expiry,
+            ),
+            proxy=policy.proxy,
+        )
+        self.transport = PolicyTransport(
+            inner,
+            connector=policy.connector,
+            metrics=metrics,
+            budget=self.budget,
+            breakers=breakers,
+            breaker_policy=policy.breaker,
+        )
+        t = policy.timeouts
+        self.http = httpx.AsyncClient(
+            base_url=policy.base_url,
+            auth=auth,
+            transport=self.transport,
+            timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
+            follow_redirects=policy.follow_redirects,
+            max_redirects=policy.max_redirects,
+            headers={"User-Agent": USER_AGENT, **policy.headers},
+            trust_env=False,  # proxies from the environment would bypass PolicyTransport
+        )
+        retry_kw: dict[str, Any] = {"classifier": classifier, "clock": clock}
+        if sleep is not None:
+            retry_kw["sleep"] = sleep
+        self.retrier = Retrier(policy.retry, on_retry=self._on_retry, **retry_kw)
+
+    async def __aenter__(self) -> ProviderClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        idempotent: bool | None = None,
+        expect_json: bool = True,
+        validate: Callable[[ProviderResponse], None] | None = None,
+    ) -> ProviderResponse:
+        """Send one logical request (with retries). See the module docstring.
+
+        ``idempotent`` overrides the method's default (e.g. True for a
+        GraphQL query sent by POST). ``validate`` runs on each successful
+        attempt and may raise an error from :mod:`core.errors` (retried if
+        the classifier says so).
+        """
+        method = method.upper()
+        hdrs = dict(headers or {})
+        if idempotency_key is not None:
+            hdrs[self.policy.idempotency_header] = idempotency_key
+        if json is not None:
+            content = orjson.dumps(json)
+            hdrs.setdefault("Content-Type", "application/json")
+        if idempotent is None:
+            idempotent = method in _IDEMPOTENT_METHODS or idempotency_key is not None
+        request = self.http.build_request(
+            method, url, params=params, data=data, content=content, headers=hdrs
+        )
+
+        attempts = 0
+
+        async def attempt() -> ProviderResponse:
+            nonlocal attempts
+            attempts += 1
+            return await self._attempt(request, attempts, expect_json, validate)
+
+        return await self.retrier.call(attempt, idempotent=idempotent)
+
+    async def get(self, url: str, **kwargs: Any) -> ProviderResponse:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> ProviderResponse:
+        return await self.request("POST", url, **kwargs)
+
+    async def _attempt(
+        self,
+        request: httpx.Request,
+        attempt: int,
+        expect_json: bool,
+        validate: Callable[[ProviderResponse], None] | None,
+    ) -> ProviderResponse:
+        started = time.perf_counter()
+        status: int | str = "error"
+        try:
+            try:
+                response = await self.http.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                raise _network_error(exc, request) from None
+            status = response.status_code
+            try:
+                content = await self._read(response)
+            finally:
+                await response.aclose()
+            body: Any = None
+            bad_json = False
+            if content and expect_json:
+                try:
+                    body = orjson.loads(content)
+                except orjson.JSONDecodeError:
+                    bad_json = True
+            error = self.policy.errors.error_for(response, body)
+            if error is not None:
+                raise error
+            if bad_json:
+                raise e.InvalidBodyError(
+                    f"{request.method} {redact_url(request.url)}: body is not JSON",
+                    status=response.status_code,
+                    request_id=self.policy.errors.request_id(response),
+                )
+            result = ProviderResponse(
+                status=response.status_code,
+                headers=response.headers,
+                content=content,
+                data=body,
+                request_id=self.policy.errors.request_id(response),
+                attempts=attempt,
+                raw=response,
+            )
+            if validate is not None:
+                validate(result)
+            return result
+        except e.SwitchboardError as exc:
+            if not isinstance(status, int) or exc.status is None:
+                status = exc.code
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            self._metrics.requests.labels(self.connector, request.method, str(status)).inc()
+            self._metrics.latency.labels(self.connector, request.method).observe(elapsed)
+            if log.isEnabledFor(logging.DEBUG):
+                log_event(
+                    log,
+                    logging.DEBUG,
+                    "http.attempt",
+                    connector=self.connector,
+                    method=request.method,
+                    url=redact_url(request.url),
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
+
+    async def _read(self, response: httpx.Response) -> bytes:
+        limit = self.policy.max_response_bytes
+        req = response.request
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise self._oversized(response, limit)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise self._oversized(response, limit)
+                chunks.append(chunk)
+        except httpx.RemoteProtocolError:
+            raise e.TruncatedResponseError(
+                f"{req.method} {redact_url(req.url)}: body ended early",
+                status=response.status_code,
+                request_id=self.policy.errors.request_id(response),
+            ) from None
+        except httpx.DecodingError:
+            raise e.InvalidBodyError(
+                f"{req.method} {redact_url(req.url)}: body cannot be decoded",
+                status=response.status_code,
+            ) from None
+        except httpx.HTTPError as exc:
+            raise _network_error(exc, req) from None
+        return b"".join(chunks)
+
+    def _oversized(self, response: httpx.Response, limit: int) -> e.OversizedResponseError:
+        req = response.request
+        return e.OversizedResponseError(
+            f"{req.method} {redact_url(req.url)}: body over {limit} bytes",
+            status=response.status_code,
+            request_id=self.policy.errors.request_id(response),
+        )
+
+    def _on_retry(self, exc: BaseException, attempt: int, delay: float) -> None:
+        reason = exc.code if isinstance(exc, e.SwitchboardError) else type(exc).__name__
+        self._metrics.retries.labels(self.connector, reason).inc()
+        log_event(
+            log,
+            logging.INFO,
+            "http.retry",
+            connector=self.connector,
+            attempt=attempt,
+            delay_s=round(delay, 3),
+            error=str(exc),
+        )

@@ -1,0 +1,307 @@
+"""Rate budgets: async token buckets, one per credential, shared process-wide.
+
+A :class:`Budget` is what every request to one provider account draws from.
+:func:`BudgetRegistry.get` returns the same budget for the same
+(connector, credential) to every task in the process (:data:`BUDGETS` is the
+process-wide registry), so N concurrent sinks never add up to N budgets.
+
+Waiting is ``await``-only (an injectable ``sleep``, ``asyncio.sleep`` by
+default); nothing here blocks the loop. Waiters are served first come, first
+served.
+
+The effective rate is ``min(policy.rate, provider's announced quota/window)
+* share`` and it adapts to what the provider says (:meth:`Budget.observe`):
+
+- ``Retry-After`` (seconds or HTTP-date) on any response blocks the whole
+  budget until then;
+- ``X-RateLimit-Remaining/-Reset`` and IETF ``RateLimit`` (remaining,
+  reset): when our share of what remains is used up, the budget waits for
+  the reset;
+- IETF ``RateLimit-Policy`` (quota per window) lowers the rate to the
+  announced one, never above ``policy.rate``;
+- Shopify's GraphQL cost (``extensions.cost.throttleStatus``) feeds a second
+  bucket of cost points (:meth:`Budget.observe_graphql_cost`,
+  :meth:`Budget.acquire_points`).
+
+Share: when W workers split one provider quota, each worker owns some
+partitions of the command topic; :meth:`Budget.set_partition_share` sets
+share = owned / total (and falls back to ``policy.share`` when total is 0).
+Invalid or hostile header values are ignored, never raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from core._policy import PolicyModel
+from core._ratelimit_headers import RateSignal, parse_rate_headers
+
+__all__ = ["BUDGETS", "Budget", "BudgetRegistry", "RatePolicy", "TokenBucket"]
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class RatePolicy(PolicyModel):
+    """A connector's request budget per credential.
+
+    ``burst`` is the bucket size (default ``rate / 20``, at least 1): big
+    enough that a late wake-up does not lose throughput, small enough that a
+    provider enforcing the same rate never sees a burst above its own.
+    """
+
+    rate: float = Field(gt=0, description="requests per second")
+    burst: float | None = Field(default=None, ge=1)
+    share: float = Field(default=1.0, gt=0, le=1, description="fixed share of the quota")
+    adapt: bool = Field(default=True, description="follow the provider's rate headers")
+    max_block: float = Field(default=3600.0, gt=0, description="cap on a Retry-After block")
+
+    @model_validator(mode="after")
+    def _default_burst(self) -> RatePolicy:
+        if self.burst is None:
+            object.__setattr__(self, "burst", max(1.0, self.rate / 20))
+        return self
+
+
+class TokenBucket:
+    """``rate`` tokens per second up to ``capacity``; not async itself.
+
+    :meth:`take` either takes ``cost`` tokens and returns 0, or returns the
+    seconds until it could. Costs above capacity are clamped to capacity.
+    """
+
+    def __init__(
+        self, rate: float, capacity: float, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.tokens = capacity
+        self._clock = clock
+        self._last = clock()
+
+    def refill(self) -> None:
+        now = self._clock()
+        elapsed = max(0.0, now - self._last)
+        self._last = now
+        self.tokens = min(self.capacity, self.tokens + elapsed * self.rate)
+
+    def take(self, cost: float = 1.0) -> float:
+        self.refill()
+        cost = min(cost, self.capacity)
+        if self.tokens >= cost:
+            self.tokens -= cost
+            return 0.0
+        if self.rate <= 0:
+            return 1.0
+        return (cost - self.tokens) / self.rate
+
+    def configure(
+        self,
+        *,
+        rate: float | None = None,
+        capacity: float | None = None,
+        tokens: float | None = None,
+    ) -> None:
+        self.refill()
+        if rate is not None:
+            self.rate = rate
+        if capacity is not None:
+            self.capacity = capacity
+        if tokens is not None:
+            self.tokens = tokens
+        self.tokens = min(self.tokens, self.capacity)
+
+
+class Budget:
+    """The request budget of one credential. See the module docstring."""
+
+    def __init__(
+        self,
+        name: str,
+        policy: RatePolicy,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.name = name
+        self.policy = policy
+        self._clock = clock
+        self._wall = wall
+        self._sleep = sleep
+        self._share = policy.share
+        self._provider_rate: float | None = None
+        self._bucket = TokenBucket(policy.rate * self._share, policy.burst or 1.0, clock=clock)
+        self._blocked_until = 0.0
+        self._remote_left: float | None = None
+        self._remote_reset_at = 0.0
+        self._points: TokenBucket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = asyncio.Lock()
+        self._points_lock = asyncio.Lock()
+
+    def _check_loop(self) -> None:
+        # asyncio locks bind to the loop that first waits on them; a budget
+        # outliving its loop (tests, a restarted worker) gets fresh locks.
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop = loop
+            self._lock = asyncio.Lock()
+            self._points_lock = asyncio.Lock()
+
+    # -- what callers read -------------------------------------------------
+    @property
+    def rate(self) -> float:
+        """The effective rate now (requests per second)."""
+        return self._bucket.rate
+
+    @property
+    def share(self) -> float:
+        return self._share
+
+    def blocked_for(self) -> float:
+        """Seconds until a Retry-After block ends (0 when not blocked)."""
+        return max(0.0, self._blocked_until - self._clock())
+
+    # -- acquiring -----------------------------------------------------------
+    async def acquire(self, cost: float = 1.0) -> float:
+        """Wait until one request may go; returns the seconds waited."""
+        waited = 0.0
+        self._check_loop()
+        async with self._lock:
+            while True:
+                wait = self._wait_needed(cost)
+                if wait <= 0:
+                    return waited
+                await self._sleep(wait)
+                waited += wait
+
+    def _wait_needed(self, cost: float) -> float:
+        now = self._clock()
+        if self._blocked_until > now:
+            return self._blocked_until - now
+        if self._remote_left is not None:
+            if now >= self._remote_reset_at:
+                self._remote_left = None
+            elif self._remote_left < cost:
+                return self._remote_reset_at - now
+        wait = self._bucket.take(cost)
+        if wait <= 0 and self._remote_left is not None:
+            self._remote_left -= cost
+        return wait
+
+    async def acquire_points(self, cost: float) -> float:
+        """Wait for ``cost`` GraphQL cost points (no-op until a cost was observed)."""
+        waited = 0.0
+        self._check_loop()
+        async with self._points_lock:
+            while self._points is not None:
+                wait = self._points.take(cost)
+                if wait <= 0:
+                    break
+                await self._sleep(wait)
+                waited += wait
+        return waited
+
+    # -- adapting --------------------------------------------------------------
+    def block_for(self, seconds: float) -> None:
+        """Send nothing for ``seconds`` (capped by ``policy.max_block``)."""
+        seconds = min(max(0.0, seconds), self.policy.max_block)
+        self._blocked_until = max(self._blocked_until, self._clock() + seconds)
+
+    def observe(self, headers: Mapping[str, str], status: int | None = None) -> RateSignal:
+        """Adapt to a response's rate headers; returns what was understood."""
+        if not self.policy.adapt:
+            signal = RateSignal(retry_after=parse_rate_headers(headers).retry_after)
+        else:
+            signal = parse_rate_headers(headers, now=self._wall())
+        if signal.empty:
+            if status == 429:
+                self.block_for(1.0 / max(self._bucket.rate, 1e-3))
+            return signal
+        if signal.retry_after is not None and (status == 429 or status == 503 or status is None):
+            self.block_for(signal.retry_after)
+        elif status == 429:
+            self.block_for(signal.reset if signal.reset is not None else 1.0)
+        if signal.quota is not None and signal.window is not None and signal.window > 0:
+            self._provider_rate = signal.quota / signal.window
+            self._apply_rate()
+        if signal.remaining is not None and signal.reset is not None:
+            self._remote_left = signal.remaining * self._share
+            self._remote_reset_at = self._clock() + min(signal.reset, self.policy.max_block)
+        return signal
+
+    def observe_graphql_cost(self, extensions: Any) -> None:
+        """Feed Shopify-style ``extensions.cost.throttleStatus`` to the points bucket."""
+        try:
+            status = extensions["cost"]["throttleStatus"]
+            maximum = float(status["maximumAvailable"])
+            current = float(status["currentlyAvailable"])
+            restore = float(status["restoreRate"])
+        except (KeyError, TypeError, ValueError):
+            return
+        if not (maximum > 0 and restore > 0 and 0 <= current <= maximum * 10):
+            return
+        share = self._share
+        if self._points is None:
+            self._points = TokenBucket(restore * share, maximum * share, clock=self._clock)
+        self._points.configure(
+            rate=restore * share, capacity=maximum * share, tokens=current * share
+        )
+
+    def set_partition_share(self, owned: int, total: int) -> None:
+        """Take ``owned/total`` of the quota; ``total <= 0`` means use ``policy.share``."""
+        share = owned / total if total > 0 and 0 <= owned <= total else self.policy.share
+        self._share = max(share, 1e-3)  # owning no partition: keep a trickle, never divide by 0
+        self._apply_rate()
+
+    def _apply_rate(self) -> None:
+        rate = self.policy.rate
+        if self._provider_rate is not None:
+            rate = min(rate, self._provider_rate)
+        self._bucket.configure(rate=rate * self._share)
+
+
+class BudgetRegistry:
+    """Budgets by (connector, credential id). Never give it the secret itself:
+    pass a fingerprint (see :func:`core.client.credential_fingerprint`)."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._clock = clock
+        self._wall = wall
+        self._sleep = sleep
+        self._budgets: dict[tuple[str, str], Budget] = {}
+
+    def get(self, connector: str, credential: str, policy: RatePolicy) -> Budget:
+        """The budget for this credential, created with ``policy`` on first use."""
+        key = (connector, credential)
+        budget = self._budgets.get(key)
+        if budget is None:
+            budget = Budget(
+                f"{connector}:{credential}",
+                policy,
+                clock=self._clock,
+                wall=self._wall,
+                sleep=self._sleep,
+            )
+            self._budgets[key] = budget
+        return budget
+
+    def set_partition_share(self, connector: str, owned: int, total: int) -> None:
+        """Apply a partition share to every budget of ``connector``."""
+        for (name, _), budget in self._budgets.items():
+            if name == connector:
+                budget.set_partition_share(owned, total)
+
+
+BUDGETS = BudgetRegistry()

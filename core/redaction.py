@@ -1,0 +1,186 @@
+"""Redaction at the source: secrets never reach a log line, an error or a header.
+
+Anything that may hold a credential goes through these helpers before it is
+logged or stored:
+
+- :func:`redact_headers` replaces the value of sensitive headers
+  (``Authorization``, ``Cookie``, ``X-Api-Key``, anything naming a token,
+  secret, password, signature or key);
+- :func:`redact_url` replaces sensitive query parameters and userinfo;
+- :func:`redact_text` scrubs free text: ``Bearer``/``Basic`` credentials,
+  ``key=value`` pairs with a sensitive name, well-known token shapes
+  (``sk_live_...``, ``xoxb-...``, ``ghp_...``, JWTs) and every value passed
+  to :func:`register_secret`;
+- :func:`redact_mapping` applies the above recursively to log extras;
+- :class:`RedactingFilter` is a ``logging.Filter`` that does it for every
+  record a handler sees (message, args and extras).
+
+Auth classes call :func:`register_secret` with every secret they hold, so an
+exact secret is scrubbed even where no pattern would recognise it.
+Redaction never raises: on anything unexpected it returns the placeholder.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+__all__ = [
+    "REDACTED",
+    "RedactingFilter",
+    "is_sensitive_name",
+    "redact_headers",
+    "redact_mapping",
+    "redact_text",
+    "redact_url",
+    "register_secret",
+]
+
+REDACTED = "[REDACTED]"
+
+_SENSITIVE_NAME = re.compile(
+    r"(authorization|cookie|token|secret|passw|signature|api[-_]?key|apikey|"
+    r"access[-_]?key|private|credential|session|^key$|[-_]key$|^sig$|client_assertion)",
+    re.IGNORECASE,
+)
+_PATTERNS = [
+    # Authorization schemes in free text.
+    re.compile(
+        r"(?i)\b(bearer|basic|digest)\s+(?=[A-Za-z0-9._~+/=-]*[0-9+/=_.~-])[A-Za-z0-9._~+/=-]{8,}"
+    ),
+    # name=value / "name": "value" where the name is sensitive.
+    re.compile(
+        r"(?i)([\"']?[a-z0-9_-]*(?:token|secret|passw(?:or)?d|api[-_]?key|apikey|signature|"
+        r"authorization|client_assertion)[a-z0-9_-]*[\"']?\s*[:=]\s*[\"']?)([^\"'&\s,;}]+)"
+    ),
+    # Well-known credential shapes.
+    re.compile(r"\b(?:sk|rk|pk|whsec)_(?:live|test)_[A-Za-z0-9]{6,}"),
+    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{6,}"),
+    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{16,}"),
+    re.compile(r"\bshp(?:at|ss|ca|pa)_[A-Fa-f0-9]{16,}"),
+    re.compile(r"\bSG\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
+]
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_secret_re: re.Pattern[str] | None = None
+_MIN_SECRET = 4
+
+
+def register_secret(*values: str | None) -> None:
+    """Scrub these exact values from everything redacted from now on.
+
+    Values shorter than 4 characters are ignored (they would shred ordinary
+    text). Safe to call from any thread, any number of times.
+    """
+    global _secret_re
+    new = {v for v in values if isinstance(v, str) and len(v) >= _MIN_SECRET}
+    if not new - _secrets:
+        return
+    with _lock:
+        _secrets.update(new)
+        ordered = sorted(_secrets, key=len, reverse=True)
+        _secret_re = re.compile("|".join(re.escape(s) for s in ordered))
+
+
+_NOT_SENSITIVE = frozenset({"idempotency-key", "idempotency_key", "x-idempotency-key"})
+
+
+def is_sensitive_name(name: str) -> bool:
+    """True when a header, parameter or field name suggests a credential."""
+    return name.lower() not in _NOT_SENSITIVE and bool(_SENSITIVE_NAME.search(name))
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every credential we can recognise replaced by ``[REDACTED]``."""
+    try:
+        if _secret_re is not None:
+            text = _secret_re.sub(REDACTED, text)
+        for i, pattern in enumerate(_PATTERNS):
+            if i == 1:
+                text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+            elif i == 0:
+                text = pattern.sub(lambda m: m.group(1) + " " + REDACTED, text)
+            else:
+                text = pattern.sub(REDACTED, text)
+        return text
+    except Exception:  # never let redaction break the caller
+        return REDACTED
+
+
+def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    """A copy of ``headers`` with sensitive values replaced."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    out: dict[str, str] = {}
+    for name, value in items:
+        out[name] = REDACTED if is_sensitive_name(name) else redact_text(str(value))
+    return out
+
+
+def redact_url(url: object) -> str:
+    """The URL with userinfo and sensitive query parameters replaced."""
+    try:
+        parts = urlsplit(str(url))
+        netloc = parts.netloc
+        if "@" in netloc:
+            netloc = REDACTED + "@" + netloc.rsplit("@", 1)[1]
+        query = parts.query
+        if query:
+            pairs = parse_qsl(query, keep_blank_values=True)
+            query = urlencode(
+                [(k, REDACTED if is_sensitive_name(k) or k == "code" else v) for k, v in pairs],
+                safe="[]",
+            )
+        return redact_text(urlunsplit((parts.scheme, netloc, parts.path, query, "")))
+    except Exception:
+        return REDACTED
+
+
+def redact_mapping(value: Any, _depth: int = 0) -> Any:
+    """Recursively redact a log-extra style structure (dicts, lists, strings)."""
+    if _depth > 8:
+        return REDACTED
+    if isinstance(value, Mapping):
+        return {
+            k: (
+                REDACTED
+                if isinstance(k, str) and is_sensitive_name(k)
+                else redact_mapping(v, _depth + 1)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact_mapping(v, _depth + 1) for v in value]
+    if isinstance(value, str):
+        return redact_text(value)
+    return value
+
+
+_STANDARD_ATTRS = frozenset(
+    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
+)
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts a record's message, args and extras in place; never drops it.
+
+    Attach it to handlers (``handler.addFilter(RedactingFilter())``) so
+    records from any library are scrubbed too.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            record.msg = redact_text(record.getMessage())
+            record.args = None
+            for key, value in list(record.__dict__.items()):
+                if key in _STANDARD_ATTRS:
+                    continue
+                record.__dict__[key] = REDACTED if is_sensitive_name(key) else redact_mapping(value)
+        except Exception:
+            record.msg, record.args = REDACTED, None
+        return True

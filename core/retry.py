@@ -1,0 +1,168 @@
+"""Retries: exponential backoff with full jitter, a cap and an overall deadline.
+
+Built on tenacity's ``AsyncRetrying`` (asyncio-native, sleep injectable) with
+its own ``retry``/``wait``/``stop`` callables, because the rules here are
+ours, not a library default:
+
+- Only what the *classifier* says is retried. A classifier takes the raised
+  exception and returns False/None (give up), True (retry with backoff) or a
+  number of seconds (retry after at least that long: ``Retry-After``, a rate
+  limit's ``retry_at``), like stamina's backoff hook. The default,
+  :func:`default_classifier`, reads ``err.retryable`` from :mod:`core.errors`.
+- Backoff is "full jitter": ``uniform(0, min(max_delay, initial * 2**n))``.
+  A provider-given delay replaces it (and is not capped by ``max_delay``).
+- ``deadline`` bounds the whole call, sleeps included: when the next sleep
+  would end past it, the last error is raised now instead of sleeping.
+- A non-idempotent call (POST/PATCH without an idempotency key) is retried
+  only after an error proving the request never left
+  (``NetworkError.sent is False``, ``CircuitOpenError``).
+
+stamina was the first choice (STYLE.md) but its jitter is additive, not full
+jitter, its backoff-switch is process-global (``stamina.set_testing``) and its
+deadline cannot use an injected clock; tenacity takes all three per call.
+
+The last error is re-raised unchanged with ``err.attempts`` set; nothing is
+wrapped in a ``RetryError``. Tests pass ``sleep`` (e.g. one that only records
+the delay) and ``clock`` instead of waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import Field
+from tenacity import AsyncRetrying, RetryCallState
+
+from core import errors as e
+from core._policy import PolicyModel
+
+__all__ = ["Classifier", "Retrier", "RetryPolicy", "default_classifier"]
+
+T = TypeVar("T")
+Classifier = Callable[[BaseException], bool | float | None]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class RetryPolicy(PolicyModel):
+    """How hard to try. ``attempts`` counts the first try too (1 = never retry)."""
+
+    attempts: int = Field(default=5, ge=1, le=100)
+    initial_delay: float = Field(default=0.5, ge=0, description="first backoff window, seconds")
+    max_delay: float = Field(default=30.0, ge=0, description="cap of one backoff window")
+    deadline: float = Field(default=120.0, gt=0, description="whole call, sleeps included")
+    backoff: bool = Field(default=True, description="False: retry immediately (tests)")
+
+
+def default_classifier(exc: BaseException) -> bool | float | None:
+    """Retry what :mod:`core.errors` marks retryable; honour provider delays."""
+    if isinstance(exc, e.RateLimitedError | e.CircuitOpenError):
+        return exc.retry_after()
+    if isinstance(exc, e.ServerError) and exc.retry_after is not None:
+        return exc.retry_after
+    if isinstance(exc, e.SwitchboardError):
+        return exc.retryable
+    return isinstance(exc, httpx.TransportError)
+
+
+def _never_sent(exc: BaseException) -> bool:
+    if isinstance(exc, e.CircuitOpenError):
+        return True
+    return isinstance(exc, e.NetworkError) and not exc.sent
+
+
+class Retrier:
+    """Runs an async callable under a :class:`RetryPolicy`.
+
+    ``on_retry(exc, attempt, delay)`` is called before each sleep (for logs and
+    metrics); it must not raise.
+    """
+
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        *,
+        classifier: Classifier = default_classifier,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        on_retry: Callable[[BaseException, int, float], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.policy = policy or RetryPolicy()
+        self.classifier = classifier
+        self._sleep = sleep
+        self._clock = clock
+        self._on_retry = on_retry
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
+
+    def backoff(self, retry_number: int) -> float:
+        """Full-jitter delay before retry ``retry_number`` (1 = first retry)."""
+        p = self.policy
+        if not p.backoff:
+            return 0.0
+        window = min(p.max_delay, p.initial_delay * 2 ** (retry_number - 1))
+        return self._rng.uniform(0.0, window)
+
+    async def call(self, fn: Callable[[], Awaitable[T]], *, idempotent: bool = True) -> T:
+        """Await ``fn()`` until it succeeds or the policy gives up; re-raise the
+        last error with ``attempts`` set."""
+        policy = self.policy
+        start = self._clock()
+        verdict: list[bool | float | None] = [None]
+
+        def should_retry(state: RetryCallState) -> bool:
+            exc = state.outcome.exception() if state.outcome else None
+            if exc is None or isinstance(exc, asyncio.CancelledError):
+                return False
+            if not idempotent and not _never_sent(exc):
+                return False
+            try:
+                verdict[0] = self.classifier(exc)
+            except Exception:
+                verdict[0] = False
+            return verdict[0] is not None and verdict[0] is not False
+
+        def wait(state: RetryCallState) -> float:
+            hint = verdict[0]
+            backoff = self.backoff(state.attempt_number)
+            if isinstance(hint, bool) or hint is None:
+                return backoff
+            return max(float(hint), 0.0) if policy.backoff else 0.0
+
+        def stop(state: RetryCallState) -> bool:
+            if state.attempt_number >= policy.attempts:
+                return True
+            upcoming = state.upcoming_sleep or 0.0
+            return self._clock() - start + upcoming >= policy.deadline
+
+        def before_sleep(state: RetryCallState) -> None:
+            if self._on_retry is not None and state.outcome is not None:
+                exc = state.outcome.exception()
+                if exc is not None:
+                    self._on_retry(exc, state.attempt_number, state.upcoming_sleep or 0.0)
+
+        retrying: AsyncRetrying = AsyncRetrying(
+            sleep=self._sleep,
+            retry=should_retry,
+            wait=wait,
+            stop=stop,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        attempts = 0
+
+        async def attempt() -> T:
+            nonlocal attempts
+            attempts += 1
+            try:
+                return await fn()
+            except e.SwitchboardError as exc:
+                exc.attempts = attempts
+                raise
+
+        result: Any = await retrying(attempt)
+        return result  # type: ignore[no-any-return]
