@@ -57,6 +57,7 @@ def create_app(
     """A configured ``faust.App`` (not started)."""
     import faust
 
+    settings.worker.data_dir.mkdir(parents=True, exist_ok=True)
     options: dict[str, Any] = {
         "broker": broker_url(settings),
         "broker_credentials": broker_credentials(settings),

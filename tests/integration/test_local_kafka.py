@@ -1,0 +1,184 @@
+"""`switchboard kafka start|status|stop` with a real JVM."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.settings import LocalKafkaSettings, load_settings
+from streams import localkafka
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+SWITCHBOARD = str(Path(sys.executable).parent / "switchboard")
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SWITCHBOARD, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def jvms_for(run_dir: Path) -> list[int]:
+    """Pids of live JVMs started for ``run_dir``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().split(") ", 1)[1][0]
+        except OSError:
+            continue
+        if state != "Z" and b"kafka.Kafka" in cmdline and str(run_dir).encode() in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.fixture
+def home() -> Path:
+    """The shared jar cache (already filled by the session broker's start)."""
+    return load_settings().local_kafka.home
+
+
+@pytest.fixture
+def local_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    env["SWITCHBOARD_LOCAL_KAFKA__HOME"] = str(home)
+    return env
+
+
+def test_start_status_stop_on_a_second_port_leaves_no_process(
+    local_env: dict[str, str], home: Path, kafka_bootstrap: str
+) -> None:
+    port = free_port()
+    controller = free_port()
+    env = {**local_env, "SWITCHBOARD_LOCAL_KAFKA__CONTROLLER_PORT": str(controller)}
+    cfg = LocalKafkaSettings(home=home, port=port)
+    run_dir = localkafka.run_dir(cfg)
+    try:
+        started = cli(env, "kafka", "start", "--port", str(port))
+        assert started.returncode == 0, started.stderr
+        assert f"running at 127.0.0.1:{port}" in started.stdout
+        # returned only once a client can create a topic: the port speaks Kafka now
+        assert localkafka.probe("127.0.0.1", port) is localkafka.PortState.KAFKA
+        assert len(jvms_for(run_dir)) == 1
+
+        again = cli(env, "kafka", "start", "--port", str(port))
+        assert again.returncode == 0
+        assert "already running" in again.stdout
+        assert len(jvms_for(run_dir)) == 1
+
+        status = cli(env, "kafka", "status", "--port", str(port))
+        assert status.returncode == 0
+        assert status.stdout.startswith("running: pid ")
+
+        stopped = cli(env, "kafka", "stop", "--port", str(port))
+        assert stopped.returncode == 0, stopped.stderr
+        assert "stopped the broker" in stopped.stdout
+        assert jvms_for(run_dir) == []
+        assert localkafka.probe("127.0.0.1", port) is localkafka.PortState.FREE
+
+        status = cli(env, "kafka", "status", "--port", str(port))
+        assert status.returncode == 3
+        assert "not running" in status.stdout
+    finally:
+        for pid in jvms_for(run_dir):
+            os.kill(pid, 9)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def http_server() -> Iterator[int]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_port_taken_by_something_else_is_a_clear_error_and_no_jvm(
+    local_env: dict[str, str], home: Path, http_server: int
+) -> None:
+    result = cli(local_env, "kafka", "start", "--port", str(http_server))
+    assert result.returncode == 1
+    assert f"port {http_server} is in use by something that is not Kafka" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert jvms_for(localkafka.run_dir(LocalKafkaSettings(home=home, port=http_server))) == []
+    status = cli(local_env, "kafka", "status", "--port", str(http_server))
+    assert status.returncode == 3
+    assert "held by something that is not Kafka" in status.stdout
+
+
+def test_controller_port_taken_is_a_clear_error(
+    local_env: dict[str, str], home: Path, http_server: int
+) -> None:
+    port = free_port()
+    env = {**local_env, "SWITCHBOARD_LOCAL_KAFKA__CONTROLLER_PORT": str(http_server)}
+    result = cli(env, "kafka", "start", "--port", str(port))
+    assert result.returncode == 1
+    assert f"controller port {http_server} is in use" in result.stderr
+    assert jvms_for(localkafka.run_dir(LocalKafkaSettings(home=home, port=port))) == []
+
+
+def test_missing_java_is_one_line_saying_what_to_install(tmp_path: Path) -> None:
+    env = {
+        "PATH": str(Path(sys.executable).parent),  # python and switchboard, no java, no mvn
+        "HOME": str(tmp_path),
+        "SWITCHBOARD_LOCAL_KAFKA__HOME": str(tmp_path / "cache"),
+    }
+    result = cli(env, "kafka", "start", "--port", str(free_port()))
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("resolving")]
+    assert lines == [
+        "error: java was not found on PATH: install Java 17 "
+        "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless)"
+    ]
+
+
+def test_missing_maven_on_a_cold_cache_is_one_line(tmp_path: Path) -> None:
+    java = shutil.which("java")
+    assert java is not None
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "java").symlink_to(os.path.realpath(java))
+    env = {
+        "PATH": f"{bin_dir}:{Path(sys.executable).parent}",
+        "HOME": str(tmp_path),
+        "SWITCHBOARD_LOCAL_KAFKA__HOME": str(tmp_path / "cache"),
+    }
+    result = cli(env, "kafka", "start", "--port", str(free_port()))
+    assert result.returncode == 1
+    assert "error: mvn (Apache Maven) was not found on PATH" in result.stderr
+    assert "apt-get install maven" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_reachable_configured_broker_means_nothing_is_started(
+    local_env: dict[str, str], kafka_bootstrap: str
+) -> None:
+    env = {**local_env, "SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap}
+    result = cli(env, "kafka", "start")
+    assert result.returncode == 0
+    assert f"using the configured broker at {kafka_bootstrap}; nothing started" in result.stdout
+
+
+def test_an_unreachable_remote_broker_is_not_replaced_by_a_local_one(
+    local_env: dict[str, str],
+) -> None:
+    # 0.0.0.0 is not a loopback name, yet traffic to it stays on this machine.
+    remote = f"0.0.0.0:{free_port()}"
+    env = {**local_env, "SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS": remote}
+    result = cli(env, "kafka", "start")
+    assert result.returncode == 1
+    assert f"{remote} is not reachable" in result.stderr

@@ -1,0 +1,78 @@
+"""`switchboard worker` as a real process: health endpoints, topics, clean stop."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port, wait_for
+
+pytestmark = pytest.mark.integration
+
+SWITCHBOARD = str(Path(sys.executable).parent / "switchboard")
+
+
+def get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def test_worker_serves_health_and_creates_topics(
+    cli_env: dict[str, str], topic_prefix: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        **cli_env,
+        "SWITCHBOARD_KAFKA__TOPIC_PREFIX": topic_prefix,
+        "SWITCHBOARD_WORKER__DATA_DIR": str(tmp_path / "data"),
+    }
+    proc = subprocess.Popen(
+        [SWITCHBOARD, "worker", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: get(f"http://127.0.0.1:{port}/healthz") == 200 or proc.poll() is not None, 90)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert get(f"http://127.0.0.1:{port}/readyz") == 200
+        listed = subprocess.run(
+            [SWITCHBOARD, "topics", "list"], env=env, capture_output=True, text=True, check=True
+        ).stdout.split()
+        assert f"{topic_prefix}stripe.commands" in listed
+        assert f"{topic_prefix}github.ingest.dlq" in listed
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode is not None
+
+
+def test_worker_without_kafka_fails_fast(cli_env: dict[str, str]) -> None:
+    env = {**cli_env, "SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"}
+    result = subprocess.run(
+        [SWITCHBOARD, "worker", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "cannot reach Kafka" in result.stderr
+    assert "Traceback" not in result.stderr
