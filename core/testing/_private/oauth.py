@@ -7,7 +7,7 @@ Routes (under ``prefix``, default ``/oauth``)::
                                 urn:ietf:params:oauth:grant-type:device_code
     GET  {prefix}/authorize     auto-approves; 302 to redirect_uri?code=..&state=..
     POST {prefix}/device/code   RFC 8628 device authorization response
-    GET  {prefix}/me            the protected resource: 200 with a valid bearer, else 401
+    GET|POST {prefix}/me        the protected resource: 200 with a valid bearer, else 401
 
 Client authentication: HTTP Basic or ``client_id``/``client_secret`` in the
 form; a client registered with secret ``None`` is public (PKCE, device).
@@ -298,8 +298,9 @@ class OAuthServer:
         router.add_get(f"{prefix}/authorize", self.authorize)
         router.add_post(f"{prefix}/device/code", self.device_code)
         router.add_get(f"{prefix}/me", self.me)
+        router.add_post(f"{prefix}/me", self.me)
 
 
 def _error(code: str, status: int = 400) -> web.HTTPException:
     cls = web.HTTPUnauthorized if status == 401 else web.HTTPBadRequest
-    return cls(body=orjson.dumps({"error": code}), content_type="application/json")
+    return cls(text=orjson.dumps({"error": code}).decode(), content_type="application/json")

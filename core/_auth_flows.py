@@ -1,0 +1,299 @@
+"""Interactive OAuth 2.0 flows: authorization code + PKCE, and device authorization.
+
+These run once, when an operator connects an account; what they return is
+an :class:`~core.tokenstore.OAuthToken` to put in the store, after which
+:class:`~core.auth.RefreshTokenAuth` keeps it fresh.
+
+Authorization code (RFC 6749 4.1, PKCE RFC 7636 S256, OIDC nonce):
+:meth:`AuthorizationCodeFlow.start` makes the authorize URL with a fresh
+``state``, ``nonce`` and code verifier; :meth:`AuthorizationCodeFlow.finish`
+takes the redirect back and rejects, with :class:`AuthFlowError`, an unknown
+or already used state, a state older than ``state_ttl``, an ``error``
+parameter, and an ``id_token`` whose ``nonce`` differs. The id_token's
+signature is not verified here (the token came straight from the token
+endpoint over TLS; verify it with the provider's keys if you rely on its
+claims).
+
+Device authorization (RFC 8628): :meth:`DeviceFlow.start` returns the user
+code and URL to show; :meth:`DeviceFlow.poll` waits ``interval`` seconds
+between polls (``sleep`` is injectable), keeps waiting on
+``authorization_pending``, adds 5 seconds to the interval on every
+``slow_down`` (section 3.5), and raises :class:`AuthFlowError` on
+``access_denied``, ``expired_token`` or once ``expires_in`` has passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import orjson
+from pydantic import SecretStr
+
+from core._auth_oauth import (
+    AuthError,
+    AuthFlowError,
+    ClientAuthMethod,
+    TokenEndpoint,
+    _parse,
+    check_url,
+)
+from core._auth_static import require
+from core.errors import InvalidBodyError, PolicyError
+from core.tokenstore import OAuthToken
+
+__all__ = [
+    "AuthorizationCodeFlow",
+    "AuthorizationRequest",
+    "DeviceCode",
+    "DeviceFlow",
+    "PKCEPair",
+    "pkce_challenge",
+]
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def pkce_challenge(verifier: str) -> str:
+    """RFC 7636 S256: ``BASE64URL(SHA256(ASCII(code_verifier)))`` without padding."""
+    if not 43 <= len(verifier) <= 128:
+        raise ValueError("code_verifier must be 43 to 128 characters (RFC 7636 4.1)")
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+@dataclass(frozen=True)
+class PKCEPair:
+    """A code verifier and its S256 challenge."""
+
+    verifier: str = field(repr=False)
+    challenge: str
+    method: str = "S256"
+
+    @classmethod
+    def generate(cls) -> PKCEPair:
+        verifier = secrets.token_urlsafe(64)[:96]  # 96 chars of the unreserved set
+        return cls(verifier, pkce_challenge(verifier))
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """What :meth:`AuthorizationCodeFlow.start` made: send the user to ``url``."""
+
+    url: str
+    state: str
+    nonce: str = field(repr=False)
+    pkce: PKCEPair
+    expires_at: float
+
+
+class AuthorizationCodeFlow:
+    """Authorization code grant with PKCE S256, state and nonce (see module doc)."""
+
+    def __init__(
+        self,
+        authorize_url: str,
+        token_url: str,
+        client_id: str,
+        redirect_uri: str,
+        client_secret: SecretStr | str | None = None,
+        *,
+        scope: str | None = None,
+        state_ttl: float = 600.0,
+        extra: Mapping[str, str] | None = None,
+        client: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.authorize_url = check_url(authorize_url, "authorize_url")
+        self.redirect_uri = check_url(redirect_uri, "redirect_uri")
+        require(client_id, "client_id")
+        if not state_ttl > 0:
+            raise PolicyError("state_ttl: must be > 0 seconds", setting="state_ttl")
+        self.endpoint = TokenEndpoint(
+            token_url,
+            client_id,
+            client_secret,
+            auth_method="none" if client_secret is None else "basic",
+            client=client,
+        )
+        self.client_id = client_id
+        self.scope = scope
+        self.state_ttl = state_ttl
+        self.extra = dict(extra or {})
+        self.clock = clock
+        self._pending: dict[str, AuthorizationRequest] = {}
+
+    def start(self) -> AuthorizationRequest:
+        """A new authorization request; remember nothing else, the flow keeps it."""
+        now = self.clock()
+        self._pending = {s: r for s, r in self._pending.items() if r.expires_at > now}
+        state, nonce, pkce = (
+            secrets.token_urlsafe(32),
+            secrets.token_urlsafe(32),
+            PKCEPair.generate(),
+        )
+        params = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": pkce.challenge,
+            "code_challenge_method": pkce.method,
+            **self.extra,
+        }
+        if self.scope:
+            params["scope"] = self.scope
+        separator = "&" if urlsplit(self.authorize_url).query else "?"
+        url = f"{self.authorize_url}{separator}{urlencode(params)}"
+        request = AuthorizationRequest(url, state, nonce, pkce, now + self.state_ttl)
+        self._pending[state] = request
+        return request
+
+    async def finish(self, callback: str | Mapping[str, str]) -> OAuthToken:
+        """Exchange the code from the redirect (full URL or its query parameters)."""
+        params = (
+            dict(parse_qsl(urlsplit(callback).query))
+            if isinstance(callback, str)
+            else dict(callback)
+        )
+        request = self._take_state(params.get("state", ""))
+        if "error" in params:
+            raise AuthFlowError(
+                f"authorization refused: {params['error']}", provider_code=params["error"]
+            )
+        code = params.get("code")
+        if not code:
+            raise AuthFlowError("redirect carries no code")
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.redirect_uri,
+            "code_verifier": request.pkce.verifier,
+        }
+        token = _parse(await self.endpoint.post(form), self.clock(), self.endpoint.url)
+        if token.id_token is not None:
+            claimed = _id_token_claims(token.id_token).get("nonce")
+            if not isinstance(claimed, str) or not hmac.compare_digest(claimed, request.nonce):
+                raise AuthFlowError("id_token nonce does not match the authorization request")
+        return token
+
+    def _take_state(self, state: str) -> AuthorizationRequest:
+        match = None
+        for known in list(self._pending):
+            if hmac.compare_digest(known.encode(), state.encode()):
+                match = self._pending.pop(known)
+        if match is None:
+            raise AuthFlowError("state does not match any pending authorization request")
+        if match.expires_at <= self.clock():
+            raise AuthFlowError("authorization request expired (state older than state_ttl)")
+        return match
+
+    async def aclose(self) -> None:
+        await self.endpoint.aclose()
+
+
+def _id_token_claims(id_token: str) -> dict[str, Any]:
+    try:
+        payload = id_token.split(".")[1]
+        claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, orjson.JSONDecodeError):
+        raise AuthFlowError("id_token is not a JWT") from None
+    if not isinstance(claims, dict):
+        raise AuthFlowError("id_token claims are not an object")
+    return claims
+
+
+@dataclass(frozen=True)
+class DeviceCode:
+    """RFC 8628 device authorization response; show ``user_code`` and ``verification_uri``."""
+
+    device_code: str = field(repr=False)
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str | None
+    expires_at: float
+    interval: float
+
+
+class DeviceFlow:
+    """Device authorization grant (RFC 8628); ``sleep`` and ``clock`` are injectable."""
+
+    def __init__(
+        self,
+        device_url: str,
+        token_url: str,
+        client_id: str,
+        client_secret: SecretStr | str | None = None,
+        *,
+        scope: str | None = None,
+        client: Any = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        method: ClientAuthMethod = "none" if client_secret is None else "basic"
+        self.device = TokenEndpoint(
+            device_url,
+            client_id,
+            client_secret,
+            auth_method=method,
+            client=client,
+            setting="device_url",
+        )
+        self.endpoint = TokenEndpoint(
+            token_url, client_id, client_secret, auth_method=method, client=client
+        )
+        self.scope = scope
+        self.sleep = sleep
+        self.clock = clock
+        self.wall_clock = wall_clock
+
+    async def start(self) -> DeviceCode:
+        form = {"scope": self.scope} if self.scope else {}
+        body = await self.device.post(form)
+        try:
+            return DeviceCode(
+                device_code=str(body["device_code"]),
+                user_code=str(body["user_code"]),
+                verification_uri=str(body["verification_uri"]),
+                verification_uri_complete=body.get("verification_uri_complete"),
+                expires_at=self.clock() + float(body["expires_in"]),
+                interval=float(body.get("interval", 5)),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise InvalidBodyError("device authorization response is incomplete") from None
+
+    async def poll(self, code: DeviceCode) -> OAuthToken:
+        """Poll the token endpoint until the user approves; see the module doc."""
+        interval = code.interval
+        form = {"grant_type": DEVICE_GRANT, "device_code": code.device_code}
+        while True:
+            if self.clock() + interval >= code.expires_at:
+                raise AuthFlowError("device code expired before the user approved")
+            await self.sleep(interval)
+            try:
+                body = await self.endpoint.post(form)
+            except AuthError as exc:
+                if exc.provider_code == "authorization_pending":
+                    continue
+                if exc.provider_code == "slow_down":
+                    interval += 5
+                    continue
+                raise AuthFlowError(
+                    f"device authorization failed: {exc.provider_code}",
+                    provider_code=exc.provider_code,
+                ) from None
+            return _parse(body, self.wall_clock(), self.endpoint.url)
+
+    async def aclose(self) -> None:
+        await self.device.aclose()
+        await self.endpoint.aclose()

@@ -1,0 +1,283 @@
+"""Where OAuth tokens live between refreshes and restarts, encrypted at rest.
+
+:class:`TokenStore` is the whole interface (async ``get``/``put``/``delete``
+by key). Implementations:
+
+- :class:`MemoryTokenStore`: a dict, for tests and single-process use;
+- :class:`FileTokenStore`: one JSON file, mode 0600, replaced atomically on
+  every write (temp file in the same directory, fsync, ``os.replace``), each
+  token Fernet-encrypted;
+- ``streams.tokenstore.KafkaTokenStore``: a compacted topic (streams owns
+  anything that touches Kafka).
+
+Encryption uses ``cryptography``'s Fernet (AES-128-CBC + HMAC-SHA256,
+authenticated). :class:`TokenCipher` takes one or more keys (comma
+separated, newest first) so a key can be rotated: the first encrypts, all
+decrypt. A value that does not decrypt raises :class:`TokenStoreError`
+naming the key, never echoing the ciphertext.
+
+The file store serialises writers inside one process; several processes
+must not share one file (use the Kafka store for that).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+import orjson
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+__all__ = [
+    "FileTokenStore",
+    "MemoryTokenStore",
+    "OAuthToken",
+    "TokenCipher",
+    "TokenStore",
+    "TokenStoreError",
+    "TokenStoreSettings",
+    "generate_key",
+]
+
+
+class TokenStoreError(Exception):
+    """A stored token cannot be read or written (wrong key, corrupt file, I/O)."""
+
+
+class OAuthToken(BaseModel):
+    """An OAuth 2.0 token as issued (RFC 6749 section 5.1), with an absolute expiry.
+
+    ``expires_at`` is wall-clock epoch seconds (comparable across processes);
+    ``None`` means the server gave no lifetime. ``repr`` never shows secrets.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    access_token: SecretStr
+    token_type: str = "Bearer"  # noqa: S105 - a token type, not a secret
+    expires_at: float | None = None
+    refresh_token: SecretStr | None = None
+    scope: str | None = None
+    id_token: str | None = Field(default=None, repr=False)
+
+    @classmethod
+    def from_response(cls, data: dict[str, Any], *, now: float) -> OAuthToken:
+        """Build from a token endpoint's JSON; raises ValueError if it is not one."""
+        access = data.get("access_token")
+        if not isinstance(access, str) or not access:
+            raise ValueError("token response has no access_token")
+        expires_in = data.get("expires_in")
+        expires_at = None
+        if expires_in is not None:
+            try:
+                expires_at = now + float(expires_in)
+            except (TypeError, ValueError):
+                raise ValueError("token response has a non-numeric expires_in") from None
+        refresh = data.get("refresh_token")
+        return cls(
+            access_token=SecretStr(access),
+            token_type=str(data.get("token_type") or "Bearer"),
+            expires_at=expires_at,
+            refresh_token=SecretStr(refresh) if isinstance(refresh, str) and refresh else None,
+            scope=data.get("scope") if isinstance(data.get("scope"), str) else None,
+            id_token=data.get("id_token") if isinstance(data.get("id_token"), str) else None,
+        )
+
+    def due(self, now: float, margin: float) -> bool:
+        """True when the token expires within ``margin`` seconds of ``now``."""
+        return self.expires_at is not None and now >= self.expires_at - margin
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "access_token": self.access_token.get_secret_value(),
+                "token_type": self.token_type,
+                "expires_at": self.expires_at,
+                "refresh_token": (
+                    self.refresh_token.get_secret_value() if self.refresh_token else None
+                ),
+                "scope": self.scope,
+                "id_token": self.id_token,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> OAuthToken:
+        return cls.model_validate(orjson.loads(raw))
+
+
+def generate_key() -> str:
+    """A new random Fernet key (url-safe base64, 32 bytes) for ``encryption_key``."""
+    return Fernet.generate_key().decode()
+
+
+class TokenCipher:
+    """Fernet encryption of tokens; ``keys`` newest first (comma separated in settings)."""
+
+    def __init__(self, keys: SecretStr | str | list[str]) -> None:
+        if isinstance(keys, SecretStr):
+            keys = keys.get_secret_value()
+        if isinstance(keys, str):
+            keys = [k.strip() for k in keys.split(",") if k.strip()]
+        if not keys:
+            raise ValueError("encryption_key: at least one Fernet key is required")
+        try:
+            self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
+        except (ValueError, TypeError):
+            raise ValueError(
+                "encryption_key: not a Fernet key (32 url-safe base64-encoded bytes; "
+                "make one with core.tokenstore.generate_key())"
+            ) from None
+
+    def encrypt(self, token: OAuthToken) -> bytes:
+        return self._fernet.encrypt(token.to_json())
+
+    def decrypt(self, data: bytes, *, key: str = "?") -> OAuthToken:
+        try:
+            return OAuthToken.from_json(self._fernet.decrypt(data))
+        except InvalidToken:
+            raise TokenStoreError(
+                f"token {key!r} does not decrypt with the configured encryption_key"
+            ) from None
+        except (ValueError, orjson.JSONDecodeError):
+            raise TokenStoreError(f"token {key!r} is not a valid stored token") from None
+
+
+class TokenStoreSettings(BaseModel):
+    """Settings section for token storage (``encryption_key`` is required)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    encryption_key: SecretStr = Field(
+        description="Fernet key(s), comma separated, newest first (generate_key() makes one)"
+    )
+    path: Path = Field(
+        default=Path(".switchboard/tokens.json"), description="file of the file token store"
+    )
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _valid_key(cls, value: SecretStr) -> SecretStr:
+        TokenCipher(value)  # raises ValueError naming encryption_key
+        return value
+
+    def cipher(self) -> TokenCipher:
+        return TokenCipher(self.encryption_key)
+
+    def file_store(self) -> FileTokenStore:
+        return FileTokenStore(self.path, self.cipher())
+
+
+class TokenStore(ABC):
+    """Async key -> :class:`OAuthToken` storage. Keys are short names such as
+    ``"stripe:default"``; a missing key reads as ``None``."""
+
+    @abstractmethod
+    async def get(self, key: str) -> OAuthToken | None: ...
+
+    @abstractmethod
+    async def put(self, key: str, token: OAuthToken) -> None: ...
+
+    @abstractmethod
+    async def delete(self, key: str) -> None: ...
+
+
+class MemoryTokenStore(TokenStore):
+    """In-process store (no encryption: nothing is at rest). ``writes`` counts puts."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, OAuthToken] = {}
+        self.writes = 0
+
+    async def get(self, key: str) -> OAuthToken | None:
+        return self._tokens.get(key)
+
+    async def put(self, key: str, token: OAuthToken) -> None:
+        self._tokens[key] = token
+        self.writes += 1
+
+    async def delete(self, key: str) -> None:
+        self._tokens.pop(key, None)
+
+
+class FileTokenStore(TokenStore):
+    """Tokens in one JSON file ``{key: fernet-ciphertext}``, mode 0600.
+
+    Every write goes to a temp file (created 0600) in the same directory,
+    is fsynced and then renamed over the old file, so a crash leaves either
+    the old or the new content, never a torn file. Missing parent
+    directories are created with mode 0700.
+    """
+
+    def __init__(self, path: Path | str, cipher: TokenCipher) -> None:
+        self.path = Path(path)
+        self._cipher = cipher
+        self._lock = asyncio.Lock()
+
+    async def get(self, key: str) -> OAuthToken | None:
+        raw = (await asyncio.to_thread(self._read)).get(key)
+        if raw is None:
+            return None
+        return self._cipher.decrypt(raw.encode(), key=key)
+
+    async def put(self, key: str, token: OAuthToken) -> None:
+        sealed = self._cipher.encrypt(token).decode()
+        async with self._lock:
+            await asyncio.to_thread(self._update, key, sealed)
+
+    async def delete(self, key: str) -> None:
+        async with self._lock:
+            await asyncio.to_thread(self._update, key, None)
+
+    def _read(self) -> dict[str, str]:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise TokenStoreError(f"cannot read token file {self.path}: {exc.strerror}") from None
+        try:
+            data = orjson.loads(raw) if raw else {}
+        except orjson.JSONDecodeError:
+            raise TokenStoreError(f"token file {self.path} is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise TokenStoreError(f"token file {self.path} is not a JSON object")
+        return {str(k): str(v) for k, v in data.items()}
+
+    def _update(self, key: str, sealed: str | None) -> None:
+        data = self._read()
+        if sealed is None:
+            if key not in data:
+                return
+            del data[key]
+        else:
+            data[key] = sealed
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tokens-", dir=self.path.parent)  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(self.path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
