@@ -13,6 +13,7 @@ Routes, on top of :class:`~core.testing.sandbox.Sandbox`'s pipeline::
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
@@ -52,6 +53,9 @@ class DemoSandbox(Sandbox):
         self.datasets.set("items", [{"id": i, "name": f"item-{i}"} for i in range(1, items + 1)])
         self.oauth = OAuthServer(clock=clock)
         self.things: dict[str, dict[str, Any]] = {}
+        #: cleared, ``POST /v1/things`` waits (in flight) until it is set again
+        self.create_gate = threading.Event()
+        self.create_gate.set()
         self._things_lock = threading.Lock()
         self._ids = itertools.count(1)
 
@@ -66,6 +70,7 @@ class DemoSandbox(Sandbox):
 
     def reset(self) -> None:
         super().reset()
+        self.create_gate.set()
         self.datasets.repeat_cursor = False
         with self._things_lock:
             self.things.clear()
@@ -106,6 +111,9 @@ class DemoSandbox(Sandbox):
         return _json({"error": {"type": "status", "message": f"status {code}"}}, status=code)
 
     async def _create_thing(self, request: web.Request) -> web.Response:
+        # A threading.Event, so a test in any thread or loop can hold and release it.
+        while not self.create_gate.is_set():  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
         try:
             params = orjson.loads(await request.read() or b"{}")
         except orjson.JSONDecodeError:

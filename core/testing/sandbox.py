@@ -56,7 +56,7 @@ class Sandbox:
     idempotency_header = "Idempotency-Key"
     idempotent_methods: frozenset[str] = frozenset({"POST", "PATCH"})
     #: attributes ``PUT /_sandbox/switches`` may set (subclasses extend this)
-    switches: frozenset[str] = frozenset({"latency"})
+    switches: frozenset[str] = frozenset({"latency", "record"})
 
     def __init__(
         self,
@@ -72,6 +72,8 @@ class Sandbox:
         self.log = RequestLog()
         self.idempotency = IdempotencyStore()
         self.latency = 0.0
+        #: keep every request in ``requests`` (switch off for long benchmarks)
+        self.record = True
         self.rate: ServerTokenBucket | None = None
         self._url: str | None = None
         self._runner: web.AppRunner | None = None
@@ -100,10 +102,18 @@ class Sandbox:
         return self.add_fault(Fault("status", n, path, status=status, retry_after=retry_after))
 
     def throttle_next(
-        self, n: int = 1, *, retry_after: float = 1, path: str | None = None
+        self,
+        n: int = 1,
+        *,
+        retry_after: float = 1,
+        http_date: bool = False,
+        path: str | None = None,
     ) -> Fault:
-        """The next ``n`` matching requests answer 429 with ``Retry-After``."""
-        return self.add_fault(Fault("rate_limit", n, path, retry_after=retry_after))
+        """The next ``n`` matching requests answer 429 with ``Retry-After``
+        (seconds, or an HTTP-date with ``http_date``)."""
+        return self.add_fault(
+            Fault("rate_limit", n, path, retry_after=retry_after, http_date=http_date)
+        )
 
     def hang_next(
         self, n: int = 1, *, seconds: float | None = None, path: str | None = None
@@ -184,6 +194,7 @@ class Sandbox:
         self.clear_faults()
         self.clear_rate()
         self.latency = 0.0
+        self.record = True
         self.log.clear()
         self.idempotency.clear()
 
@@ -230,18 +241,20 @@ class Sandbox:
             response: web.StreamResponse = await handler(request)
             return response
         body = await request.read()
-        index = self.log.append(
-            RecordedRequest(
-                request.method,
-                request.path,
-                tuple((str(k), v) for k, v in request.query.items()),
-                tuple((str(k), v) for k, v in request.headers.items()),
-                body,
-                time.time(),
+        seen: RecordedRequest | None = None
+        if self.record:
+            seen = self.log.append(
+                RecordedRequest(
+                    request.method,
+                    request.path,
+                    tuple((str(k), v) for k, v in request.query.items()),
+                    tuple((str(k), v) for k, v in request.headers.items()),
+                    body,
+                    time.time(),
+                )
             )
-        )
         try:
-            return await self._run(request, handler, body, index)
+            return await self._run(request, handler, body, seen)
         except ConnectionDropped:
             # The connection is gone; aiohttp writes nothing to an aborted transport.
             return web.Response(status=499)
@@ -251,7 +264,7 @@ class Sandbox:
         request: web.Request,
         handler: Callable[[web.Request], Any],
         body: bytes,
-        index: int,
+        seen: RecordedRequest | None,
     ) -> web.StreamResponse:
         assert self._closing is not None
         if self.latency:
@@ -262,19 +275,19 @@ class Sandbox:
             decision = bucket.take()
             rate_headers = decision.headers
             if not decision.allowed:
-                self.log.set_outcome(index, "throttled")
+                self.log.set_outcome(seen, "throttled")
                 payload = {"error": {"type": "rate_limit", "message": "rate limit exceeded"}}
                 return web.json_response(payload, status=429, headers=rate_headers)
         fault = self.faults.take(request.method, request.path, after_handler=False)
         if fault is not None:
-            self.log.set_outcome(index, fault.kind)
+            self.log.set_outcome(seen, fault.kind)
             response = await fault_response(request, fault, self._closing)
             response.headers.update(rate_headers)
             return response
-        response = await self._handle(request, handler, body, index)
+        response = await self._handle(request, handler, body, seen)
         after = self.faults.take(request.method, request.path, after_handler=True)
         if after is not None:
-            self.log.set_outcome(index, after.kind)
+            self.log.set_outcome(seen, after.kind)
             raw = response.body if isinstance(response, web.Response) else None
             await fault_response(
                 request, after, self._closing, raw if isinstance(raw, bytes) else None
@@ -287,7 +300,7 @@ class Sandbox:
         request: web.Request,
         handler: Callable[[web.Request], Any],
         body: bytes,
-        index: int,
+        seen: RecordedRequest | None,
     ) -> web.StreamResponse:
         key = request.headers.get(self.idempotency_header)
         if key is None or request.method not in self.idempotent_methods:
@@ -311,7 +324,7 @@ class Sandbox:
                 {"error": {"type": "idempotency_error", "message": message}}, status=409
             )
         if claim is not None and not isinstance(claim, str):
-            self.log.set_outcome(index, "replayed")
+            self.log.set_outcome(seen, "replayed")
             replay = web.Response(status=claim.status, body=claim.body, headers=claim.headers)
             replay.headers["Idempotent-Replayed"] = "true"
             return replay

@@ -234,3 +234,55 @@ def test_separate_process_is_controlled_over_http() -> None:
         assert c.get("/echo").status_code == 504
         assert c.get("/datasets/items/page?per_page=5").json()["total"] == 95
     assert proc.process.poll() is not None
+
+
+async def test_same_key_while_in_flight_is_409(
+    sandbox: DemoSandbox, client: httpx.AsyncClient
+) -> None:
+    sandbox.create_gate.clear()
+    headers = {"Idempotency-Key": "key-3"}
+    first = asyncio.create_task(client.post("/v1/things", json={"n": 1}, headers=headers))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while sandbox.side_effects("key-3") == 0:
+        assert loop.time() < deadline, "first request never reached the handler"
+        await asyncio.sleep(0.005)
+    concurrent = await client.post("/v1/things", json={"n": 1}, headers=headers)
+    assert concurrent.status_code == 409
+    sandbox.create_gate.set()
+    assert (await first).status_code == 201
+    assert sandbox.side_effects("key-3") == 1
+
+
+async def test_retry_after_as_http_date(sandbox: DemoSandbox, client: httpx.AsyncClient) -> None:
+    sandbox.throttle_next(retry_after=30, http_date=True)
+    response = await client.get("/echo")
+    assert response.status_code == 429
+    assert response.headers["Retry-After"].endswith(" GMT")
+
+
+async def test_recording_can_be_switched_off(
+    sandbox: DemoSandbox, client: httpx.AsyncClient
+) -> None:
+    sandbox.record = False
+    sandbox.fail_next(1)
+    assert (await client.get("/echo")).status_code == 503
+    assert sandbox.requests == []
+
+
+async def test_stop_does_not_wait_for_hung_requests() -> None:
+    sandbox = DemoSandbox()
+    await sandbox.start()
+    async with httpx.AsyncClient(base_url=sandbox.url, timeout=30) as client:
+        sandbox.hang_next()
+        hung = asyncio.create_task(client.get("/echo"))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while not sandbox.requests:
+            assert loop.time() < deadline
+            await asyncio.sleep(0.005)
+        started = loop.time()
+        await sandbox.stop()
+        assert loop.time() - started < 5
+        with pytest.raises(httpx.TransportError):
+            await hung

@@ -31,7 +31,8 @@ class Fault:
     prefix and ``method`` an HTTP method; unset means any. With
     ``after_handler=True`` (``reset`` and ``truncate`` only) the route's
     handler runs first, so its side effect happens, and then the response is
-    lost on the wire: the case idempotency keys exist for.
+    lost on the wire: the case idempotency keys exist for. ``http_date``
+    sends ``Retry-After`` as an HTTP-date instead of seconds.
     """
 
     kind: FaultKind
@@ -40,6 +41,7 @@ class Fault:
     method: str | None = None
     status: int = 503
     retry_after: float | None = None
+    http_date: bool = False
     seconds: float | None = None
     size: int = 2 * 1024 * 1024
     chunked: bool = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections import Counter
@@ -55,17 +56,20 @@ class RequestLog:
         self._lock = threading.Lock()
         self._items: list[RecordedRequest] = []
 
-    def append(self, item: RecordedRequest) -> int:
+    def append(self, item: RecordedRequest) -> RecordedRequest:
         with self._lock:
             self._items.append(item)
-            return len(self._items) - 1
+        return item
 
-    def set_outcome(self, index: int, outcome: str) -> None:
+    def set_outcome(self, item: RecordedRequest | None, outcome: str) -> None:
+        """Replace ``item`` (if still in the log) by a copy with ``outcome``."""
+        if item is None:
+            return
         with self._lock:
-            item = self._items[index]
-            self._items[index] = RecordedRequest(
-                item.method, item.path, item.query, item.headers, item.body, item.at, outcome
-            )
+            for i in range(len(self._items) - 1, -1, -1):
+                if self._items[i] is item:
+                    self._items[i] = dataclasses.replace(item, outcome=outcome)
+                    return
 
     def snapshot(self) -> list[RecordedRequest]:
         with self._lock:

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import socket
 import struct
+import time
+from email.utils import formatdate
 
 import orjson
 from aiohttp import web
@@ -34,7 +36,9 @@ def abort_connection(request: web.Request, *, rst: bool = True) -> None:
     transport.abort()
 
 
-def _retry_after(value: float) -> str:
+def _retry_after(value: float, http_date: bool = False) -> str:
+    if http_date:
+        return formatdate(time.time() + value, usegmt=True)
     return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
 
 
@@ -53,11 +57,11 @@ async def fault_response(
     headers = dict(fault.headers)
     if fault.kind == "status":
         if fault.retry_after is not None:
-            headers["Retry-After"] = _retry_after(fault.retry_after)
+            headers["Retry-After"] = _retry_after(fault.retry_after, fault.http_date)
         payload = {"error": {"type": "sandbox_fault", "message": f"injected {fault.status}"}}
         return web.json_response(payload, status=fault.status, headers=headers)
     if fault.kind == "rate_limit":
-        headers.setdefault("Retry-After", _retry_after(fault.retry_after or 1))
+        headers.setdefault("Retry-After", _retry_after(fault.retry_after or 1, fault.http_date))
         payload = {"error": {"type": "rate_limit", "message": "too many requests"}}
         return web.json_response(payload, status=429, headers=headers)
     if fault.kind == "hang":
