@@ -15,6 +15,14 @@ __all__ = ["PolicyModel", "policy_error"]
 
 
 def policy_error(model: str, exc: ValidationError) -> PolicyError:
+    for item in exc.errors(include_url=False, include_input=False):
+        inner = (item.get("ctx") or {}).get("error")
+        if isinstance(inner, PolicyError):  # a nested policy already named its setting
+            loc = ".".join(str(p) for p in item["loc"])
+            setting = f"{loc}.{inner.setting}" if loc and inner.setting else loc or inner.setting
+            detail = str(inner.message).split(": ", 1)[-1]
+            detail = detail.removeprefix(f"{inner.setting}: ")
+            return PolicyError(f"invalid {model}: {setting}: {detail}", setting=setting)
     field, message = describe_validation_error(exc)
     return PolicyError(f"invalid {model}: {message}", setting=field)
 

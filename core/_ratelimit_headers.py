@@ -15,6 +15,9 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
 
 from core.classify import parse_retry_after
 
@@ -74,7 +77,7 @@ def _policy(value: str) -> tuple[float | None, float | None]:
         head = item.split(";", 1)[0].strip()
         quota = _num(params.get("q")) if "q" in params else _num(head)
         window = _num(params.get("w")) or 1.0
-        if quota is None or window <= 0:
+        if quota is None or quota <= 0 or window <= 0:
             continue
         if quota / window < best_rate:
             best_rate, best = quota / window, (quota, window)
@@ -93,6 +96,8 @@ def _reset(value: str | None, now: float) -> float | None:
 def parse_rate_headers(headers: Mapping[str, str], *, now: float | None = None) -> RateSignal:
     """Read every rate-limit header present; unparsable values are ignored."""
     try:
+        if not isinstance(headers, httpx.Headers):
+            headers = {str(k).lower(): v for k, v in headers.items()}
         wall = time.time() if now is None else now
         quota = window = remaining = reset = None
         policy = headers.get("ratelimit-policy")
@@ -116,7 +121,9 @@ def parse_rate_headers(headers: Mapping[str, str], *, now: float | None = None) 
             window=window,
             remaining=remaining,
             reset=reset,
-            retry_after=parse_retry_after(headers.get("retry-after")),
+            retry_after=parse_retry_after(
+                headers.get("retry-after"), datetime.fromtimestamp(wall, UTC)
+            ),
         )
     except Exception:  # a provider's header must never crash a call
         return RateSignal()

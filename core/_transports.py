@@ -8,6 +8,8 @@ Request path (see :mod:`core.client`)::
           -> PolicyTransport breaker admission, rate budget, header feedback
             -> AsyncHTTPTransport (httpcore pool, HTTP/1.1 or HTTP/2)
 
+Every physical request registers the credentials it carries with
+:func:`core.redaction.register_secret`, so an echoed secret is scrubbed.
 Every physical request (including one an auth flow re-sends after a
 refresh) passes the breaker and draws from the budget here, exactly once.
 Breaker accounting: transport errors, 5xx and 408 are failures; other
@@ -22,6 +24,7 @@ import httpx
 from core.breaker import BreakerPolicy, BreakerRegistry, CircuitBreaker
 from core.observability import Metrics
 from core.ratelimit import Budget
+from core.redaction import register_request_secrets
 
 __all__ = ["PolicyTransport"]
 
@@ -60,6 +63,9 @@ class PolicyTransport(httpx.AsyncBaseTransport):
         return breaker
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        # Whatever credential the auth layer attached is scrubbed from every
+        # log line and error from now on, even if the provider echoes it.
+        register_request_secrets(request.headers.raw, request.url.query)
         breaker = self.breaker_for(request.url.host)
         permit = breaker.acquire() if breaker is not None else None  # may raise CircuitOpen
         try:

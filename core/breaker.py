@@ -48,6 +48,8 @@ from core.observability import METRICS, Metrics, log_event
 __all__ = ["BreakerPolicy", "BreakerRegistry", "BreakerState", "CircuitBreaker", "Permit"]
 
 log = logging.getLogger("switchboard.breaker")
+# A caller waking a few ms before retry_at (clock rounding) is let through.
+_EARLY = 0.01
 
 
 class BreakerState(IntEnum):
@@ -137,7 +139,7 @@ class CircuitBreaker:
         """The current state (OPEN turns HALF_OPEN once ``open_for`` has passed)."""
         if (
             self._state is BreakerState.OPEN
-            and self._clock() - self._opened_at >= self.policy.open_for
+            and self._clock() - self._opened_at >= self.policy.open_for - _EARLY
         ):
             self._transition(BreakerState.HALF_OPEN, "open_for elapsed")
         return self._state

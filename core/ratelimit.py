@@ -44,6 +44,8 @@ from core._ratelimit_headers import RateSignal, parse_rate_headers
 __all__ = ["BUDGETS", "Budget", "BudgetRegistry", "RatePolicy", "TokenBucket"]
 
 Sleep = Callable[[float], Awaitable[None]]
+_EPS = 1e-9
+_MIN_WAIT = 1e-4  # never sleep less: a tiny sleep may not move a coarse clock
 
 
 class RatePolicy(PolicyModel):
@@ -92,8 +94,8 @@ class TokenBucket:
     def take(self, cost: float = 1.0) -> float:
         self.refill()
         cost = min(cost, self.capacity)
-        if self.tokens >= cost:
-            self.tokens -= cost
+        if self.tokens >= cost - _EPS:  # float dust must not become an endless tiny wait
+            self.tokens = max(0.0, self.tokens - cost)
             return 0.0
         if self.rate <= 0:
             return 1.0
@@ -177,15 +179,16 @@ class Budget:
                 wait = self._wait_needed(cost)
                 if wait <= 0:
                     return waited
+                wait = max(wait, _MIN_WAIT)
                 await self._sleep(wait)
                 waited += wait
 
     def _wait_needed(self, cost: float) -> float:
         now = self._clock()
-        if self._blocked_until > now:
+        if self._blocked_until > now + _EPS:
             return self._blocked_until - now
         if self._remote_left is not None:
-            if now >= self._remote_reset_at:
+            if now + _EPS >= self._remote_reset_at:
                 self._remote_left = None
             elif self._remote_left < cost:
                 return self._remote_reset_at - now
@@ -203,6 +206,7 @@ class Budget:
                 wait = self._points.take(cost)
                 if wait <= 0:
                     break
+                wait = max(wait, _MIN_WAIT)
                 await self._sleep(wait)
                 waited += wait
         return waited

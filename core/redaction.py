@@ -37,6 +37,7 @@ __all__ = [
     "redact_mapping",
     "redact_text",
     "redact_url",
+    "register_request_secrets",
     "register_secret",
 ]
 
@@ -67,7 +68,8 @@ _PATTERNS = [
 ]
 
 _lock = threading.Lock()
-_secrets: set[str] = set()
+_secrets: dict[str, None] = {}  # insertion-ordered set
+_MAX_SECRETS = 512
 _secret_re: re.Pattern[str] | None = None
 _MIN_SECRET = 4
 
@@ -76,19 +78,50 @@ def register_secret(*values: str | None) -> None:
     """Scrub these exact values from everything redacted from now on.
 
     Values shorter than 4 characters are ignored (they would shred ordinary
-    text). Safe to call from any thread, any number of times.
+    text). The newest 512 values are kept (rotated tokens age out). Safe to
+    call from any thread, any number of times.
     """
     global _secret_re
-    new = {v for v in values if isinstance(v, str) and len(v) >= _MIN_SECRET}
-    if not new - _secrets:
+    new = [v for v in values if isinstance(v, str) and len(v) >= _MIN_SECRET]
+    if all(v in _secrets for v in new):
         return
     with _lock:
-        _secrets.update(new)
+        for value in new:
+            _secrets.pop(value, None)
+            _secrets[value] = None
+        while len(_secrets) > _MAX_SECRETS:  # rotated tokens: forget the oldest
+            del _secrets[next(iter(_secrets))]
         ordered = sorted(_secrets, key=len, reverse=True)
         _secret_re = re.compile("|".join(re.escape(s) for s in ordered))
 
 
 _NOT_SENSITIVE = frozenset({"idempotency-key", "idempotency_key", "x-idempotency-key"})
+
+
+_QUERY_HINT = re.compile(rb"(?i)(key|token|secret|passw|signature|sig|credential)[^=&]*=")
+
+
+def register_request_secrets(headers: Iterable[tuple[bytes, bytes]], query: bytes = b"") -> None:
+    """Register the credentials a request carries (sensitive headers and query
+    parameters), so a provider echoing them back in an error is scrubbed too.
+
+    Cheap enough to call on every request: known values return at once.
+    """
+    found: list[str] = []
+    for raw_name, raw_value in headers:
+        name = raw_name.decode("latin-1")
+        if is_sensitive_name(name):
+            value = raw_value.decode("latin-1")
+            found.append(value)
+            scheme, _, credential = value.partition(" ")
+            if credential and scheme.isalpha():
+                found.append(credential.strip())
+    if query and _QUERY_HINT.search(query):
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=False):
+            if is_sensitive_name(name):
+                found.append(value)
+    if found:
+        register_secret(*found)
 
 
 def is_sensitive_name(name: str) -> bool:

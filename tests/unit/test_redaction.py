@@ -1,0 +1,150 @@
+"""Redaction helpers and the logging filter."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+import core.redaction
+from core.observability import log_event
+from core.redaction import (
+    REDACTED,
+    RedactingFilter,
+    redact_headers,
+    redact_mapping,
+    redact_text,
+    redact_url,
+    register_request_secrets,
+    register_secret,
+)
+
+
+def test_public_surface() -> None:
+    assert set(core.redaction.__all__) == {
+        "REDACTED",
+        "RedactingFilter",
+        "is_sensitive_name",
+        "redact_headers",
+        "redact_mapping",
+        "redact_text",
+        "redact_url",
+        "register_request_secrets",
+        "register_secret",
+    }
+
+
+def test_headers() -> None:
+    out = redact_headers(
+        {
+            "Authorization": "Bearer abc",
+            "X-Api-Key": "k",
+            "Cookie": "s=1",
+            "X-Shopify-Access-Token": "shpat_x",
+            "Stripe-Signature": "t=1,v1=abc",
+            "Idempotency-Key": "cmd-1",
+            "Content-Type": "application/json",
+        }
+    )
+    assert out["Authorization"] == REDACTED
+    assert out["X-Api-Key"] == REDACTED
+    assert out["Cookie"] == REDACTED
+    assert out["X-Shopify-Access-Token"] == REDACTED
+    assert out["Stripe-Signature"] == REDACTED
+    assert out["Idempotency-Key"] == "cmd-1"
+    assert out["Content-Type"] == "application/json"
+
+
+def test_url() -> None:
+    url = (
+        "https://user:pw@api.example.com/v1/x?api_key=SECRET1&page=2&access_token=SECRET2&code=C0DE"
+    )
+    out = redact_url(url)
+    for secret in ("SECRET1", "SECRET2", "pw", "C0DE"):
+        assert secret not in out
+    assert "page=2" in out
+    assert out.startswith("https://")
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "sk_live_51HxYzAbCdEf",
+        "xoxb-1234-5678-abcdefgh",
+        "ghp_abcdefghijklmnopqrstuvwxyz012345",
+        "shpat_0123456789abcdef0123456789abcdef",
+        "SG.abcdefghij.klmnopqrstuvwxyz",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sig",
+    ],
+)
+def test_known_token_shapes(secret: str) -> None:
+    assert secret not in redact_text(f"failed with {secret} today")
+
+
+def test_text_patterns_and_plain_words() -> None:
+    assert "abc123def456" not in redact_text("Authorization: Bearer abc123def456")
+    assert "hunter22" not in redact_text('{"password": "hunter22"}')
+    assert "xyz789" not in redact_text("client_secret=xyz789&grant_type=client_credentials")
+    # Ordinary prose is left alone.
+    assert redact_text("Invalid token provided") == "Invalid token provided"
+    assert redact_text("Basic authentication failed") == "Basic authentication failed"
+
+
+def test_registered_secret_is_scrubbed_anywhere() -> None:
+    register_secret("plainsecretvalue", None, "ab")
+    assert "plainsecretvalue" not in redact_text("x=plainsecretvalue;")
+    assert redact_text("ab cd") == "ab cd"  # too short to register
+
+
+def test_request_secrets_are_registered() -> None:
+    register_request_secrets(
+        [(b"Authorization", b"Bearer opaque-token-value-1"), (b"Accept", b"application/json")],
+        b"page=2&api_key=opaque-query-key-2",
+    )
+    text = redact_text("echo: opaque-token-value-1 / opaque-query-key-2 / application/json")
+    assert "opaque-token-value-1" not in text
+    assert "opaque-query-key-2" not in text
+    assert "application/json" in text
+
+
+def test_mapping() -> None:
+    out = redact_mapping({"token": "t", "nested": {"api_key": "k", "ok": [1, "Bearer a1b2c3d4e5"]}})
+    assert out["token"] == REDACTED
+    assert out["nested"]["api_key"] == REDACTED
+    assert "a1b2c3d4e5" not in str(out)
+
+
+def test_filter_scrubs_message_args_and_extras(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test.redaction.filter")
+    flt = RedactingFilter()
+    caplog.handler.addFilter(flt)
+    try:
+        with caplog.at_level(logging.INFO, logger="test.redaction.filter"):
+            logger.info(
+                "calling %s with %s",
+                "https://x.test/?token=SECRET_A1",
+                "Bearer SECRET_B2xyz",
+                extra={"authorization": "SECRET_C3", "detail": {"client_secret": "SECRET_D4"}},
+            )
+    finally:
+        caplog.handler.removeFilter(flt)
+    text = caplog.text + repr([r.__dict__ for r in caplog.records])
+    for secret in ("SECRET_A1", "SECRET_B2xyz", "SECRET_C3", "SECRET_D4"):
+        assert secret not in text
+
+
+def test_log_event_redacts_at_the_source(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test.redaction.event")
+    with caplog.at_level(logging.INFO, logger="test.redaction.event"):
+        log_event(
+            logger, logging.INFO, "thing.happened", url="https://x.test/?api_key=SECRET_E5", ok=1
+        )
+    record = caplog.records[-1]
+    assert record.event == "thing.happened"  # type: ignore[attr-defined]
+    assert "SECRET_E5" not in caplog.text
+    assert "SECRET_E5" not in repr(record.__dict__)
+
+
+def test_redaction_never_raises() -> None:
+    assert isinstance(redact_url(object()), str)
+    assert redact_mapping({"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": {}}}}}}}}}})
