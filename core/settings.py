@@ -133,22 +133,23 @@ class LocalKafkaSettings(Section):
     port: int = Field(default=9092, ge=1, le=65535)
     controller_port: int | None = Field(default=None, ge=1, le=65535)
     home: Path = Field(
-        default_factory=lambda: Path(
-            os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        )
-        / "switchboard",
+        default_factory=lambda: (
+            Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "switchboard"
+        ),
         description="cache of jars (with its own Maven repository) and broker data",
     )
     heap: str = Field(default="1g", pattern=r"^\d+[mg]$")
     start_timeout_s: float = Field(default=120.0, gt=0)
 
 
+Role = Literal["ingest", "dedup", "sink", "poll"]
+ROLES: tuple[Role, ...] = ("ingest", "dedup", "sink", "poll")
+
+
 class WorkerSettings(Section):
     host: str = "0.0.0.0"  # noqa: S104 - the worker serves webhooks; bind is a setting
     port: int = Field(default=8080, ge=1, le=65535)
-    roles: list[Literal["ingest", "dedup", "sink", "poll"]] = Field(
-        default_factory=lambda: ["ingest", "dedup", "sink", "poll"]
-    )
+    roles: list[Role] = Field(default_factory=lambda: list(ROLES))
     data_dir: Path = Path("./switchboard-data")
 
 
@@ -213,9 +214,7 @@ def load_settings(
         validate_default=True,
         yaml_file=str(config_path) if config_path else None,
     )
-    cls: type[Settings] = create_model(  # type: ignore[call-overload]
-        "Settings", __base__=Settings, __module__=__name__, **fields
-    )
+    cls: type[Settings] = create_model("Settings", __base__=Settings, __module__=__name__, **fields)
     cls.model_config = {**Settings.model_config, **config}
 
     _check_unknown_env(env, set(cls.model_fields))

@@ -15,11 +15,11 @@ from typing import Any, ClassVar
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 
-class Producer(faust_aiokafka.Producer):  # type: ignore[misc]
+class Producer(faust_aiokafka.Producer):
     def _settings_extra(self) -> Mapping[str, Any]:
         return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
 
 
-class Transport(faust_aiokafka.Transport):  # type: ignore[misc]
+class Transport(faust_aiokafka.Transport):
     Producer: ClassVar[type[Producer]] = Producer
     driver_version = faust_aiokafka.Transport.driver_version

@@ -97,4 +97,3 @@ async def send_command(
             headers=[("content-type", b"application/json"), ("type", command.type.encode())],
         )
     return SentCommand(command, meta.topic, meta.partition, meta.offset)
-

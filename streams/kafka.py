@@ -15,10 +15,11 @@ broker, so no command hangs or prints a traceback when Kafka is down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -57,7 +58,7 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
         password=k.ssl_password.get_secret_value() if k.ssl_password else None,
     )
     context.check_hostname = k.ssl_check_hostname
-    return context
+    return cast(ssl.SSLContext, context)
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
@@ -126,10 +127,8 @@ async def _close(client: Any) -> None:
         client, "close", None
     )
     if closer is not None:
-        try:
+        with contextlib.suppress(Exception):  # best effort on the way out
             await asyncio.wait_for(closer(), 10)
-        except Exception:  # noqa: BLE001, S110 - best effort on the way out
-            pass
 
 
 @asynccontextmanager
@@ -141,7 +140,7 @@ async def connect(settings: Settings, client: C) -> AsyncIterator[C]:
     timeout = settings.kafka.connect_timeout_s
     try:
         await asyncio.wait_for(client.start(), timeout)
-    except Exception as exc:  # noqa: BLE001 - every start failure means "unreachable"
+    except Exception as exc:
         await _close(client)
         reason = (
             f"no answer within {timeout:g} s"

@@ -19,7 +19,14 @@ from core.settings import Settings
 
 from . import kafka
 
-__all__ = ["TopicNames", "TopicSpec", "connector_topics", "ensure_topics", "existing_topics", "partitions_of"]
+__all__ = [
+    "TopicNames",
+    "TopicSpec",
+    "connector_topics",
+    "ensure_topics",
+    "existing_topics",
+    "partitions_of",
+]
 
 KINDS = ("ingest", "events", "commands", "results")
 

@@ -41,12 +41,12 @@ def build_worker_app(settings: Settings) -> Any:
     app = create_app(settings, "switchboard-worker", web_port=settings.worker.port)
 
     @app.page("/healthz")
-    class Health(View):  # type: ignore[misc]
+    class Health(View):
         async def get(self, request: Request) -> Response:
             return self.json({"status": "ok", "roles": settings.worker.roles})
 
     @app.page("/readyz")
-    class Ready(View):  # type: ignore[misc]
+    class Ready(View):
         async def get(self, request: Request) -> Response:
             ok = await asyncio.to_thread(kafka_ready, settings)
             return self.json({"kafka": ok}, status=200 if ok else 503)
@@ -58,7 +58,9 @@ def build_worker_app(settings: Settings) -> Any:
 def run_worker(settings: Settings) -> None:
     """Run until interrupted. Raises KafkaUnavailable if Kafka never answered."""
     if not kafka_ready(settings):
-        raise KafkaUnavailable(f"cannot reach Kafka at {settings.bootstrap_servers}: {HOW_TO_START}")
+        raise KafkaUnavailable(
+            f"cannot reach Kafka at {settings.bootstrap_servers}: {HOW_TO_START}"
+        )
     specs = shared_topics(settings)
     for name in connectors.names():
         specs += connector_topics(settings, name)

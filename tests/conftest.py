@@ -14,7 +14,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -86,18 +86,15 @@ def prefixed_settings(
 
 
 @pytest.fixture
-async def topic_factory(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
+async def topic_factory(settings: Settings) -> Callable[..., Any]:
     from streams.topics import TopicSpec, ensure_topics
-
-    made: list[str] = []
 
     async def make(name: str = "topic", partitions: int = 3, **config: str) -> str:
         topic = f"test.{name}.{uuid.uuid4().hex[:10]}"
         await ensure_topics(settings, [TopicSpec(topic, partitions, 1, dict(config))])
-        made.append(topic)
         return topic
 
-    yield make
+    return make
 
 
 @pytest.fixture

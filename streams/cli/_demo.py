@@ -21,7 +21,9 @@ def _step(text: str) -> None:
     click.echo(click.style(f"\n==> {text}", bold=True))
 
 
-async def _read_back(settings: Settings, topic: str, partition: int, offset: int) -> ConsumerRecord[bytes, bytes]:
+async def _read_back(
+    settings: Settings, topic: str, partition: int, offset: int
+) -> ConsumerRecord[bytes, bytes]:
     consumer = kafka.consumer(settings, group_id=None, isolation_level="read_uncommitted")
     async with kafka.connect(settings, consumer):
         tp = TopicPartition(topic, partition)

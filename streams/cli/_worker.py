@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ._common import Context, friendly_errors, pass_ctx
+from core.settings import ROLES
 
-ROLES = ("ingest", "dedup", "sink", "poll")
+from ._common import Context, friendly_errors, pass_ctx
 
 
 @click.command("worker")

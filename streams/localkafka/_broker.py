@@ -281,7 +281,7 @@ async def _create_probe_topic(bootstrap: str, timeout: float) -> None:
 def _client_can_create_topic(bootstrap: str) -> bool:
     try:
         asyncio.run(_create_probe_topic(bootstrap, 10.0))
-    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+    except Exception:
         return False
     return True
 

@@ -139,7 +139,9 @@ def test_missing_java_is_one_line_saying_what_to_install(tmp_path: Path) -> None
     }
     result = cli(env, "kafka", "start", "--port", str(free_port()))
     assert result.returncode == 1
-    lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("resolving")]
+    lines = [
+        line for line in result.stderr.strip().splitlines() if not line.startswith("resolving")
+    ]
     assert lines == [
         "error: java was not found on PATH: install Java 17 "
         "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless)"

@@ -97,7 +97,9 @@ async def test_send_produces_a_valid_command_an_independent_client_reads(
 
 
 def test_send_to_a_missing_topic_says_how_to_create_it(env: dict[str, str]) -> None:
-    result = cli(env, "send", "github.issues.create", "--json", '{"owner":"o","repo":"r","title":"t"}')
+    result = cli(
+        env, "send", "github.issues.create", "--json", '{"owner":"o","repo":"r","title":"t"}'
+    )
     assert result.returncode == 2
     assert "switchboard topics create github" in result.stderr
 
@@ -108,7 +110,9 @@ def test_tail_of_a_missing_topic(env: dict[str, str]) -> None:
     assert "topic no.such.topic does not exist" in result.stderr
 
 
-async def test_topic_naming_scheme_and_idempotent_creation(prefixed_settings: Settings, topic_prefix: str) -> None:
+async def test_topic_naming_scheme_and_idempotent_creation(
+    prefixed_settings: Settings, topic_prefix: str
+) -> None:
     specs = connector_topics(prefixed_settings, "github")
     names = {s.name for s in specs}
     assert names == {

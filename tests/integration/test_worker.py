@@ -45,7 +45,9 @@ def test_worker_serves_health_and_creates_topics(
         text=True,
     )
     try:
-        wait_for(lambda: get(f"http://127.0.0.1:{port}/healthz") == 200 or proc.poll() is not None, 90)
+        wait_for(
+            lambda: get(f"http://127.0.0.1:{port}/healthz") == 200 or proc.poll() is not None, 90
+        )
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         assert get(f"http://127.0.0.1:{port}/readyz") == 200
         listed = subprocess.run(

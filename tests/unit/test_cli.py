@@ -64,7 +64,9 @@ def unreachable_env() -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [SWITCHBOARD, *args],
         env=env or unreachable_env(),
@@ -79,7 +81,10 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) 
     ("args", "needle"),
     [
         (["send", "stripe.customers.create", "--json", "{nope"], "--json is not valid JSON"),
-        (["send", "stripe.refunds.explode", "--json", "{}"], "unknown command type 'stripe.refunds.explode'"),
+        (
+            ["send", "stripe.refunds.explode", "--json", "{}"],
+            "unknown command type 'stripe.refunds.explode'",
+        ),
         (["send", "stripe.customers.update", "--json", "{}"], "params.customer: Field required"),
         (["send", "stripe.customers.create", "--json", "[1, 2]"], "must be a JSON object"),
         (["send", "stripe.customers.create", "--json", '{"email": "nope"}'], "params.email"),
@@ -175,8 +180,16 @@ def test_worker_rejects_unknown_roles() -> None:
 def test_schema_export_writes_valid_json_schemas(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["schema", "export", str(tmp_path / "schemas")])
     assert result.exit_code == 0, result.output
-    files = {p.relative_to(tmp_path / "schemas").as_posix() for p in (tmp_path / "schemas").rglob("*.json")}
-    assert {"event.schema.json", "command.schema.json", "result.schema.json", "dlq-headers.schema.json"} <= files
+    files = {
+        p.relative_to(tmp_path / "schemas").as_posix()
+        for p in (tmp_path / "schemas").rglob("*.json")
+    }
+    assert {
+        "event.schema.json",
+        "command.schema.json",
+        "result.schema.json",
+        "dlq-headers.schema.json",
+    } <= files
     assert "commands/stripe.customers.create.schema.json" in files
     event = orjson.loads((tmp_path / "schemas" / "event.schema.json").read_bytes())
     assert set(event["required"]) >= {"id", "source", "type", "provider", "delivery"}

@@ -44,7 +44,8 @@ def test_kafka_is_the_official_image_in_kraft_mode(compose: dict) -> None:
 def test_worker_bootstrap_matches_an_advertised_listener(compose: dict) -> None:
     kafka_env = compose["services"]["kafka"]["environment"]
     advertised = [
-        listener.split("://", 1)[1] for listener in kafka_env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+        listener.split("://", 1)[1]
+        for listener in kafka_env["KAFKA_ADVERTISED_LISTENERS"].split(",")
     ]
     bootstrap = compose["services"]["worker"]["environment"]["SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS"]
     assert bootstrap in advertised

@@ -121,7 +121,7 @@ def test_result_round_trip_and_status_rules() -> None:
     assert Result.from_json(failed.to_json()) == failed
     with pytest.raises(EnvelopeError, match="failed Result needs an 'error'"):
         Result.from_obj({"command_id": "c", "type": "a.b", "status": "failed"})
-    with pytest.raises(EnvelopeError, match="Result.http_status"):
+    with pytest.raises(EnvelopeError, match=r"Result\.http_status"):
         Result.from_obj({"command_id": "c", "type": "a.b", "status": "succeeded", "http_status": 7})
 
 
