@@ -55,8 +55,31 @@ async def get_many(sandbox: DemoSandbox, auth: httpx.Auth, n: int) -> list[int]:
 
 
 def test_public_surface() -> None:
-    assert "ClientCredentialsAuth" in core.auth.__all__
+    assert sorted(core.auth.__all__) == sorted(
+        [
+            "ApiKeyAuth", "ApiKeySettings", "AuthError", "AuthFlowError", "AuthSettings",
+            "AuthorizationCodeFlow", "AuthorizationRequest", "BasicAuth", "BasicSettings",
+            "BearerAuth", "BearerSettings", "ClientCredentialsAuth", "ClientCredentialsSettings",
+            "DeviceCode", "DeviceFlow", "FileTokenStore", "MemoryTokenStore", "OAuth2Auth",
+            "OAuthToken", "PKCEPair", "RefreshTokenAuth", "RefreshTokenSettings", "TokenCipher",
+            "TokenEndpoint", "TokenStore", "TokenStoreError", "TokenStoreSettings",
+            "auth_settings_adapter", "build_auth", "generate_key", "pkce_challenge",
+        ]
+    )  # fmt: skip
     assert all(hasattr(core.auth, name) for name in core.auth.__all__)
+
+
+async def test_client_secret_with_reserved_characters(sandbox: DemoSandbox) -> None:
+    sandbox.oauth.clients["odd client"] = "s3cr:t+/&="
+    for method in ("basic", "post"):
+        auth = ClientCredentialsAuth(
+            token_url(sandbox),
+            "odd client",
+            "s3cr:t+/&=",
+            auth_method=method,  # type: ignore[arg-type]
+        )
+        assert await get_many(sandbox, auth, 1) == [200]
+        await auth.aclose()
 
 
 # --- static schemes ----------------------------------------------------------

@@ -83,6 +83,14 @@ async def collect(fetch: Fetch, paginator: Paginator, **kwargs: Any) -> list[Pag
 
 
 def test_public_surface() -> None:
+    assert sorted(core.pagination.__all__) == sorted(
+        [
+            "CursorPaginator", "Fetch", "GraphQLPaginator", "LinkHeaderPaginator",
+            "NextUrlPaginator", "OffsetPaginator", "Page", "PageNumberPaginator", "PageRequest",
+            "PageResponse", "PaginationError", "Paginator", "RecordsPath", "client_fetcher",
+            "dig", "graphql_fetcher", "httpx_fetcher", "paginate", "paginate_records",
+        ]
+    )  # fmt: skip
     assert all(hasattr(core.pagination, name) for name in core.pagination.__all__)
     assert issubclass(PaginationError, core.errors.BadResponseError)
 

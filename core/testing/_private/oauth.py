@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
 
 import orjson
 from aiohttp import web
@@ -163,7 +164,9 @@ class OAuthServer:
                 decoded = base64.b64decode(header[6:], validate=True).decode()
             except (binascii.Error, UnicodeDecodeError):
                 raise _error("invalid_client", 401) from None
-            client_id, _, secret = decoded.partition(":")
+            raw_id, _, raw_secret = decoded.partition(":")
+            # RFC 6749 2.3.1: both parts are form-urlencoded before base64.
+            client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
         if client_id not in self.clients:
             raise _error("invalid_client", 401)
         expected = self.clients[client_id]
