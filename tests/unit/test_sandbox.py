@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 
 import httpx
 import pytest
 
 import core.testing
-from core.testing import DemoSandbox, Fault, spawn_sandbox
+from core.testing import DemoSandbox, Fault, run_sandbox, spawn_sandbox
 
 
 class FakeClock:
@@ -286,3 +288,36 @@ async def test_stop_does_not_wait_for_hung_requests() -> None:
         assert loop.time() - started < 5
         with pytest.raises(httpx.TransportError):
             await hung
+
+
+@pytest.mark.parametrize("kind", ["sandbox", "bare-app"])
+def test_run_sandbox_serves_until_stopped(kind: str) -> None:
+    from aiohttp import web
+
+    def bare_app() -> web.Application:
+        app = web.Application()
+
+        async def hello(request: web.Request) -> web.Response:
+            return web.json_response({"hello": True})
+
+        app.router.add_get("/echo", hello)
+        return app
+
+    ready: queue.Queue[tuple[str, asyncio.AbstractEventLoop]] = queue.Queue()
+    stop = asyncio.Event()
+    thread = threading.Thread(
+        target=run_sandbox,
+        args=(DemoSandbox if kind == "sandbox" else bare_app,),
+        kwargs={
+            "on_ready": lambda url: ready.put((url, asyncio.get_running_loop())),
+            "stop": stop,
+        },
+    )
+    thread.start()
+    url, loop = ready.get(timeout=10)
+    try:
+        assert httpx.get(f"{url}/echo").status_code == 200
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+    assert not thread.is_alive()

@@ -100,31 +100,43 @@ def load_factory(spec: str) -> Callable[[], Sandbox]:
 
 
 def run_sandbox(
-    app_factory: Callable[..., Sandbox],
+    app_factory: Callable[[], Sandbox | web.Application],
     host: str = "127.0.0.1",
     port: int = 0,
     *,
     on_ready: Callable[[str], None] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Serve ``app_factory(host=..., port=...)`` in the foreground until SIGINT/SIGTERM.
+    """Serve what ``app_factory()`` makes, in the foreground, until SIGINT/SIGTERM.
 
-    ``on_ready`` receives the base URL once the port is bound (with
-    ``port=0`` that is the only way to learn it); by default it is logged.
+    The factory is a :class:`Sandbox` subclass (or any zero-argument callable
+    returning a Sandbox or a bare ``aiohttp.web.Application``); ``host`` and
+    ``port`` override the sandbox's own (``port=0``: an ephemeral port).
+    ``on_ready`` receives the base URL once the port is bound; by default it
+    is logged. ``stop`` (set from inside the loop) ends it without a signal.
     """
 
     async def main() -> None:
-        sandbox = app_factory(host=host, port=port)
-        stop = asyncio.Event()
+        made = app_factory()
+        stopped = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signum, stop.set)
-        url = await sandbox.start()
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, stopped.set)
+        runner: web.AppRunner | None = None
+        if isinstance(made, web.Application):
+            runner, url = await start(made, host, port)
+        else:
+            made.host, made.port = host, port
+            url = await made.start()
         try:
             (on_ready or _log_ready)(url)
-            await stop.wait()
+            await stopped.wait()
         finally:
-            await sandbox.stop()
+            if runner is not None:
+                await runner.cleanup()
+            elif not isinstance(made, web.Application):
+                await made.stop()
 
     asyncio.run(main())
 
