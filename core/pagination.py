@@ -211,16 +211,21 @@ def graphql_fetcher(
     execute: Callable[[str, dict[str, Any]], Awaitable[_GraphQLResultLike]],
     document: str,
     variables: Mapping[str, Any] | None = None,
+    *,
+    allow_partial: bool = False,
 ) -> Fetch:
     """A fetch running ``document`` through ``execute(document, variables)``
-    (e.g. ``GraphQLClient(...).execute``) with the paginator's variables
-    merged into ``variables``. Errors are raised as the executor's
-    result reports them; the paginator sees the ``data`` object."""
+    (e.g. :meth:`core.graphql.GraphQLClient.execute`) with the paginator's
+    variables merged into ``variables``; the paginator sees the ``data``
+    object. A page that came with ``errors`` raises (the executor's
+    ``raise_for_errors``) unless ``allow_partial``: a silently short page
+    would lose records."""
     base = dict(variables or {})
 
     async def fetch(request: PageRequest) -> PageResponse:
         result = await execute(document, {**base, **request.variables})
-        result.raise_for_errors()
+        if not allow_partial or result.data is None:
+            result.raise_for_errors()
         return PageResponse(result.data)
 
     return fetch

@@ -10,7 +10,8 @@ import pytest
 
 import core.pagination
 from core.client import ClientPolicy, ProviderClient
-from core.errors import PolicyError
+from core.errors import GraphQLError, PolicyError
+from core.graphql import GraphQLClient
 from core.pagination import (
     CursorPaginator,
     Fetch,
@@ -25,6 +26,7 @@ from core.pagination import (
     PaginationError,
     Paginator,
     client_fetcher,
+    graphql_fetcher,
     httpx_fetcher,
     paginate,
     paginate_records,
@@ -160,6 +162,39 @@ async def test_with_the_provider_client(sandbox: DemoSandbox) -> None:
         more = [r["id"] async for r in paginate_records(cursor, CursorPaginator(limit=30))]
     assert ids == more == ALL_IDS
     assert sandbox.requests_to("/datasets/items/link")[1].query_param("page") == "2"
+
+
+async def test_with_the_graphql_client(sandbox: DemoSandbox) -> None:
+    policy = ClientPolicy(connector="demo", base_url=sandbox.url)
+    async with ProviderClient(policy) as client:
+        gql = GraphQLClient(client, "/datasets/items/graphql")
+        fetch = graphql_fetcher(gql.execute, QUERY)
+        pages = [p async for p in paginate(fetch, GraphQLPaginator("items", size=40))]
+    assert [r["id"] for p in pages for r in p.records] == ALL_IDS
+    assert [r.json()["variables"].get("after") is None for r in sandbox.requests] == [
+        True,
+        False,
+        False,
+    ]
+
+
+async def test_graphql_page_with_errors_is_not_silently_short() -> None:
+    class Result:
+        def __init__(self, data: Any, errors: list[Any]) -> None:
+            self.data, self.errors = data, errors
+
+        def raise_for_errors(self) -> None:
+            if self.errors:
+                raise GraphQLError("partial", errors=self.errors, data=self.data)
+
+    async def execute(document: str, variables: dict[str, Any]) -> Result:
+        connection = {"nodes": [1], "pageInfo": {"hasNextPage": False}}
+        return Result({"items": connection}, [{"message": "one node failed"}])
+
+    with pytest.raises(GraphQLError):
+        await collect(graphql_fetcher(execute, QUERY), GraphQLPaginator("items"))
+    lenient = graphql_fetcher(execute, QUERY, allow_partial=True)
+    assert [p.records for p in await collect(lenient, GraphQLPaginator("items"))] == [[1]]
 
 
 # --- the driver on hand-made pages (boundary fakes, no HTTP needed) -------------------
