@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import httpx
 import orjson
 from pydantic import SecretStr
 
@@ -80,7 +81,7 @@ class PKCEPair:
 
     @classmethod
     def generate(cls) -> PKCEPair:
-        verifier = secrets.token_urlsafe(64)[:96]  # 96 chars of the unreserved set
+        verifier = secrets.token_urlsafe(64)  # 86 chars of the unreserved set, 512 bits
         return cls(verifier, pkce_challenge(verifier))
 
 
@@ -109,7 +110,7 @@ class AuthorizationCodeFlow:
         scope: str | None = None,
         state_ttl: float = 600.0,
         extra: Mapping[str, str] | None = None,
-        client: Any = None,
+        client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.authorize_url = check_url(authorize_url, "authorize_url")
@@ -235,7 +236,7 @@ class DeviceFlow:
         client_secret: SecretStr | str | None = None,
         *,
         scope: str | None = None,
-        client: Any = None,
+        client: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,

@@ -112,7 +112,13 @@ def install(router: web.UrlDispatcher, sandbox: Sandbox, prefix: str) -> None:
                 text=f"unknown switches: {sorted(unknown)}; known: {sorted(sandbox.switches)}"
             )
         for name, value in data.items():
-            setattr(sandbox, name, value)
+            if name == "latency":
+                try:
+                    sandbox.set_latency(float(value))
+                except (TypeError, ValueError) as exc:
+                    raise web.HTTPBadRequest(text=f"latency: {exc}") from None
+            else:
+                setattr(sandbox, name, value)
         return _json({name: getattr(sandbox, name) for name in sorted(sandbox.switches)})
 
     async def list_requests(request: web.Request) -> web.Response:
