@@ -1,0 +1,1 @@
+"""Implementation modules of :mod:`core.webhooks`; import from the package instead."""
