@@ -7,12 +7,75 @@ Core and streams only ever see this object, never a provider's module.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["CommandParams", "Connector", "ConnectorSettings"]
+from core.envelopes import Event
+
+__all__ = [
+    "CommandParams",
+    "Connector",
+    "ConnectorSettings",
+    "HandshakeReply",
+    "MalformedPayload",
+    "Verifier",
+    "WebhookSpec",
+]
+
+MiB = 1024 * 1024
+
+
+class MalformedPayload(ValueError):
+    """A verified delivery whose body cannot be normalized (answered 400)."""
+
+
+class Verifier(Protocol):
+    """Checks a delivery's signature over its raw bytes; raises
+    ``core.webhooks.VerificationError`` on anything wrong."""
+
+    def verify(
+        self, body: bytes, headers: Mapping[str, str], *, url: str | None = None
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class HandshakeReply:
+    """A provider handshake answered without producing anything
+    (Slack ``url_verification``, GitHub ``ping``)."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain"
+
+
+@dataclass(frozen=True)
+class WebhookSpec:
+    """How a connector receives webhooks.
+
+    - ``verifier(settings)`` builds the verifier from the connector's
+      settings section, or returns None when no secret is configured (the
+      route then answers 404: nothing unverified is ever accepted);
+    - ``normalize(body, headers, received_at)`` turns a verified delivery into
+      one or more Events (a SendGrid batch is many), raising
+      :class:`MalformedPayload` for a body it cannot read;
+    - ``handshake(body, headers)`` answers provider handshakes, after
+      verification, before normalization;
+    - ``max_body_bytes`` (413 above it) and ``ack_deadline_s``: how long the
+      ingest server waits for Kafka before answering 503, kept below the
+      provider's own timeout.
+    """
+
+    verifier: Callable[[Any], Verifier | None]
+    normalize: Callable[[bytes, Mapping[str, str], datetime], Sequence[Event]]
+    handshake: Callable[[bytes, Mapping[str, str]], HandshakeReply | None] = (
+        lambda _body, _headers: None
+    )
+    max_body_bytes: int = MiB
+    ack_deadline_s: float = 4.0
 
 
 class ConnectorSettings(BaseModel):
@@ -32,12 +95,16 @@ class Connector:
     """A provider integration as the rest of Switchboard sees it.
 
     ``commands`` maps the command name without the connector prefix
-    (``customers.create``) to the model validating its ``params``.
+    (``customers.create``) to the model validating its ``params``;
+    ``sandbox`` makes the connector's local fake provider (a
+    ``core.testing.Sandbox``), served by ``switchboard sandbox <name>``.
     """
 
     name: str
     settings: type[ConnectorSettings] = ConnectorSettings
     commands: Mapping[str, type[CommandParams]] = field(default_factory=dict)
+    webhook: WebhookSpec | None = None
+    sandbox: Callable[[], Any] | None = None
     description: str = ""
 
     def command_types(self) -> list[str]:

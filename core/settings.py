@@ -151,6 +151,19 @@ class WorkerSettings(Section):
     port: int = Field(default=8080, ge=1, le=65535)
     roles: list[Role] = Field(default_factory=lambda: list(ROLES))
     data_dir: Path = Path("./switchboard-data")
+    dedup_retention_s: float = Field(default=7 * 24 * 3600, gt=0)
+    session_timeout_s: float = Field(
+        default=30.0,
+        ge=6,
+        le=300,
+        description="how soon the group notices a dead worker and moves its partitions",
+    )
+    processing_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
+    store: str = Field(
+        default="memory://",
+        pattern=r"^(memory|rocksdb|rocksdict)://",
+        description="faust table store; rocksdb:// or rocksdict:// for large key sets",
+    )
 
 
 class Settings(BaseSettings):

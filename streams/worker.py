@@ -1,9 +1,15 @@
-"""The worker process: the faust app plus its HTTP endpoints.
+"""The worker process: the ingest HTTP server plus the faust app.
 
-Before faust starts, the worker checks that Kafka answers (failing fast
+Before anything starts, the worker checks that Kafka answers (failing fast
 with a clear message rather than retrying forever) and creates the topics of
-every installed connector. ``GET /healthz`` answers while the process runs;
-``GET /readyz`` answers 200 only while Kafka answers.
+every installed connector. Then one process runs, by role:
+
+- ``ingest``: ``POST /webhooks/<c>`` (see :mod:`streams.ingest`);
+- ``dedup``: one faust agent per connector (see :mod:`streams.dedup`);
+- always: ``GET /healthz``, ``GET /readyz`` (Kafka answers), ``GET /metrics``.
+
+Every worker of a deployment joins the same consumer groups, so starting
+more workers spreads the partitions between them.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from .app import create_app
 from .kafka import HOW_TO_START, KafkaUnavailable
 from .topics import connector_topics, ensure_topics, shared_topics
 
-__all__ = ["build_worker_app", "kafka_ready", "run_worker"]
+__all__ = ["build_faust_app", "kafka_ready", "run_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -34,29 +40,44 @@ def kafka_ready(settings: Settings) -> bool:
     )
 
 
-def build_worker_app(settings: Settings) -> Any:
-    import faust
-    from faust.web import Request, Response, View
+def build_faust_app(settings: Settings, app_id: str = "switchboard-worker") -> Any:
+    """The faust app with the agents of this worker's roles."""
+    from .dedup import register_dedup
 
-    app = create_app(settings, "switchboard-worker", web_port=settings.worker.port)
-
-    @app.page("/healthz")
-    class Health(View):
-        async def get(self, request: Request) -> Response:
-            return self.json({"status": "ok", "roles": settings.worker.roles})
-
-    @app.page("/readyz")
-    class Ready(View):
-        async def get(self, request: Request) -> Response:
-            ok = await asyncio.to_thread(kafka_ready, settings)
-            return self.json({"kafka": ok}, status=200 if ok else 503)
-
-    _ = faust  # imported for its side effects on the app's web driver
+    app = create_app(
+        settings,
+        app_id,
+        store=settings.worker.store,
+        processing_guarantee=settings.worker.processing_guarantee,
+    )
+    if "dedup" in settings.worker.roles:
+        for name in connectors.names():
+            register_dedup(app, settings, name)
     return app
 
 
-def run_worker(settings: Settings) -> None:
-    """Run until interrupted. Raises KafkaUnavailable if Kafka never answered."""
+def _ingest_service(settings: Settings) -> Any:
+    """The ingest server as a mode service started and stopped with faust."""
+    from mode import Service
+
+    from .ingest import IngestServer, build_routes
+
+    routes = build_routes(settings) if "ingest" in settings.worker.roles else {}
+    server = IngestServer(settings, routes)
+
+    class IngestService(Service):
+        async def on_start(self) -> None:
+            port = await server.start()
+            log.info("HTTP on %s:%s; webhooks for %s", settings.worker.host, port, sorted(routes))
+
+        async def on_stop(self) -> None:
+            await server.stop()
+
+    return IngestService()
+
+
+def prepare(settings: Settings) -> None:
+    """Check Kafka and create the topics; raises KafkaUnavailable."""
     if not kafka_ready(settings):
         raise KafkaUnavailable(
             f"cannot reach Kafka at {settings.bootstrap_servers}: {HOW_TO_START}"
@@ -66,8 +87,13 @@ def run_worker(settings: Settings) -> None:
         specs += connector_topics(settings, name)
     asyncio.run(ensure_topics(settings, specs))
 
+
+def run_worker(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT."""
+    prepare(settings)
     import faust
 
-    app = build_worker_app(settings)
-    worker = faust.Worker(app, loglevel=settings.log_level.lower())
+    app = build_faust_app(settings)
+    log.info("dedup processing guarantee: %s", settings.worker.processing_guarantee)
+    worker = faust.Worker(app, _ingest_service(settings), loglevel=settings.log_level.lower())
     worker.execute_from_commandline()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field, HttpUrl, SecretStr
 
-from core.connector import CommandParams, Connector, ConnectorSettings
+from core.connector import CommandParams, Connector, ConnectorSettings, Verifier, WebhookSpec
+from core.webhooks import GitHubVerifier
+
+from ._webhook import MAX_BODY, handshake, normalize
 
 __all__ = ["GitHubSettings", "connector"]
 
@@ -23,9 +26,23 @@ class IssuesCreate(CommandParams):
     labels: list[str] = Field(default_factory=list)
 
 
+def _verifier(settings: GitHubSettings) -> Verifier | None:
+    if not settings.webhook_secrets:
+        return None
+    return GitHubVerifier([s.get_secret_value() for s in settings.webhook_secrets])
+
+
 connector = Connector(
     name="github",
     settings=GitHubSettings,
     commands={"issues.create": IssuesCreate},
+    # GitHub gives up after 10 s and caps payloads at 25 MB.
+    webhook=WebhookSpec(
+        verifier=_verifier,
+        normalize=normalize,
+        handshake=handshake,
+        max_body_bytes=MAX_BODY,
+        ack_deadline_s=8.0,
+    ),
     description="GitHub REST API",
 )

@@ -8,6 +8,8 @@ from core.connector import ConnectorSettings
 class StripeSettings(ConnectorSettings):
     api_key: SecretStr | None = None
     webhook_secrets: list[SecretStr] = Field(
-        default_factory=list, description="whsec_... secrets; several during a rotation"
+        default_factory=list,
+        description="whsec_... endpoint secrets; several while one is rolled",
     )
+    webhook_tolerance_s: float = Field(default=300, gt=0)
     base_url: HttpUrl = HttpUrl("https://api.stripe.com")

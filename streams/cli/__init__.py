@@ -17,6 +17,7 @@ from ._common import Context
 from ._demo import demo
 from ._kafka import kafka_group
 from ._messages import schema_group, send, tail_cmd, topics_group
+from ._sandbox import sandbox
 from ._worker import worker
 
 __all__ = ["cli", "main"]
@@ -43,7 +44,16 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
     ctx.obj = Context(config_file)
 
 
-for command in (kafka_group, topics_group, send, tail_cmd, schema_group, worker, demo):
+for command in (
+    kafka_group,
+    topics_group,
+    send,
+    tail_cmd,
+    schema_group,
+    worker,
+    sandbox,
+    demo,
+):
     cli.add_command(command)
 
 

@@ -1,0 +1,47 @@
+"""``switchboard sandbox PROVIDER``: serve a local fake provider."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+import connectors
+
+from ._common import EXIT_USAGE, fail
+
+
+def _factories() -> dict[str, Any]:
+    from core.testing import DemoSandbox
+
+    found: dict[str, Any] = {"demo": DemoSandbox}
+    for name, connector in connectors.registry().items():
+        if connector.sandbox is not None:
+            found[name] = connector.sandbox
+    return found
+
+
+@click.command("sandbox")
+@click.argument("provider")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=0, help="Port [default: an ephemeral one]."
+)
+def sandbox(provider: str, host: str, port: int) -> None:
+    """Serve PROVIDER's sandbox (a local fake of its API) until Ctrl-C.
+
+    Faults are switched at runtime over HTTP under /_sandbox/ (faults, rate,
+    latency, requests, reset). `demo` is a generic sandbox with paginated
+    data, OAuth endpoints and idempotent writes.
+    """
+    from core.testing import run_sandbox
+
+    factories = _factories()
+    factory = factories.get(provider)
+    if factory is None:
+        fail(
+            f"no sandbox named {provider!r}; available: {', '.join(sorted(factories))}", EXIT_USAGE
+        )
+    run_sandbox(
+        factory, host, port, on_ready=lambda url: click.echo(f"{provider} sandbox at {url}")
+    )

@@ -1,0 +1,137 @@
+"""The dedup processor: ``<c>.ingest`` -> ``<c>.events``, one event per id.
+
+One faust agent per connector reads ``<c>.ingest`` (keyed by provider event
+id, so every copy of one event lands on the same partition) and keeps, in a
+changelog-backed table keyed the same way, when each id was first seen. A
+record whose id was seen within the retention window (default 7 days) is
+dropped; any other is forwarded to ``<c>.events`` keyed by subject.
+
+Expiry: an entry older than the window counts as unseen, and each agent
+sweeps the expired entries of the partition it is processing (deleting
+from the partition the key lives in, which is what a faust table needs).
+
+Processing guarantee: with ``exactly_once`` (the default when the broker
+supports transactions) the forwarded event, the table's changelog write and
+the consumed offset commit in one Kafka transaction, so a crash between
+them can neither drop nor double an event. With ``at_least_once`` a crash
+after forwarding but before the changelog write reaches Kafka could let one
+duplicate through; the worker logs which guarantee it runs with.
+
+A record on ``<c>.ingest`` that is not a valid Event is dead-lettered to
+``<c>.ingest.dlq`` with the error headers, and processing continues.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from prometheus_client import Counter
+
+from core.envelopes import DlqHeaders, EnvelopeError, Event
+from core.settings import Settings
+
+from .topics import TopicNames
+
+__all__ = ["register_dedup"]
+
+log = logging.getLogger(__name__)
+
+DEDUP = Counter(
+    "switchboard_dedup_total", "Ingest records by connector and outcome", ["connector", "outcome"]
+)
+SWEEP_EVERY_S = 600.0
+
+
+def register_dedup(app: Any, settings: Settings, connector: str) -> Any:
+    """Add the dedup agent for ``connector`` to the faust ``app``."""
+    names = TopicNames.from_settings(settings)
+    retention = settings.worker.dedup_retention_s
+    ingest_name = names.ingest(connector)
+    ingest = app.topic(ingest_name, key_serializer="raw", value_serializer="raw")
+    events = app.topic(names.events(connector), key_serializer="raw", value_serializer="raw")
+    dlq = app.topic(names.dlq(ingest_name), key_serializer="raw", value_serializer="raw")
+    seen = app.Table(
+        f"dedup-{connector}",
+        default=None,
+        key_type=bytes,
+        value_type=str,
+        partitions=settings.kafka.partitions,
+        help=f"first-seen time of each {connector} event id",
+    )
+    last_sweep: dict[int, float] = {}
+
+    def sweep(partition: int, now: float) -> None:
+        if now - last_sweep.get(partition, 0.0) < SWEEP_EVERY_S:
+            return
+        last_sweep[partition] = now
+        expired = [
+            key
+            for key, value in list(seen.items())
+            if value is not None
+            and _partition_of(value) == partition
+            and now - _seen_at(value) >= retention
+        ]
+        for key in expired:
+            del seen[key]
+        if expired:
+            log.info("dedup %s: expired %d ids of partition %d", connector, len(expired), partition)
+
+    async def dedup(stream: Any) -> None:
+        async for record in stream.events():
+            message = record.message
+            key: bytes | None = message.key
+            value: bytes | None = message.value
+            now = time.time()
+            try:
+                event = Event.from_json(value or b"")
+            except EnvelopeError as exc:
+                await _dead_letter(dlq, message, connector, exc)
+                DEDUP.labels(connector, "dead_lettered").inc()
+                continue
+            event_id = key or event.id.encode()
+            previous = seen.get(event_id)
+            if previous is not None and now - _seen_at(previous) < retention:
+                DEDUP.labels(connector, "duplicate").inc()
+                continue
+            await events.send(
+                key=event.key.encode(),
+                value=value,
+                headers=[("content-type", Event.CONTENT_TYPE.encode())],
+            )
+            seen[event_id] = f"{now:.3f}:{message.partition}"
+            DEDUP.labels(connector, "forwarded").inc()
+            sweep(message.partition, now)
+
+    return app.agent(ingest, name=f"dedup-{connector}")(dedup)
+
+
+def _seen_at(value: str) -> float:
+    return float(value.split(":", 1)[0])
+
+
+def _partition_of(value: str) -> int:
+    parts = value.split(":", 1)
+    return int(parts[1]) if len(parts) == 2 else -1
+
+
+async def _dead_letter(dlq: Any, message: Any, connector: str, exc: Exception) -> None:
+    headers = DlqHeaders(
+        original_topic=message.topic,
+        original_partition=message.partition,
+        original_offset=message.offset,
+        connector=connector,
+        stage="dedup",
+        reason="invalid_event",
+        error_class=type(exc).__name__,
+        error_message=str(exc),
+        attempts=1,
+    ).to_headers()
+    original = list(message.headers or [])
+    await dlq.send(
+        key=message.key,
+        value=message.value,
+        headers=original + headers,
+        timestamp=message.timestamp,
+    )

@@ -1,0 +1,63 @@
+"""Reading topics back in tests, with an independent raw aiokafka consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from core.settings import Settings
+from streams import kafka
+from streams.topics import partitions_of
+
+
+async def read_topic(
+    settings: Settings, topic: str, *, expect: int | None = None, timeout: float = 60.0
+) -> list[Any]:
+    """Every committed record of ``topic``.
+
+    Without ``expect``: what is there now (up to the end offsets). With it:
+    poll until at least ``expect`` records arrived or ``timeout`` passed, then
+    return what is there (a test asserting an exact count sees extras too,
+    because everything up to the current end is always read).
+    """
+    partitions = await partitions_of(settings, topic)
+    assert partitions is not None, f"topic {topic} does not exist"
+    consumer = AIOKafkaConsumer(
+        **kafka.client_options(settings),
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            end = await consumer.end_offsets(tps)
+            while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
+                batch = await consumer.getmany(timeout_ms=500)
+                for rs in batch.values():
+                    records.extend(rs)
+            if expect is None or len(records) >= expect or time.monotonic() > deadline:
+                return records
+            await asyncio.sleep(0.1)  # allowed: polling interval of a deadline loop
+    finally:
+        await consumer.stop()
+
+
+async def end_offsets(settings: Settings, topic: str) -> int:
+    """Total records ever written to ``topic`` (sum of end offsets)."""
+    partitions = await partitions_of(settings, topic)
+    assert partitions is not None
+    consumer = AIOKafkaConsumer(**kafka.client_options(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
