@@ -149,7 +149,7 @@ class IngestServer:
             backlog=1024,
         )
         await site.start()
-        sockets = site._server.sockets if site._server else []
+        sockets = getattr(site._server, "sockets", None) or []
         self.port = int(sockets[0].getsockname()[1]) if sockets else port
         return int(self.port or 0)
 

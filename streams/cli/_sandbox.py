@@ -42,6 +42,7 @@ def sandbox(provider: str, host: str, port: int) -> None:
         fail(
             f"no sandbox named {provider!r}; available: {', '.join(sorted(factories))}", EXIT_USAGE
         )
+        return
     run_sandbox(
         factory, host, port, on_ready=lambda url: click.echo(f"{provider} sandbox at {url}")
     )
