@@ -93,10 +93,34 @@ def _reset(value: str | None, now: float) -> float | None:
     return reset
 
 
+_NAMES = frozenset(
+    {
+        b"retry-after",
+        b"ratelimit",
+        b"ratelimit-policy",
+        b"x-ratelimit-remaining",
+        b"x-ratelimit-reset",
+        b"x-ratelimit-limit",
+    }
+)
+
+
+def _relevant(headers: httpx.Headers) -> dict[str, str]:
+    """One pass over the raw headers (``Headers.get`` is a scan per call)."""
+    out: dict[str, str] = {}
+    for name, value in headers.raw:
+        lower = name.lower()
+        if lower in _NAMES:
+            out[lower.decode("latin-1")] = value.decode("latin-1")
+    return out
+
+
 def parse_rate_headers(headers: Mapping[str, str], *, now: float | None = None) -> RateSignal:
     """Read every rate-limit header present; unparsable values are ignored."""
     try:
-        if not isinstance(headers, httpx.Headers):
+        if isinstance(headers, httpx.Headers):
+            headers = _relevant(headers)
+        else:
             headers = {str(k).lower(): v for k, v in headers.items()}
         wall = time.time() if now is None else now
         quota = window = remaining = reset = None

@@ -193,11 +193,14 @@ class ErrorMapping:
         return Resolution(self.action_for_status(view.status))
 
     def request_id(self, response: httpx.Response) -> str | None:
-        for name in self.request_id_headers:
-            value = response.headers.get(name)
-            if value:
-                return str(value)
-        return None
+        """The first of ``request_id_headers`` present (one pass over the headers)."""
+        wanted = {n.lower().encode("latin-1"): i for i, n in enumerate(self.request_id_headers)}
+        best: tuple[int, bytes] | None = None
+        for name, value in response.headers.raw:
+            rank = wanted.get(name.lower())
+            if rank is not None and value and (best is None or rank < best[0]):
+                best = (rank, value)
+        return best[1].decode("latin-1") if best else None
 
     def error_for(
         self, response: httpx.Response, body: Any, now: datetime | None = None

@@ -200,6 +200,7 @@ class ProviderClient:
         self.policy = policy
         self.connector = policy.connector
         self._metrics = metrics
+        self._children: dict[tuple[str, int | str], tuple[Any, Any]] = {}
         self.budget: Budget | None = (
             budgets.get(policy.connector, credential, policy.rate) if policy.rate else None
         )
@@ -348,8 +349,7 @@ class ProviderClient:
             raise
         finally:
             elapsed = time.perf_counter() - started
-            self._metrics.requests.labels(self.connector, request.method, str(status)).inc()
-            self._metrics.latency.labels(self.connector, request.method).observe(elapsed)
+            self._count(request.method, status, elapsed)
             if log.isEnabledFor(logging.DEBUG):
                 log_event(
                     log,
@@ -361,6 +361,19 @@ class ProviderClient:
                     status=status,
                     duration_ms=round(elapsed * 1000, 2),
                 )
+
+    def _count(self, method: str, status: int | str, elapsed: float) -> None:
+        # Label lookups take a lock and hash the label values: cache the children.
+        key = (method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self._metrics.requests.labels(self.connector, method, str(status)),
+                self._metrics.latency.labels(self.connector, method),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(elapsed)
 
     async def _read(self, response: httpx.Response) -> bytes:
         limit = self.policy.max_response_bytes

@@ -45,6 +45,7 @@ __all__ = ["BUDGETS", "Budget", "BudgetRegistry", "RatePolicy", "TokenBucket"]
 
 Sleep = Callable[[float], Awaitable[None]]
 _EPS = 1e-9
+_NO_SIGNAL = RateSignal()
 _MIN_WAIT = 1e-4  # never sleep less: a tiny sleep may not move a coarse clock
 
 
@@ -219,6 +220,8 @@ class Budget:
 
     def observe(self, headers: Mapping[str, str], status: int | None = None) -> RateSignal:
         """Adapt to a response's rate headers; returns what was understood."""
+        if not headers and status != 429:
+            return _NO_SIGNAL
         if not self.policy.adapt:
             signal = RateSignal(retry_after=parse_rate_headers(headers).retry_after)
         else:

@@ -22,6 +22,7 @@ Redaction never raises: on anything unexpected it returns the placeholder.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -98,6 +99,11 @@ def register_secret(*values: str | None) -> None:
 _NOT_SENSITIVE = frozenset({"idempotency-key", "idempotency_key", "x-idempotency-key"})
 
 
+@functools.lru_cache(maxsize=1024)
+def _sensitive_header(raw_name: bytes) -> bool:
+    return is_sensitive_name(raw_name.decode("latin-1"))
+
+
 _QUERY_HINT = re.compile(rb"(?i)(key|token|secret|passw|signature|sig|credential)[^=&]*=")
 
 
@@ -109,8 +115,7 @@ def register_request_secrets(headers: Iterable[tuple[bytes, bytes]], query: byte
     """
     found: list[str] = []
     for raw_name, raw_value in headers:
-        name = raw_name.decode("latin-1")
-        if is_sensitive_name(name):
+        if _sensitive_header(raw_name):
             value = raw_value.decode("latin-1")
             found.append(value)
             scheme, _, credential = value.partition(" ")

@@ -164,5 +164,19 @@ class Retrier:
                 exc.attempts = attempts
                 raise
 
-        result: Any = await retrying(attempt)
+        # Fast path: the first attempt runs outside tenacity (most calls
+        # succeed at once); a failure is replayed as tenacity's first attempt.
+        try:
+            return await attempt()
+        except Exception as exc:
+            first: BaseException | None = exc
+
+        async def replay_then_attempt() -> T:
+            nonlocal first
+            if first is not None:
+                exc, first = first, None
+                raise exc
+            return await attempt()
+
+        result: Any = await retrying(replay_then_attempt)
         return result  # type: ignore[no-any-return]
