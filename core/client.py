@@ -38,6 +38,7 @@ Contracts of :meth:`ProviderClient.request`:
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -135,6 +136,13 @@ class ClientPolicy(PolicyModel):
     idempotency_header: str = Field(default="Idempotency-Key", min_length=1)
     headers: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("http2")
+    @classmethod
+    def _check_http2(cls, value: bool) -> bool:
+        if value and importlib.util.find_spec("h2") is None:
+            raise ValueError("needs the h2 package: pip install 'switchboard[http2]'")
+        return value
+
     @field_validator("base_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
@@ -163,7 +171,14 @@ class ProviderResponse:
         return self.raw.links
 
 
-def _network_error(exc: httpx.HTTPError, request: httpx.Request) -> e.NetworkError:
+def _network_error(exc: httpx.HTTPError, request: httpx.Request) -> e.SwitchboardError:
+    """Map an httpx exception into the tree (config and request faults are not
+    network faults: retrying them cannot help)."""
+    where = f"{request.method} {redact_url(request.url)}"
+    if isinstance(exc, httpx.TooManyRedirects | httpx.UnsupportedProtocol):
+        return e.FatalConfigError(f"{type(exc).__name__} on {where}", method=request.method)
+    if isinstance(exc, httpx.LocalProtocolError):
+        return e.FatalRequestError(f"invalid request ({type(exc).__name__}) on {where}")
     sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
     return e.NetworkError(
         f"{type(exc).__name__} on {request.method} {redact_url(request.url)}",
@@ -272,14 +287,20 @@ class ProviderClient:
         hdrs = dict(headers or {})
         if idempotency_key is not None:
             hdrs[self.policy.idempotency_header] = idempotency_key
-        if json is not None:
-            content = orjson.dumps(json)
-            hdrs.setdefault("Content-Type", "application/json")
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS or idempotency_key is not None
-        request = self.http.build_request(
-            method, url, params=params, data=data, content=content, headers=hdrs
-        )
+        try:
+            if json is not None:
+                content = orjson.dumps(json)
+                hdrs.setdefault("Content-Type", "application/json")
+            request = self.http.build_request(
+                method, url, params=params, data=data, content=content, headers=hdrs
+            )
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, TypeError, ValueError) as exc:
+            # orjson.JSONEncodeError is a TypeError; bad header values raise ValueError.
+            raise e.FatalRequestError(
+                f"cannot build {method} request: {type(exc).__name__}: {exc}"
+            ) from None
 
         attempts = 0
 

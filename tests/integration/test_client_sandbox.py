@@ -345,3 +345,26 @@ async def test_mock_transport_for_pure_unit_use() -> None:
     )
     async with client:
         assert (await client.get("/x")).data == {"path": "/x"}
+
+
+async def test_requests_that_cannot_be_built_or_sent_are_fatal(
+    sandbox: DemoSandbox, make_client: Callable[..., ProviderClient]
+) -> None:
+    client = make_client()
+    with pytest.raises(e.FatalRequestError):
+        await client.post("/echo", json={"when": object()}, idempotency_key="k")
+    with pytest.raises(e.FatalRequestError):
+        await client.get("/echo", headers={"X-Bad": "a\nb"})
+    with pytest.raises(e.FatalConfigError):
+        await make_client(follow_redirects=True, max_redirects=0).get("/moved")
+    assert sandbox.requests_to("/echo") == []
+
+
+async def test_http2_is_an_option(sandbox: DemoSandbox) -> None:
+    client = ProviderClient(
+        ClientPolicy(connector="demo", base_url=sandbox.url, http2=True),
+        budgets=BudgetRegistry(),
+        metrics=Metrics(CollectorRegistry()),
+    )
+    async with client:  # plain-text HTTP/1.1 sandbox: h2 is negotiated over TLS only
+        assert (await client.get("/echo")).status == 200
