@@ -38,7 +38,6 @@ Contracts of :meth:`ProviderClient.request`:
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -48,17 +47,15 @@ from typing import Any
 
 import httpx
 import orjson
-from pydantic import Field, InstanceOf, field_validator
 
 from core import errors as e
-from core._policy import PolicyModel
+from core._client_policy import ClientPolicy, ConnectionLimits, Timeouts
 from core._transports import PolicyTransport
-from core.breaker import BreakerPolicy, BreakerRegistry
-from core.classify import ErrorMapping
+from core.breaker import BreakerRegistry
 from core.observability import METRICS, Metrics, log_event
-from core.ratelimit import BUDGETS, Budget, BudgetRegistry, RatePolicy
+from core.ratelimit import BUDGETS, Budget, BudgetRegistry
 from core.redaction import RedactingFilter, redact_url
-from core.retry import Classifier, Retrier, RetryPolicy, Sleep, default_classifier
+from core.retry import Classifier, Retrier, Sleep, default_classifier
 
 __all__ = [
     "BREAKERS",
@@ -97,59 +94,6 @@ _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRA
 def credential_fingerprint(secret: str) -> str:
     """A stable, non-reversible id for a credential (budget keys, logs)."""
     return hashlib.sha256(secret.encode()).hexdigest()[:16]
-
-
-class Timeouts(PolicyModel):
-    connect: float = Field(default=5.0, gt=0)
-    read: float = Field(default=30.0, gt=0)
-    write: float = Field(default=30.0, gt=0)
-    pool: float = Field(default=5.0, gt=0)
-
-
-class ConnectionLimits(PolicyModel):
-    max_connections: int = Field(default=100, ge=1)
-    max_keepalive_connections: int = Field(default=20, ge=0)
-    keepalive_expiry: float = Field(default=30.0, ge=0)
-
-
-class ClientPolicy(PolicyModel):
-    """Everything a connector chooses about how its calls are made.
-
-    Validated at construction: a wrong value raises PolicyError naming the
-    setting (``rate.rate``, ``base_url``...). ``rate=None`` or
-    ``breaker=None`` switch that layer off.
-    """
-
-    connector: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    base_url: str = Field(min_length=1)
-    timeouts: Timeouts = Field(default_factory=Timeouts)
-    limits: ConnectionLimits = Field(default_factory=ConnectionLimits)
-    http2: bool = False
-    proxy: str | None = None
-    max_response_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
-    follow_redirects: bool = False
-    max_redirects: int = Field(default=5, ge=0)
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
-    rate: RatePolicy | None = None
-    breaker: BreakerPolicy | None = Field(default_factory=BreakerPolicy)
-    errors: InstanceOf[ErrorMapping] = Field(default_factory=ErrorMapping)
-    idempotency_header: str = Field(default="Idempotency-Key", min_length=1)
-    headers: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("http2")
-    @classmethod
-    def _check_http2(cls, value: bool) -> bool:
-        if value and importlib.util.find_spec("h2") is None:
-            raise ValueError("needs the h2 package: pip install 'switchboard[http2]'")
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _check_url(cls, value: str) -> str:
-        url = httpx.URL(value)
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("must be an absolute http(s) URL")
-        return value
 
 
 @dataclass(frozen=True, slots=True)
