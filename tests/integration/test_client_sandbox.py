@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 import core.client
 from core import errors as e
 from core.breaker import BreakerPolicy, BreakerRegistry, BreakerState
+from core.classify import Action, ErrorMapping, Resolution, ResponseView
 from core.client import USER_AGENT, ClientPolicy, ProviderClient
 from core.observability import Metrics
 from core.ratelimit import BudgetRegistry
@@ -28,6 +29,12 @@ class RedirectingSandbox(DemoSandbox):
             raise web.HTTPFound("/echo")
 
         router.add_get("/moved", moved)
+
+        async def ok_false(request: web.Request) -> web.Response:
+            # Slack style: HTTP 200 whose body says it failed.
+            return web.json_response({"ok": False, "error": request.match_info["code"]})
+
+        router.add_post("/api/{code}", ok_false)
 
 
 class Clock:
@@ -368,3 +375,26 @@ async def test_http2_is_an_option(sandbox: DemoSandbox) -> None:
     )
     async with client:  # plain-text HTTP/1.1 sandbox: h2 is negotiated over TLS only
         assert (await client.get("/echo")).status == 200
+
+
+def ok_false_rule(view: ResponseView) -> Resolution | None:
+    body = view.body
+    if view.status == 200 and isinstance(body, dict) and body.get("ok") is False:
+        code = str(body.get("error"))
+        action = Action.RATE_LIMITED if code == "ratelimited" else Action.FATAL_REQUEST
+        return Resolution(action, provider_code=code, retry_after=0.0)
+    return None
+
+
+async def test_connector_mapping_applies_over_the_wire(
+    sandbox: DemoSandbox, make_client: Callable[..., ProviderClient]
+) -> None:
+    client = make_client(errors=ErrorMapping().override(rules=[ok_false_rule]))
+    with pytest.raises(e.FatalRequestError) as info:
+        await client.post("/api/channel_not_found", json={}, idempotency_key="k1")
+    assert info.value.provider_code == "channel_not_found"
+    assert info.value.attempts == 1
+    with pytest.raises(e.RateLimitedError) as limited:
+        await client.post("/api/ratelimited", json={}, idempotency_key="k2")
+    assert limited.value.attempts == 4  # retried up to the policy's attempts
+    assert info.value.to_error_info().code == "fatal_request"
