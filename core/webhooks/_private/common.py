@@ -31,6 +31,7 @@ __all__ = [
     "check_tolerance",
     "hexdecode",
     "mac",
+    "matches",
     "parse_timestamp",
     "secret_list",
 ]
