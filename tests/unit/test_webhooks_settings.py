@@ -224,3 +224,26 @@ def test_constructor_errors_name_the_argument() -> None:
         SendGridVerifier(pem)
     with pytest.raises(ValueError, match="public_keys"):
         SendGridVerifier([])
+
+
+def test_secrets_from_environment_plain_or_json_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+    class Acme(BaseModel):
+        webhook: StripeWebhookSettings
+        hmac: GenericHmacSettings
+
+    class Env(BaseSettings):
+        model_config = SettingsConfigDict(env_prefix="SBTEST_", env_nested_delimiter="__")
+        acme: Acme
+
+    monkeypatch.setenv("SBTEST_ACME__WEBHOOK__SECRETS", "whsec_plain")
+    monkeypatch.setenv("SBTEST_ACME__WEBHOOK__TOLERANCE", "60")
+    monkeypatch.setenv("SBTEST_ACME__HMAC__SECRETS", '["old", "new"]')
+    monkeypatch.setenv("SBTEST_ACME__HMAC__HEADER", "X-Sig")
+    acme = Env().acme  # type: ignore[call-arg]
+    assert [s.get_secret_value() for s in acme.webhook.secrets] == ["whsec_plain"]
+    assert acme.webhook.tolerance == 60
+    assert [s.get_secret_value() for s in acme.hmac.secrets] == ["old", "new"]
+    with pytest.raises(ValidationError, match="secrets"):
+        StripeWebhookSettings(secrets='["unterminated')  # type: ignore[arg-type]

@@ -11,9 +11,9 @@ from __future__ import annotations
 import string
 import time
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator, model_validator
 
 from core.webhooks._private.common import (
     DEFAULT_TOLERANCE,
@@ -29,6 +29,7 @@ from core.webhooks._private.common import (
     parse_timestamp,
     secret_list,
 )
+from core.webhooks._private.fields import SecretList, Tolerance, nonempty_secrets
 
 __all__ = ["GenericHmacSettings", "GenericHmacVerifier", "compile_template"]
 
@@ -85,7 +86,7 @@ class GenericHmacSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["hmac"] = "hmac"
-    secrets: Annotated[list[SecretStr], Field(min_length=1)]
+    secrets: SecretList
     """Every currently valid secret (several while rotating)."""
     header: str
     """Header carrying the signature."""
@@ -101,20 +102,13 @@ class GenericHmacSettings(BaseModel):
     """Header holding an epoch-seconds timestamp; required by ``{timestamp}``."""
     id_header: str | None = None
     """Header holding the delivery id; required by ``{id}``."""
-    tolerance: Annotated[float, Field(ge=0)] | None = DEFAULT_TOLERANCE
+    tolerance: Tolerance = DEFAULT_TOLERANCE
     """Seconds the timestamp may be off, either way (``None``: no check)."""
-
-    @field_validator("secrets", mode="before")
-    @classmethod
-    def _one_secret(cls, value: object) -> object:
-        return [value] if isinstance(value, str) else value
 
     @field_validator("secrets")
     @classmethod
     def _nonempty_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
-        if any(not s.get_secret_value() for s in value):
-            raise ValueError("secrets must not be empty")
-        return value
+        return nonempty_secrets(value)
 
     @field_validator("header", "timestamp_header", "id_header")
     @classmethod

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, field_validator
 
 from core.webhooks._private.common import DEFAULT_TOLERANCE, Clock, Verifier
+from core.webhooks._private.fields import KeyList, SecretList, Tolerance, nonempty_secrets
 from core.webhooks._private.generic import GenericHmacSettings
 from core.webhooks._private.hmac_schemes import (
     GitHubVerifier,
@@ -39,19 +40,6 @@ __all__ = [
     "webhook_settings_adapter",
 ]
 
-Secrets = Annotated[list[SecretStr], Field(min_length=1)]
-Tolerance = Annotated[float, Field(ge=0)] | None
-
-
-def _as_list(value: object) -> object:
-    return [value] if isinstance(value, str) else value
-
-
-def _nonempty(value: list[SecretStr]) -> list[SecretStr]:
-    if any(not s.get_secret_value() for s in value):
-        raise ValueError("secrets must not be empty")
-    return value
-
 
 def _plain(secrets: list[SecretStr]) -> list[str]:
     return [s.get_secret_value() for s in secrets]
@@ -62,18 +50,13 @@ class _Base(BaseModel):
 
 
 class _SecretsBase(_Base):
-    secrets: Secrets
+    secrets: SecretList
     """Every currently valid signing secret (several while rotating)."""
-
-    @field_validator("secrets", mode="before")
-    @classmethod
-    def _one_secret(cls, value: object) -> object:
-        return _as_list(value)
 
     @field_validator("secrets")
     @classmethod
     def _nonempty_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
-        return _nonempty(value)
+        return nonempty_secrets(value)
 
 
 class StripeWebhookSettings(_SecretsBase):
@@ -144,18 +127,13 @@ class TwilioWebhookSettings(_Base):
     """
 
     type: Literal["twilio"] = "twilio"
-    auth_tokens: Secrets
+    auth_tokens: SecretList
     public_url: str | None = None
-
-    @field_validator("auth_tokens", mode="before")
-    @classmethod
-    def _one_token(cls, value: object) -> object:
-        return _as_list(value)
 
     @field_validator("auth_tokens")
     @classmethod
     def _nonempty_tokens(cls, value: list[SecretStr]) -> list[SecretStr]:
-        return _nonempty(value)
+        return nonempty_secrets(value)
 
     @field_validator("public_url")
     @classmethod
@@ -173,13 +151,8 @@ class SendGridWebhookSettings(_Base):
     """SendGrid Event Webhook verification keys (base64 DER or PEM; not secret)."""
 
     type: Literal["sendgrid"] = "sendgrid"
-    public_keys: Annotated[list[str], Field(min_length=1)]
+    public_keys: KeyList
     tolerance: Tolerance = DEFAULT_TOLERANCE
-
-    @field_validator("public_keys", mode="before")
-    @classmethod
-    def _one_key(cls, value: object) -> object:
-        return _as_list(value)
 
     @field_validator("public_keys")
     @classmethod
