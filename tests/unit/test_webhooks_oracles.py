@@ -32,6 +32,7 @@ import stripe
 import svix.webhooks
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from multidict import CIMultiDict, CIMultiDictProxy
 from sendgrid.helpers.eventwebhook import EventWebhook
 from twilio.request_validator import RequestValidator
 
@@ -266,6 +267,7 @@ def test_header_names_are_case_insensitive(case: Case) -> None:
     verifier.verify(case.body, {k.upper(): v for k, v in headers.items()}, url=url)
     verifier.verify(case.body, {k.lower(): v for k, v in headers.items()}, url=url)
     verifier.verify(case.body, httpx.Headers(headers), url=url)
+    verifier.verify(case.body, CIMultiDictProxy(CIMultiDict(headers)), url=url)  # aiohttp's
 
 
 @pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
