@@ -37,6 +37,7 @@ Contracts of :meth:`ProviderClient.request`:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -160,6 +161,9 @@ class ProviderClient:
         self.connector = policy.connector
         self._metrics = metrics
         self._children: dict[tuple[str, int | str], tuple[Any, Any]] = {}
+        # Requests beyond the pool wait here (FIFO), not in httpcore's pool
+        # queue, whose bookkeeping grows with every waiter.
+        self._gate = asyncio.Semaphore(policy.limits.max_connections)
         self.budget: Budget | None = (
             budgets.get(policy.connector, credential, policy.rate) if policy.rate else None
         )
@@ -271,15 +275,16 @@ class ProviderClient:
         started = time.perf_counter()
         status: int | str = "error"
         try:
-            try:
-                response = await self.http.send(request, stream=True)
-            except httpx.HTTPError as exc:
-                raise _network_error(exc, request) from None
-            status = response.status_code
-            try:
-                content = await self._read(response)
-            finally:
-                await response.aclose()
+            async with self._gate:
+                try:
+                    response = await self.http.send(request, stream=True)
+                except httpx.HTTPError as exc:
+                    raise _network_error(exc, request) from None
+                status = response.status_code
+                try:
+                    content = await self._read(response)
+                finally:
+                    await response.aclose()
             body: Any = None
             bad_json = False
             if content and expect_json:
