@@ -51,7 +51,7 @@ Signer = Callable[[bytes, int], dict[str, str]]
 # name -> (verifier, signer producing valid headers for (body, timestamp), URL)
 VERIFIERS: dict[str, tuple[Verifier, Signer]] = {
     "stripe": (
-        StripeVerifier([SECRET, "other"], clock=clock),
+        StripeVerifier([SECRET, "rotated-out-secret-7f3a"], clock=clock),
         lambda b, t: signing.sign_stripe(b, SECRET, t),
     ),
     "github": (GitHubVerifier(SECRET), lambda b, t: signing.sign_github(b, SECRET)),

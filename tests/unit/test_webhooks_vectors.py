@@ -69,7 +69,9 @@ def test_slack_documented_vector_is_stale_with_a_real_clock() -> None:
 
 # --- Twilio ---------------------------------------------------------------
 
-TWILIO_TOKEN = "12345"
+# bytes: a str secret is registered for redaction process-wide, and "12345" would
+# then be scrubbed from every later log line and error message in the test run
+TWILIO_TOKEN = b"12345"
 TWILIO_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
 # Twilio's documented example. Note: Caller/From are +14158675309 in Twilio's
 # docs and SDK tests; with +12349013030 the signature is 0/KCTR6DLpKmkAf8muzZqo1nDgQ=.

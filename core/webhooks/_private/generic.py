@@ -56,7 +56,8 @@ def compile_template(template: str) -> tuple[Part, ...]:
             continue
         if field not in _PLACEHOLDERS or spec or conversion:
             raise ValueError(
-                f"unknown placeholder {{{field}}}; use {{body}}, {{timestamp}} or {{id}}"
+                f"unsupported placeholder {{{field}}}: use {{body}}, {{timestamp}} or {{id}}, "
+                "without format spec or conversion"
             )
         parts.append((field, b""))  # type: ignore[arg-type]  # field checked just above
     if not any(kind == "body" for kind, _ in parts):
