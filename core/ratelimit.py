@@ -7,7 +7,8 @@ process-wide registry), so N concurrent sinks never add up to N budgets.
 
 Waiting is ``await``-only (an injectable ``sleep``, ``asyncio.sleep`` by
 default); nothing here blocks the loop. Waiters are served first come, first
-served.
+served. A request that would wait longer than ``policy.max_wait`` raises
+:class:`~core.errors.RateLimitedError` with ``retry_at`` instead.
 
 The effective rate is ``min(policy.rate, provider's announced quota/window)
 * share`` and it adapts to what the provider says (:meth:`Budget.observe`):
@@ -34,12 +35,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import Field, model_validator
 
 from core._policy import PolicyModel
 from core._ratelimit_headers import RateSignal, parse_rate_headers
+from core.errors import RateLimitedError
 
 __all__ = ["BUDGETS", "Budget", "BudgetRegistry", "RatePolicy", "TokenBucket"]
 
@@ -62,6 +65,7 @@ class RatePolicy(PolicyModel):
     share: float = Field(default=1.0, gt=0, le=1, description="fixed share of the quota")
     adapt: bool = Field(default=True, description="follow the provider's rate headers")
     max_block: float = Field(default=3600.0, gt=0, description="cap on a Retry-After block")
+    max_wait: float = Field(default=60.0, gt=0, description="longest wait before RateLimitedError")
 
     @model_validator(mode="after")
     def _default_burst(self) -> RatePolicy:
@@ -172,17 +176,27 @@ class Budget:
 
     # -- acquiring -----------------------------------------------------------
     async def acquire(self, cost: float = 1.0) -> float:
-        """Wait until one request may go; returns the seconds waited."""
-        waited = 0.0
+        """Wait until one request may go; returns the seconds waited.
+
+        Raises :class:`~core.errors.RateLimitedError` (with ``retry_at``)
+        instead of waiting when the request would wait more than
+        ``policy.max_wait`` in all (queue included): a provider quota
+        exhausted for an hour must pause the caller, not hang it.
+        """
+        start = self._clock()
         self._check_loop()
         async with self._lock:
             while True:
                 wait = self._wait_needed(cost)
                 if wait <= 0:
-                    return waited
+                    return self._clock() - start
                 wait = max(wait, _MIN_WAIT)
+                if self._clock() - start + wait > self.policy.max_wait:
+                    retry_at = datetime.now(UTC) + timedelta(seconds=wait)
+                    raise RateLimitedError(
+                        f"rate budget {self.name} exhausted for {wait:.1f} s", retry_at=retry_at
+                    )
                 await self._sleep(wait)
-                waited += wait
 
     def _wait_needed(self, cost: float) -> float:
         now = self._clock()

@@ -30,8 +30,8 @@ class VirtualTime:
 
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
+        await asyncio.sleep(0)  # let other tasks run "during" the sleep
         self.now += seconds
-        await asyncio.sleep(0)
 
 
 def budget(vt: VirtualTime, **policy: object) -> Budget:
@@ -127,7 +127,7 @@ async def test_429_without_headers_still_backs_off() -> None:
 
 async def test_remaining_exhausted_waits_for_reset() -> None:
     vt = VirtualTime()
-    b = budget(vt, rate=1000)
+    b = budget(vt, rate=1000, max_wait=300)
     reset_epoch = str(int(vt.wall() + 60))
     b.observe({"X-RateLimit-Remaining": "2", "X-RateLimit-Reset": reset_epoch}, 200)
     await b.acquire()
@@ -135,6 +135,22 @@ async def test_remaining_exhausted_waits_for_reset() -> None:
     start = vt.now
     await b.acquire()
     assert vt.now - start == pytest.approx(60, abs=1)
+
+
+async def test_a_long_wait_raises_rate_limited_instead_of_hanging() -> None:
+    vt = VirtualTime()
+    b = budget(vt, rate=1000, max_wait=30)
+    b.observe({"Retry-After": "3600"}, 429)
+    with pytest.raises(e.RateLimitedError) as info:
+        await b.acquire()
+    assert 3590 <= info.value.retry_after() <= 3600
+    assert vt.sleeps == []  # failed at once, did not sleep
+    tight = budget(vt, rate=1, burst=1, max_wait=1.5)
+    await tight.acquire()
+    assert await tight.acquire() == pytest.approx(1.0)
+    first, second = await asyncio.gather(tight.acquire(), tight.acquire(), return_exceptions=True)
+    assert first == pytest.approx(1.0)
+    assert isinstance(second, e.RateLimitedError)  # 1 s queued + 1 s more > 1.5 s
 
 
 async def test_ietf_policy_lowers_rate_never_raises_it() -> None:
