@@ -7,6 +7,8 @@ import time
 from email.utils import formatdate
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import core.ratelimit
 from core import errors as e
@@ -286,3 +288,34 @@ def test_monotonic_default_clock() -> None:
     b = Budget("x", RatePolicy(rate=1))
     assert b.blocked_for() == 0
     assert time.monotonic() > 0
+
+
+_HEADER_NAMES = [
+    "Retry-After",
+    "RateLimit",
+    "RateLimit-Policy",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "X-RateLimit-Limit",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    headers=st.dictionaries(
+        st.sampled_from(_HEADER_NAMES),
+        st.one_of(
+            st.text(max_size=40),
+            st.from_regex(r"-?[0-9]{1,12}(\.[0-9]{1,4})?", fullmatch=True),
+            st.from_regex(r'"default";[qrtw]=-?[0-9]{1,6}(;[qrtw]=[0-9a-z]{0,6})?', fullmatch=True),
+        ),
+    ),
+    status=st.sampled_from([200, 429, 503]),
+)
+def test_any_header_values_never_crash_or_stall(headers: dict[str, str], status: int) -> None:
+    vt = VirtualTime()
+    b = budget(vt, rate=10, max_wait=10_000)
+    parse_rate_headers(headers)
+    b.observe(headers, status)
+    assert b.rate > 0
+    assert 0 <= b.blocked_for() <= b.policy.max_block

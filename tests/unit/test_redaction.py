@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import core.redaction
 from core.observability import log_event
@@ -148,3 +150,13 @@ def test_log_event_redacts_at_the_source(caplog: pytest.LogCaptureFixture) -> No
 def test_redaction_never_raises() -> None:
     assert isinstance(redact_url(object()), str)
     assert redact_mapping({"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": {}}}}}}}}}})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200), st.text(min_size=8, max_size=30, alphabet="abcdefXYZ0123456789-_"))
+def test_redaction_is_total_and_scrubs_registered_values(text: str, secret: str) -> None:
+    register_secret(secret)
+    out = redact_text(text + secret + text)
+    assert secret not in out
+    assert isinstance(redact_url(text), str)
+    assert isinstance(redact_mapping({text: [text, {"token": text}]}), dict)
