@@ -398,3 +398,39 @@ async def test_connector_mapping_applies_over_the_wire(
         await client.post("/api/ratelimited", json={}, idempotency_key="k2")
     assert limited.value.attempts == 4  # retried up to the policy's attempts
     assert info.value.to_error_info().code == "fatal_request"
+
+
+async def test_retry_after_on_503_sets_the_delay(sandbox: DemoSandbox) -> None:
+    slept: list[float] = []
+
+    async def record(seconds: float) -> None:
+        slept.append(seconds)
+
+    client = ProviderClient(
+        ClientPolicy(connector="demo", base_url=sandbox.url, retry=RetryPolicy(deadline=60)),
+        budgets=BudgetRegistry(),
+        metrics=Metrics(CollectorRegistry()),
+        sleep=record,
+    )
+    async with client:
+        sandbox.fail_next(1, status=503, retry_after=7)
+        assert (await client.get("/echo")).attempts == 2
+    assert slept == [7.0]
+
+
+def test_metric_families_are_public() -> None:
+    import core.observability
+
+    assert set(core.observability.__all__) == {"METRICS", "Metrics", "log_event"}
+    registry = CollectorRegistry()
+    Metrics(registry)
+    names = {m.name for m in registry.collect()}
+    assert {
+        "switchboard_http_requests",
+        "switchboard_http_request_duration_seconds",
+        "switchboard_http_retries",
+        "switchboard_ratelimit_wait_seconds",
+        "switchboard_ratelimit_throttled",
+        "switchboard_breaker_state",
+        "switchboard_breaker_transitions",
+    } <= names
