@@ -229,7 +229,9 @@ class ErrorMapping:
             delay = verdict.retry_after
             if delay is None:
                 delay = parse_retry_after(response.headers.get("retry-after"), now)
-            retry_at = (now or datetime.now(UTC)) + timedelta(seconds=delay or 1.0)
+            retry_at = (now or datetime.now(UTC)) + timedelta(
+                seconds=1.0 if delay is None else delay
+            )
             return e.RateLimitedError(text, retry_at=retry_at, **kwargs)
         if verdict.action is Action.FATAL_CONFIG:
             return e.FatalConfigError(text, **kwargs)

@@ -62,7 +62,9 @@ MAX_MESSAGE = 500
 def _clean(text: str | None) -> str | None:
     if text is None:
         return None
-    text = redact_text(str(text))
+    # Cut before redacting (bounded work on hostile input) with a wide margin,
+    # so a secret straddling the first cut is dropped by the second anyway.
+    text = redact_text(str(text)[: MAX_MESSAGE * 4])
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 

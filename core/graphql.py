@@ -173,7 +173,9 @@ class GraphQLClient:
             "provider_message": _summary(errors),
         }
         if "THROTTLED" in codes:
-            retry_at = datetime.now(UTC) + timedelta(seconds=throttle_wait or 1.0)
+            retry_at = datetime.now(UTC) + timedelta(
+                seconds=1.0 if throttle_wait is None else throttle_wait
+            )
             raise e.RateLimitedError(
                 "GraphQL query throttled", retry_at=retry_at, provider_code="THROTTLED", **common
             )

@@ -49,15 +49,19 @@ _SENSITIVE_NAME = re.compile(
     r"access[-_]?key|private|credential|session|^key$|[-_]key$|^sig$|client_assertion)",
     re.IGNORECASE,
 )
+# Every quantifier that can run before a literal is bounded: provider text is
+# hostile input, and an unbounded one makes these patterns quadratic (ReDoS).
 _PATTERNS = [
     # Authorization schemes in free text.
     re.compile(
-        r"(?i)\b(bearer|basic|digest)\s+(?=[A-Za-z0-9._~+/=-]*[0-9+/=_.~-])[A-Za-z0-9._~+/=-]{8,}"
+        r"(?i)\b(bearer|basic|digest)\s{1,4}(?=[A-Za-z0-9._~+/=-]{0,512}[0-9+/=_.~-])"
+        r"[A-Za-z0-9._~+/=-]{8,}"
     ),
     # name=value / "name": "value" where the name is sensitive.
     re.compile(
-        r"(?i)([\"']?[a-z0-9_-]*(?:token|secret|passw(?:or)?d|api[-_]?key|apikey|signature|"
-        r"authorization|client_assertion)[a-z0-9_-]*[\"']?\s*[:=]\s*[\"']?)([^\"'&\s,;}]+)"
+        r"(?i)((?:token|secret|passw(?:or)?d|api[-_]?key|apikey|signature|"
+        r"authorization|client_assertion)[a-z0-9_-]{0,32}[\"']?\s{0,4}[:=]\s{0,4}[\"']?)"
+        r"([^\"'&\s,;}]+)"
     ),
     # Well-known credential shapes.
     re.compile(r"\b(?:sk|rk|pk|whsec)_(?:live|test)_[A-Za-z0-9]{6,}"),

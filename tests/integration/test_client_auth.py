@@ -111,7 +111,7 @@ async def test_secrets_never_reach_logs_or_errors(
                 with pytest.raises(e.SwitchboardError) as info:
                     await client.get(path)
                 errors.append(info.value)
-            sandbox.throttle_next(1, retry_after=0)
+            sandbox.throttle_next(1, retry_after=0.01)
             await client.get("/echo")
     assert caplog.records, "expected the client to log something at DEBUG"
     dumped = caplog.text + repr([r.__dict__ for r in caplog.records])
