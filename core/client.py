@@ -32,7 +32,16 @@ Contracts of :meth:`ProviderClient.request`:
 - redirects are not followed unless ``policy.follow_redirects``; an
   unfollowed 3xx is a FatalConfigError (the base URL is wrong);
 - a 401 is answered by the auth (one refresh-and-retry inside its
-  ``async_auth_flow``); a 401 that still comes back is a FatalConfigError.
+  ``async_auth_flow``); a 401 that still comes back is a FatalConfigError;
+- at most ``policy.limits.max_connections`` requests are in flight per
+  client; more wait in a FIFO gate (see :class:`ConnectionLimits`);
+- a request that cannot be built (unserialisable JSON, bad header) raises
+  FatalRequestError; nothing is sent.
+
+Sinks and polls: share one client per (connector, credential); on
+RateLimitedError / CircuitOpenError pause until ``err.retry_at``; on
+FatalRequestError dead-letter; on FatalConfigError stop the connector;
+``err.to_error_info()`` is the Result's ``error``.
 """
 
 from __future__ import annotations
@@ -185,7 +194,7 @@ class ProviderClient:
             breaker_policy=policy.breaker,
         )
         t = policy.timeouts
-        self.http = httpx.AsyncClient(
+        self._http = httpx.AsyncClient(
             base_url=policy.base_url,
             auth=auth,
             transport=self.transport,
@@ -207,7 +216,7 @@ class ProviderClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        await self._http.aclose()
 
     async def request(
         self,
@@ -241,7 +250,7 @@ class ProviderClient:
             if json is not None:
                 content = orjson.dumps(json)
                 hdrs.setdefault("Content-Type", "application/json")
-            request = self.http.build_request(
+            request = self._http.build_request(
                 method, url, params=params, data=data, content=content, headers=hdrs
             )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, TypeError, ValueError) as exc:
@@ -277,7 +286,7 @@ class ProviderClient:
         try:
             async with self._gate:
                 try:
-                    response = await self.http.send(request, stream=True)
+                    response = await self._http.send(request, stream=True)
                 except httpx.HTTPError as exc:
                     raise _network_error(exc, request) from None
                 status = response.status_code
