@@ -74,7 +74,8 @@ class SwitchboardError(Exception):
     Attributes (all optional, all safe to log): ``status`` (HTTP status),
     ``provider_code`` and ``provider_message`` (what the provider said),
     ``request_id`` (the provider's request id), ``method`` and ``url``
-    (redacted), ``attempts`` (set by the retry loop).
+    (redacted), ``attempts`` (set by the retry loop), ``sent`` (False only
+    when the request provably never reached the provider).
     """
 
     code: ClassVar[str] = "error"
@@ -102,6 +103,9 @@ class SwitchboardError(Exception):
         self.url = _clean(url)
         self.retryable = self.default_retryable if retryable is None else retryable
         self.attempts = 0
+        # False only when the request provably never reached the provider
+        # (then even a non-idempotent request may be retried).
+        self.sent = True
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -190,6 +194,10 @@ class CircuitOpenError(_RetryAt):
     sent. ``retry_at`` is when the breaker will let a probe through."""
 
     code = "circuit_open"
+
+    def __init__(self, message: str, *, retry_at: datetime, **kwargs: object) -> None:
+        super().__init__(message, retry_at=retry_at, **kwargs)
+        self.sent = False
 
 
 class FatalConfigError(SwitchboardError):

@@ -193,9 +193,11 @@ class Budget:
                 wait = max(wait, _MIN_WAIT)
                 if self._clock() - start + wait > self.policy.max_wait:
                     retry_at = datetime.now(UTC) + timedelta(seconds=wait)
-                    raise RateLimitedError(
+                    exc = RateLimitedError(
                         f"rate budget {self.name} exhausted for {wait:.1f} s", retry_at=retry_at
                     )
+                    exc.sent = False
+                    raise exc
                 await self._sleep(wait)
 
     def _wait_needed(self, cost: float) -> float:

@@ -14,8 +14,8 @@ ours, not a library default:
 - ``deadline`` bounds the whole call, sleeps included: when the next sleep
   would end past it, the last error is raised now instead of sleeping.
 - A non-idempotent call (POST/PATCH without an idempotency key) is retried
-  only after an error proving the request never left
-  (``NetworkError.sent is False``, ``CircuitOpenError``).
+  only after an error proving the request never left (``err.sent`` is
+  False: connect failure, open circuit, exhausted budget).
 
 stamina was the first choice (STYLE.md) but its jitter is additive, not full
 jitter, its backoff-switch is process-global (``stamina.set_testing``) and its
@@ -70,9 +70,7 @@ def default_classifier(exc: BaseException) -> bool | float | None:
 
 
 def _never_sent(exc: BaseException) -> bool:
-    if isinstance(exc, e.CircuitOpenError):
-        return True
-    return isinstance(exc, e.NetworkError) and not exc.sent
+    return isinstance(exc, e.SwitchboardError) and not exc.sent
 
 
 class Retrier:

@@ -148,6 +148,17 @@ async def test_non_idempotent_not_retried_unless_never_sent() -> None:
     fn = Flaky([e.NetworkError("connect refused", sent=False)])
     assert await retrier(vt).call(fn, idempotent=False) == "ok"
     assert fn.calls == 2
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    fn = Flaky([e.CircuitOpenError("open", retry_at=soon)])
+    assert await retrier(vt).call(fn, idempotent=False) == "ok"
+    throttled = e.RateLimitedError("429 from the provider", retry_at=soon)
+    fn = Flaky([throttled])
+    with pytest.raises(e.RateLimitedError):
+        await retrier(vt).call(fn, idempotent=False)  # the provider saw it
+    budget_exhausted = e.RateLimitedError("our budget", retry_at=soon)
+    budget_exhausted.sent = False
+    fn = Flaky([budget_exhausted])
+    assert await retrier(vt).call(fn, idempotent=False) == "ok"
 
 
 async def test_cancellation_is_not_retried() -> None:
