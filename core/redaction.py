@@ -76,13 +76,13 @@ _lock = threading.Lock()
 _secrets: dict[str, None] = {}  # insertion-ordered set
 _MAX_SECRETS = 512
 _secret_re: re.Pattern[str] | None = None
-_MIN_SECRET = 4
+_MIN_SECRET = 8  # shorter values would shred ordinary words everywhere
 
 
 def register_secret(*values: str | None) -> None:
     """Scrub these exact values from everything redacted from now on.
 
-    Values shorter than 4 characters are ignored (they would shred ordinary
+    Values shorter than 8 characters are ignored (they would shred ordinary
     text). The newest 512 values are kept (rotated tokens age out). Safe to
     call from any thread, any number of times.
     """
