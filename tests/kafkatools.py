@@ -61,3 +61,16 @@ async def end_offsets(settings: Settings, topic: str) -> int:
         return sum(ends.values())
     finally:
         await consumer.stop()
+
+
+async def committed_offsets(settings: Settings, topic: str, group: str) -> tuple[int, int]:
+    """(sum of the group's committed offsets, sum of end offsets) for ``topic``."""
+    partitions = await partitions_of(settings, topic)
+    assert partitions is not None
+    tps = [TopicPartition(topic, p) for p in partitions]
+    async with kafka.connect(settings, kafka.admin(settings)) as admin:
+        offsets = await admin.list_consumer_group_offsets(group, partitions=tps)
+    committed = sum(
+        meta.offset for meta in offsets.values() if meta is not None and meta.offset > 0
+    )
+    return committed, await end_offsets(settings, topic)

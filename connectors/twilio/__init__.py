@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, HttpUrl, SecretStr
+from pydantic import Field, HttpUrl, SecretStr, model_validator
 
 from core.connector import Connector, ConnectorSettings, Verifier, WebhookSpec
 from core.webhooks import TwilioVerifier
@@ -23,6 +23,14 @@ class TwilioSettings(ConnectorSettings):
         "the full URL, which a proxy in front of the worker changes",
     )
     base_url: HttpUrl = HttpUrl("https://api.twilio.com")
+
+    @model_validator(mode="after")
+    def _public_url_for_webhooks(self) -> TwilioSettings:
+        if self.auth_tokens and self.public_url is None:
+            raise ValueError(
+                "public_url is required with auth_tokens: Twilio signs the full URL it calls"
+            )
+        return self
 
 
 def _verifier(settings: TwilioSettings) -> Verifier | None:

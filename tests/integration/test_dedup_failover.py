@@ -1,0 +1,137 @@
+"""Two dedup workers in one group; one is SIGKILLed mid-load. The survivor
+takes its partitions and every event id appears exactly once on the events
+topic: none lost (offsets were not committed past unfinished work) and none
+doubled (the killed worker's open transaction is aborted)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import connectors
+from core.envelopes import Event
+from core.settings import Settings, load_settings
+from streams import kafka
+from streams.topics import TopicNames, connector_topics, ensure_topics
+from tests.conftest import free_port, wait_for
+from tests.kafkatools import read_topic
+
+pytestmark = pytest.mark.integration
+
+SWITCHBOARD = str(Path(sys.executable).parent / "switchboard")
+UNIQUE = 3000
+
+
+def healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def env(cli_env: dict[str, str], topic_prefix: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        **cli_env,
+        "SWITCHBOARD_KAFKA__TOPIC_PREFIX": topic_prefix,
+        "SWITCHBOARD_WORKER__SESSION_TIMEOUT_S": "6",
+        "SWITCHBOARD_LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.fixture
+def workers(env: dict[str, str], tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
+    ports = []
+    for i in range(2):
+        port = free_port()
+        ports.append(port)
+        procs.append(
+            subprocess.Popen(
+                [SWITCHBOARD, "worker", "--roles", "dedup", "--port", str(port)],
+                env={**env, "SWITCHBOARD_WORKER__DATA_DIR": str(tmp_path / f"w{i}")},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    try:
+        for port, proc in zip(ports, procs, strict=True):
+            wait_for(lambda p=port, q=proc: healthy(p) or q.poll() is not None, 90)
+            assert proc.poll() is None
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def event(i: int) -> bytes:
+    return Event(
+        id=f"evt_{i}",
+        source="switchboard/stripe",
+        type="stripe.charge.succeeded",
+        subject=f"ch_{i % 97}",
+        provider="stripe",
+        delivery="webhook",
+        data={"i": i},
+    ).to_json()
+
+
+async def wait_until_consumed(settings: Settings, topic: str, group: str) -> None:
+    """Poll until the group's committed offsets reach the topic's end."""
+    from tests.kafkatools import committed_offsets
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 120
+    while True:
+        committed, end = await committed_offsets(settings, topic, group)
+        if committed == end:
+            return
+        assert loop.time() < deadline, f"group {group} stuck at {committed} of {end}"
+        await asyncio.sleep(0.2)  # allowed: polling interval of a deadline loop
+
+
+async def test_sigkill_one_of_two_workers_loses_and_doubles_nothing(
+    env: dict[str, str], workers: list[subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in env.items():
+        if key.startswith("SWITCHBOARD_"):
+            monkeypatch.setenv(key, value)
+    settings: Settings = load_settings(sections=connectors.settings_sections())
+    names = TopicNames.from_settings(settings)
+    await ensure_topics(settings, connector_topics(settings, "stripe"))
+    ingest = names.ingest("stripe")
+    events = names.events("stripe")
+
+    async def send(producer: object, start: int, stop: int) -> None:
+        for i in range(start, stop):
+            await producer.send(ingest, event(i), key=f"evt_{i}".encode())  # type: ignore[attr-defined]
+            if i % 3 == 0:  # every third event is delivered twice
+                await producer.send(ingest, event(i), key=f"evt_{i}".encode())  # type: ignore[attr-defined]
+        await producer.flush()  # type: ignore[attr-defined]
+
+    async with kafka.connect(settings, kafka.producer(settings)) as producer:
+        await send(producer, 0, UNIQUE // 2)
+        # Mid-load: once both workers are forwarding, kill one without warning.
+        await read_topic(settings, events, expect=UNIQUE // 10, timeout=60)
+        workers[0].send_signal(signal.SIGKILL)
+        await send(producer, UNIQUE // 2, UNIQUE)
+    await wait_until_consumed(settings, ingest, f"{names.prefix}switchboard-worker")
+    records = await read_topic(settings, events)
+    ids = [Event.from_json(r.value).id for r in records]
+    assert len(ids) == len(set(ids)), "an event was doubled"
+    assert set(ids) == {f"evt_{i}" for i in range(UNIQUE)}, "an event was lost"
+    assert workers[1].poll() is None
