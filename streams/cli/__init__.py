@@ -15,6 +15,7 @@ import click
 
 from ._common import Context
 from ._demo import demo
+from ._dlq import dlq_group
 from ._kafka import kafka_group
 from ._messages import schema_group, send, tail_cmd, topics_group
 from ._sandbox import sandbox
@@ -49,6 +50,7 @@ for command in (
     topics_group,
     send,
     tail_cmd,
+    dlq_group,
     schema_group,
     worker,
     sandbox,

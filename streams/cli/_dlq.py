@@ -1,0 +1,381 @@
+"""``switchboard dlq list|show|stats|replay``: dead-letter topics for people."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from core.envelopes import new_id
+
+from ..dlq import (
+    DlqFilter,
+    DlqInputError,
+    DlqRecord,
+    DlqRef,
+    DlqStats,
+    ReplayItem,
+    dlq_stats,
+    parse_rate,
+    parse_when,
+    plan_replay,
+    read_dlq,
+    read_one,
+    replay,
+    resolve_topics,
+)
+from ._common import EXIT_FAILURE, EXIT_USAGE, Context, fail, friendly_errors, pass_ctx, run
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_NO_TERMINAL = (
+    "refusing to replay without confirmation: stdin is not a terminal; "
+    "pass --yes to replay anyway, or --dry-run to see what would be replayed"
+)
+
+
+def _filter_options(func: F) -> F:
+    options = [
+        click.option(
+            "--topic",
+            "topics",
+            multiple=True,
+            metavar="TOPIC",
+            help="DLQ topic (repeatable; `.dlq` and the topic prefix may be left out) "
+            "[default: every *.dlq topic].",
+        ),
+        click.option("--connector", "connectors", multiple=True, help="Connector (repeatable)."),
+        click.option("--reason", "reasons", multiple=True, help="Reason (repeatable)."),
+        click.option(
+            "--error-class", "error_classes", multiple=True, help="Error class (repeatable)."
+        ),
+        click.option(
+            "--since", metavar="WHEN", help="Failed at or after: ISO 8601 (naive = UTC) or 2h, 7d."
+        ),
+        click.option("--until", metavar="WHEN", help="Failed before: ISO 8601 or a duration ago."),
+        click.option("--ref", "refs", multiple=True, metavar="T:P:O", help="Record (repeatable)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _selection(ctx: Context, opts: dict[str, Any]) -> tuple[list[str], DlqFilter]:
+    """Topics and filter from the common options; raises DlqInputError."""
+    now = datetime.now(UTC)
+    since, until = opts.pop("since"), opts.pop("until")
+    refs = frozenset(DlqRef.parse(r) for r in opts.pop("refs"))
+    flt = DlqFilter(
+        connectors=frozenset(opts.pop("connectors")),
+        reasons=frozenset(opts.pop("reasons")),
+        error_classes=frozenset(opts.pop("error_classes")),
+        since=parse_when(since, now=now, option="--since") if since else None,
+        until=parse_when(until, now=now, option="--until") if until else None,
+        refs=refs,
+    )
+    names = list(opts.pop("topics")) or sorted({r.topic for r in refs})
+    return run(resolve_topics(ctx.settings, names)), flt
+
+
+async def _collect(ctx: Context, topics: list[str], flt: DlqFilter, limit: int | None) -> list[Any]:
+    return [r async for r in read_dlq(ctx.settings, topics, flt, limit=limit)]
+
+
+def _cut(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _text(raw: bytes | None) -> str:
+    if raw is None:
+        return "-"
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return repr(raw)
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _row(record: DlqRecord) -> list[str]:
+    e = record.errors
+    if e is None:
+        return [
+            str(record.ref),
+            _when(record.failed_at),
+            "-",
+            "-",
+            "invalid headers",
+            "-",
+            _cut(record.problem, 50),
+            _cut(_text(record.key), 24),
+        ]
+    return [
+        str(record.ref),
+        _when(e.failed_at),
+        e.connector,
+        e.stage,
+        e.reason,
+        e.error_class,
+        _cut(e.error_message, 50),
+        _cut(_text(record.key), 24),
+    ]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [header, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def _as_json(record: DlqRecord) -> bytes:
+    return orjson.dumps(
+        {
+            "ref": str(record.ref),
+            "key": _text(record.key) if record.key is not None else None,
+            "timestamp": record.timestamp,
+            "errors": record.errors.to_obj() if record.errors else None,
+            "problem": record.problem or None,
+        }
+    )
+
+
+@click.group("dlq")
+def dlq_group() -> None:
+    """Inspect, count and replay dead-lettered records (<topic>.dlq).
+
+    Reading never joins a consumer group and never commits offsets.
+    """
+
+
+@dlq_group.command("list")
+@_filter_options
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_ctx
+@friendly_errors
+def dlq_list(ctx: Context, /, limit: int, as_json: bool, **opts: Any) -> None:
+    """List dead-lettered records, oldest first per partition.
+
+    REF (topic:partition:offset) is what `dlq show` and `dlq replay --ref` take.
+    """
+    try:
+        topics, flt = _selection(ctx, opts)
+        records = run(_collect(ctx, topics, flt, limit + 1))
+    except DlqInputError as exc:
+        fail(str(exc), EXIT_USAGE)
+    more = len(records) > limit
+    records = records[:limit]
+    if as_json:
+        for record in records:
+            click.echo(_as_json(record))
+    elif records:
+        header = [
+            "REF",
+            "FAILED AT",
+            "CONNECTOR",
+            "STAGE",
+            "REASON",
+            "ERROR CLASS",
+            "MESSAGE",
+            "KEY",
+        ]
+        click.echo(_table(header, [_row(r) for r in records]))
+    note = f"; more match (raise --limit above {limit})" if more else ""
+    click.echo(f"{len(records)} record(s) in {len(topics)} DLQ topic(s){note}", err=True)
+
+
+@dlq_group.command("show")
+@click.argument("where", nargs=-1, required=True, metavar="REF | TOPIC PARTITION OFFSET")
+@click.option("--raw", is_flag=True, help="Write only the value's bytes to stdout.")
+@pass_ctx
+@friendly_errors
+def dlq_show(ctx: Context, where: tuple[str, ...], raw: bool) -> None:
+    """Show one DLQ record: its error headers, other headers and value
+    (JSON indented). REF is topic:partition:offset as `dlq list` prints it."""
+    try:
+        if len(where) == 1:
+            ref = DlqRef.parse(where[0])
+        elif len(where) == 3:
+            ref = DlqRef.parse(":".join(where))
+        else:
+            raise DlqInputError("expected REF or TOPIC PARTITION OFFSET")
+        record = run(read_one(ctx.settings, ref))
+    except DlqInputError as exc:
+        fail(str(exc), EXIT_USAGE)
+    if raw:
+        click.get_binary_stream("stdout").write(record.value or b"")
+        return
+    click.echo(_describe(record))
+
+
+def _describe(record: DlqRecord) -> str:
+    stamp = datetime.fromtimestamp(record.timestamp / 1000, UTC)
+    lines = [
+        str(record.ref),
+        f"  key:         {_text(record.key)}",
+        f"  timestamp:   {stamp.isoformat(timespec='milliseconds')} (original record)",
+    ]
+    e = record.errors
+    if e is None:
+        lines.append(f"errors: invalid headers ({record.problem})")
+    else:
+        lines += [
+            "errors:",
+            f"  original:    {e.original_topic}:{e.original_partition}:{e.original_offset}",
+            f"  connector:   {e.connector}",
+            f"  stage:       {e.stage}",
+            f"  reason:      {e.reason}",
+            f"  error class: {e.error_class}",
+            f"  attempts:    {e.attempts}",
+            f"  failed at:   {e.failed_at.astimezone(UTC).isoformat()}",
+            f"  message:     {e.error_message}",
+        ]
+    lines.append("headers:" if record.original_headers else "headers: (none)")
+    lines += [f"  {name}: {_text(value)}" for name, value in record.original_headers]
+    lines.append(f"value: {_pretty(record.value)}")
+    return "\n".join(lines)
+
+
+def _pretty(value: bytes | None) -> str:
+    if value is None:
+        return "(null)"
+    try:
+        return "(JSON)\n" + orjson.dumps(orjson.loads(value), option=orjson.OPT_INDENT_2).decode()
+    except orjson.JSONDecodeError:
+        return f"({len(value)} bytes)\n{_text(value)}"
+
+
+def _counts(title: str, counter: Counter[str]) -> list[str]:
+    width = max((len(k) for k in counter), default=0)
+    return [f"by {title}:", *(f"  {k.ljust(width)}  {n}" for k, n in counter.most_common())]
+
+
+@dlq_group.command("stats")
+@_filter_options
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@pass_ctx
+@friendly_errors
+def dlq_stats_cmd(ctx: Context, /, as_json: bool, **opts: Any) -> None:
+    """Count dead-lettered records by reason, error class, connector and topic."""
+    try:
+        topics, flt = _selection(ctx, opts)
+        stats: DlqStats = run(dlq_stats(ctx.settings, topics, flt))
+    except DlqInputError as exc:
+        fail(str(exc), EXIT_USAGE)
+    if as_json:
+        click.echo(
+            orjson.dumps(
+                {
+                    "total": stats.total,
+                    "by_reason": stats.by_reason,
+                    "by_error_class": stats.by_error_class,
+                    "by_connector": stats.by_connector,
+                    "by_topic": stats.by_topic,
+                }
+            )
+        )
+        return
+    lines = [f"{stats.total} record(s) in {len(topics)} DLQ topic(s)"]
+    if stats.total:
+        lines += _counts("reason", stats.by_reason) + _counts("error class", stats.by_error_class)
+        lines += _counts("connector", stats.by_connector) + _counts("topic", stats.by_topic)
+    click.echo("\n".join(lines))
+
+
+@dlq_group.command("replay")
+@_filter_options
+@click.option("--to", "to", metavar="TOPIC", help="Destination [default: each original topic].")
+@click.option("--dry-run", is_flag=True, help="Print what would be replayed; produce nothing.")
+@click.option("--rate", metavar="N[/s]", help="At most N records per second (also N/m).")
+@click.option("--limit", type=click.IntRange(min=1), help="Replay at most N matching records.")
+@click.option(
+    "--skip-replayed",
+    is_flag=True,
+    help="Skip records an earlier run already replayed to the same destination "
+    "(found by their __switchboard.replay.from header there).",
+)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+@friendly_errors
+def dlq_replay(
+    ctx: Context,
+    /,
+    to: str | None,
+    dry_run: bool,
+    rate: str | None,
+    limit: int | None,
+    skip_replayed: bool,
+    yes: bool,
+    **opts: Any,
+) -> None:
+    """Produce dead-lettered records again, to their original topic or --to.
+
+    Each keeps its key, value and headers; the __switchboard.errors.* headers
+    are dropped and lineage headers added: __switchboard.replay.from
+    (dlq-topic:partition:offset), .at and .id (this run's id). A run never
+    replays a record twice. Re-running the same replay is safe: the value,
+    so the command id (the idempotency key), is unchanged and a sink that
+    already executed a command does not call the provider again.
+    --skip-replayed also avoids producing such duplicates.
+
+    Asks for confirmation unless --yes or --dry-run (without a terminal it
+    refuses, exit 2).
+    """
+    if not (yes or dry_run or sys.stdin.isatty()):
+        fail(_NO_TERMINAL, EXIT_USAGE)
+    try:
+        per_second = parse_rate(rate) if rate else None
+        topics, flt = _selection(ctx, opts)
+        records = run(_collect(ctx, topics, flt, limit))
+        plan = run(plan_replay(ctx.settings, records, to=to, skip_replayed=skip_replayed))
+    except DlqInputError as exc:
+        fail(str(exc), EXIT_USAGE)
+    todo = [i for i in plan if i.skip is None]
+    skipped = Counter(i.skip for i in plan if i.skip)
+    summary = f"{len(plan)} record(s) selected, {len(todo)} to replay" + "".join(
+        f", {n} skipped ({why})" for why, n in sorted(skipped.items())
+    )
+    if dry_run:
+        for item in plan:
+            click.echo(_plan_line(item))
+        click.echo(f"dry run: {summary}; nothing produced", err=True)
+        return
+    if not todo:
+        click.echo(f"{summary}; nothing to replay", err=True)
+        return
+    targets = Counter(i.destination for i in todo)
+    where = ", ".join(f"{n} to {d}" for d, n in sorted(targets.items()))
+    if not yes:
+        click.confirm(f"{summary}: replay {where}?", abort=True, err=True)
+    run_id = new_id()
+    click.echo(f"replay run {run_id}", err=True)
+    with click.progressbar(length=len(todo), label="replaying", file=sys.stderr) as bar:
+        report = run(
+            replay(ctx.settings, plan, run_id=run_id, rate=per_second, on_progress=bar.update)
+        )
+    by_dest = ", ".join(f"{n} to {d}" for d, n in sorted(report.by_destination.items()))
+    skipped_text = "".join(f", {n} skipped ({w})" for w, n in sorted(report.skipped.items()))
+    click.echo(f"replayed {report.replayed} record(s) ({by_dest or 'none'}){skipped_text}")
+    if report.failed:
+        fail(f"{report.failed} record(s) not acknowledged by Kafka: {report.error}", EXIT_FAILURE)
+
+
+def _plan_line(item: ReplayItem) -> str:
+    key = _cut(_text(item.record.key), 40)
+    if item.skip:
+        return f"skip   {item.record.ref} ({item.skip}) key={key}"
+    return f"replay {item.record.ref} -> {item.destination} key={key}"
+
+
+__all__ = ["dlq_group"]
