@@ -10,16 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from core.apicall import ApiCall, CallContext, ClientSetup, Endpoint
 from core.envelopes import Event
 
 __all__ = [
+    "ApiCall",
+    "CallContext",
+    "ClientSetup",
     "CommandParams",
     "Connector",
     "ConnectorSettings",
+    "Endpoint",
     "HandshakeReply",
     "MalformedPayload",
     "Verifier",
@@ -85,9 +90,22 @@ class ConnectorSettings(BaseModel):
 
 
 class CommandParams(BaseModel):
-    """Base of a command's ``params`` model: unknown fields are an error."""
+    """Base of a command's ``params`` model: unknown fields are an error.
+
+    A subclass declares the provider call it makes, either with an
+    :class:`~core.apicall.Endpoint` in ``endpoint`` or by overriding
+    :meth:`api_call` (which must not do I/O and raises FatalRequestError
+    for params it cannot express).
+    """
 
     model_config = ConfigDict(extra="forbid")
+    endpoint: ClassVar[Endpoint | None] = None
+
+    def api_call(self, ctx: CallContext) -> ApiCall:
+        """The request this command makes (without idempotency key: see ClientSetup)."""
+        if self.endpoint is None:
+            raise NotImplementedError(f"{type(self).__name__} declares no endpoint")
+        return self.endpoint.build(self, ctx)
 
 
 @dataclass(frozen=True)
@@ -97,7 +115,18 @@ class Connector:
     ``commands`` maps the command name without the connector prefix
     (``customers.create``) to the model validating its ``params``;
     ``sandbox`` makes the connector's local fake provider (a
-    ``core.testing.Sandbox``), served by ``switchboard sandbox <name>``.
+    ``core.testing.Sandbox``), served by ``switchboard sandbox <name>``;
+    ``api(settings)`` gives the :class:`~core.apicall.ClientSetup` its
+    commands run with, raising :class:`~core.errors.PolicyError` naming a
+    missing setting (called when a sink starts, never at import).
+
+    Running a command (what the sink does)::
+
+        setup = connector.api(section)          # once per connector
+        client = setup.client()                 # shared by all its commands
+        params = connector.commands[name].model_validate(command.params)
+        result = await run_command(setup, client, params,
+                                   CallContext(command.id, section))
     """
 
     name: str
@@ -106,6 +135,7 @@ class Connector:
     webhook: WebhookSpec | None = None
     sandbox: Callable[[], Any] | None = None
     description: str = ""
+    api: Callable[[Any], ClientSetup] | None = None
 
     def command_types(self) -> list[str]:
         return sorted(f"{self.name}.{cmd}" for cmd in self.commands)

@@ -1,26 +1,32 @@
-"""Generic: Standard Webhooks or a configured HMAC scheme."""
+"""Generic: Standard Webhooks or a configured HMAC scheme in; declarative
+request templates (``generic.request``) out.
+
+Idempotency: with ``idempotency_header`` set the provider's key covers
+``idempotency_window_s``; without it the sink's ledger covers redelivery for
+as long as it keeps the command id. The sandbox is the core demo provider
+(``/echo``, ``/v1/things`` with Idempotency-Key).
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, HttpUrl, SecretStr
+from typing import Any
 
-from core.connector import Connector, ConnectorSettings, Verifier, WebhookSpec
-from core.webhooks import GenericHmacSettings, StandardWebhooksVerifier
+from core.connector import Connector, Verifier, WebhookSpec
+from core.webhooks import StandardWebhooksVerifier
 
+from ._api import client_setup
+from ._commands import COMMANDS, RequestTemplate
+from ._settings import GenericSettings
 from ._webhook import normalize
 
-__all__ = ["GenericSettings", "connector"]
+__all__ = ["GenericSettings", "RequestTemplate", "client_setup", "connector", "sandbox"]
 
 
-class GenericSettings(ConnectorSettings):
-    webhook_secrets: list[SecretStr] = Field(
-        default_factory=list, description="Standard Webhooks whsec_... secrets"
-    )
-    webhook_tolerance_s: float = Field(default=300, gt=0)
-    hmac: GenericHmacSettings | None = Field(
-        default=None, description="a custom HMAC scheme instead of Standard Webhooks"
-    )
-    base_url: HttpUrl | None = None
+def sandbox(**kwargs: Any) -> Any:
+    """The core demo sandbox."""
+    from core.testing import DemoSandbox
+
+    return DemoSandbox(**kwargs)
 
 
 def _verifier(settings: GenericSettings) -> Verifier | None:
@@ -37,6 +43,9 @@ def _verifier(settings: GenericSettings) -> Verifier | None:
 connector = Connector(
     name="generic",
     settings=GenericSettings,
+    commands=COMMANDS,
     webhook=WebhookSpec(verifier=_verifier, normalize=normalize, ack_deadline_s=4.0),
     description="Any provider: Standard Webhooks or configured HMAC",
+    api=client_setup,
+    sandbox=sandbox,
 )

@@ -1,29 +1,30 @@
-"""GitHub: signed webhooks in, REST API commands out."""
+"""GitHub: signed webhooks in, REST API commands out.
+
+GitHub has no idempotency key: commands go through the sink's ledger of
+executed command ids (``idempotency="ledger"``), so a command is covered
+against redelivery for as long as the ledger keeps its id.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, HttpUrl, SecretStr
+from typing import Any
 
-from core.connector import CommandParams, Connector, ConnectorSettings, Verifier, WebhookSpec
+from core.connector import Connector, Verifier, WebhookSpec
 from core.webhooks import GitHubVerifier
 
+from ._api import client_setup
+from ._commands import COMMANDS
+from ._settings import GitHubSettings
 from ._webhook import MAX_BODY, handshake, normalize
 
-__all__ = ["GitHubSettings", "connector"]
+__all__ = ["GitHubSettings", "client_setup", "connector", "sandbox"]
 
 
-class GitHubSettings(ConnectorSettings):
-    token: SecretStr | None = None
-    webhook_secrets: list[SecretStr] = Field(default_factory=list)
-    base_url: HttpUrl = HttpUrl("https://api.github.com")
+def sandbox(**kwargs: Any) -> Any:
+    """A :class:`~connectors.github._sandbox.GitHubSandbox`."""
+    from ._sandbox import GitHubSandbox
 
-
-class IssuesCreate(CommandParams):
-    owner: str = Field(min_length=1)
-    repo: str = Field(min_length=1)
-    title: str = Field(min_length=1)
-    body: str | None = None
-    labels: list[str] = Field(default_factory=list)
+    return GitHubSandbox(**kwargs)
 
 
 def _verifier(settings: GitHubSettings) -> Verifier | None:
@@ -35,7 +36,7 @@ def _verifier(settings: GitHubSettings) -> Verifier | None:
 connector = Connector(
     name="github",
     settings=GitHubSettings,
-    commands={"issues.create": IssuesCreate},
+    commands=COMMANDS,
     # GitHub gives up after 10 s and caps payloads at 25 MB.
     webhook=WebhookSpec(
         verifier=_verifier,
@@ -45,4 +46,6 @@ connector = Connector(
         ack_deadline_s=8.0,
     ),
     description="GitHub REST API",
+    api=client_setup,
+    sandbox=sandbox,
 )

@@ -1,24 +1,30 @@
-"""SendGrid: ECDSA-signed Event Webhook batches."""
+"""SendGrid: ECDSA-signed Event Webhook batches in, Mail Send out.
+
+Mail Send has no idempotency key: commands go through the sink's ledger
+(``idempotency="ledger"``), covered for as long as the ledger keeps the
+command id.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, HttpUrl, SecretStr
+from typing import Any
 
-from core.connector import Connector, ConnectorSettings, Verifier, WebhookSpec
+from core.connector import Connector, Verifier, WebhookSpec
 from core.webhooks import SendGridVerifier
 
+from ._api import client_setup
+from ._commands import COMMANDS
+from ._settings import SendGridSettings
 from ._webhook import normalize
 
-__all__ = ["SendGridSettings", "connector"]
+__all__ = ["SendGridSettings", "client_setup", "connector", "sandbox"]
 
 
-class SendGridSettings(ConnectorSettings):
-    api_key: SecretStr | None = None
-    webhook_public_keys: list[str] = Field(
-        default_factory=list, description="verification key(s), base64 DER or PEM"
-    )
-    webhook_tolerance_s: float = Field(default=300, gt=0)
-    base_url: HttpUrl = HttpUrl("https://api.sendgrid.com")
+def sandbox(**kwargs: Any) -> Any:
+    """A :class:`~connectors.sendgrid._sandbox.SendGridSandbox`."""
+    from ._sandbox import SendGridSandbox
+
+    return SendGridSandbox(**kwargs)
 
 
 def _verifier(settings: SendGridSettings) -> Verifier | None:
@@ -30,6 +36,9 @@ def _verifier(settings: SendGridSettings) -> Verifier | None:
 connector = Connector(
     name="sendgrid",
     settings=SendGridSettings,
+    commands=COMMANDS,
     webhook=WebhookSpec(verifier=_verifier, normalize=normalize, ack_deadline_s=8.0),
     description="SendGrid Mail Send and Event Webhook",
+    api=client_setup,
+    sandbox=sandbox,
 )

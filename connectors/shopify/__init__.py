@@ -1,23 +1,31 @@
-"""Shopify: HMAC-signed webhooks."""
+"""Shopify: HMAC-signed webhooks in, GraphQL Admin API mutations out.
+
+Mutations are cost-throttled (``extensions.cost``) and have no general
+idempotency key: commands go through the sink's ledger
+(``idempotency="ledger"``), covered for as long as the ledger keeps the
+command id.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, HttpUrl, SecretStr
+from typing import Any
 
-from core.connector import Connector, ConnectorSettings, Verifier, WebhookSpec
+from core.connector import Connector, Verifier, WebhookSpec
 from core.webhooks import ShopifyVerifier
 
+from ._api import client_setup
+from ._commands import COMMANDS
+from ._settings import ShopifySettings
 from ._webhook import normalize
 
-__all__ = ["ShopifySettings", "connector"]
+__all__ = ["ShopifySettings", "client_setup", "connector", "sandbox"]
 
 
-class ShopifySettings(ConnectorSettings):
-    access_token: SecretStr | None = None
-    webhook_secrets: list[SecretStr] = Field(
-        default_factory=list, description="the app's client secret(s)"
-    )
-    base_url: HttpUrl = HttpUrl("https://example.myshopify.com")
+def sandbox(**kwargs: Any) -> Any:
+    """A :class:`~connectors.shopify._sandbox.ShopifySandbox`."""
+    from ._sandbox import ShopifySandbox
+
+    return ShopifySandbox(**kwargs)
 
 
 def _verifier(settings: ShopifySettings) -> Verifier | None:
@@ -29,7 +37,10 @@ def _verifier(settings: ShopifySettings) -> Verifier | None:
 connector = Connector(
     name="shopify",
     settings=ShopifySettings,
+    commands=COMMANDS,
     # Shopify times out after 5 s.
     webhook=WebhookSpec(verifier=_verifier, normalize=normalize, ack_deadline_s=4.0),
     description="Shopify Admin API",
+    api=client_setup,
+    sandbox=sandbox,
 )

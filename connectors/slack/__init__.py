@@ -1,22 +1,31 @@
-"""Slack: Events API webhooks (v0 signatures, url_verification handshake)."""
+"""Slack: Events API webhooks (v0 signatures, url_verification handshake),
+Web API commands out.
+
+Slack has no idempotency key for messages: commands go through the sink's
+ledger (``idempotency="ledger"``), covered for as long as the ledger keeps
+the command id. HTTP 200 ``{"ok": false}`` is an error (see ``_api.ok_false``).
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, HttpUrl, SecretStr
+from typing import Any
 
-from core.connector import Connector, ConnectorSettings, Verifier, WebhookSpec
+from core.connector import Connector, Verifier, WebhookSpec
 from core.webhooks import SlackVerifier
 
+from ._api import client_setup, ok_false
+from ._commands import COMMANDS
+from ._settings import SlackSettings
 from ._webhook import handshake, normalize
 
-__all__ = ["SlackSettings", "connector"]
+__all__ = ["SlackSettings", "client_setup", "connector", "ok_false", "sandbox"]
 
 
-class SlackSettings(ConnectorSettings):
-    bot_token: SecretStr | None = None
-    signing_secrets: list[SecretStr] = Field(default_factory=list)
-    webhook_tolerance_s: float = Field(default=300, gt=0)
-    base_url: HttpUrl = HttpUrl("https://slack.com/api")
+def sandbox(**kwargs: Any) -> Any:
+    """A :class:`~connectors.slack._sandbox.SlackSandbox`."""
+    from ._sandbox import SlackSandbox
+
+    return SlackSandbox(**kwargs)
 
 
 def _verifier(settings: SlackSettings) -> Verifier | None:
@@ -31,9 +40,12 @@ def _verifier(settings: SlackSettings) -> Verifier | None:
 connector = Connector(
     name="slack",
     settings=SlackSettings,
+    commands=COMMANDS,
     # Slack retries a delivery not answered within 3 s.
     webhook=WebhookSpec(
         verifier=_verifier, normalize=normalize, handshake=handshake, ack_deadline_s=2.5
     ),
     description="Slack Web API and Events API",
+    api=client_setup,
+    sandbox=sandbox,
 )

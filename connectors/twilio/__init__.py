@@ -1,36 +1,30 @@
-"""Twilio: signed status callbacks and incoming messages."""
+"""Twilio: signed status callbacks and incoming messages; messages.create out.
+
+Twilio has no idempotency key for messages: commands go through the sink's
+ledger (``idempotency="ledger"``), covered for as long as the ledger keeps
+the command id.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, HttpUrl, SecretStr, model_validator
+from typing import Any
 
-from core.connector import Connector, ConnectorSettings, Verifier, WebhookSpec
+from core.connector import Connector, Verifier, WebhookSpec
 from core.webhooks import TwilioVerifier
 
+from ._api import client_setup
+from ._commands import COMMANDS
+from ._settings import TwilioSettings
 from ._webhook import normalize
 
-__all__ = ["TwilioSettings", "connector"]
+__all__ = ["TwilioSettings", "client_setup", "connector", "sandbox"]
 
 
-class TwilioSettings(ConnectorSettings):
-    account_sid: str | None = None
-    auth_tokens: list[SecretStr] = Field(
-        default_factory=list, description="auth token(s) that sign webhooks"
-    )
-    public_url: HttpUrl | None = Field(
-        default=None,
-        description="the origin Twilio calls (e.g. https://hooks.example.com): Twilio signs "
-        "the full URL, which a proxy in front of the worker changes",
-    )
-    base_url: HttpUrl = HttpUrl("https://api.twilio.com")
+def sandbox(**kwargs: Any) -> Any:
+    """A :class:`~connectors.twilio._sandbox.TwilioSandbox`."""
+    from ._sandbox import TwilioSandbox
 
-    @model_validator(mode="after")
-    def _public_url_for_webhooks(self) -> TwilioSettings:
-        if self.auth_tokens and self.public_url is None:
-            raise ValueError(
-                "public_url is required with auth_tokens: Twilio signs the full URL it calls"
-            )
-        return self
+    return TwilioSandbox(**kwargs)
 
 
 def _verifier(settings: TwilioSettings) -> Verifier | None:
@@ -45,7 +39,10 @@ def _verifier(settings: TwilioSettings) -> Verifier | None:
 connector = Connector(
     name="twilio",
     settings=TwilioSettings,
+    commands=COMMANDS,
     # Twilio waits 15 s for a webhook response.
     webhook=WebhookSpec(verifier=_verifier, normalize=normalize, ack_deadline_s=10.0),
     description="Twilio Programmable Messaging",
+    api=client_setup,
+    sandbox=sandbox,
 )

@@ -150,6 +150,13 @@ class IdempotencyStore:
             if entry is not None and entry.response is None:
                 del self._entries[key]
 
+    def count(self, key: str) -> int:
+        """Count one side effect for ``key`` without claiming it (providers
+        without idempotency keys count by command id); returns the new count."""
+        with self._lock:
+            self._effects[key] += 1
+            return self._effects[key]
+
     def side_effects(self, key: str) -> int:
         """How many times a handler actually ran for ``key``."""
         with self._lock:

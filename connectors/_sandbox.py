@@ -1,0 +1,95 @@
+"""What every provider sandbox shares: JSON answers, bearer checks, side-effect counts.
+
+A provider without idempotency keys (``ClientSetup.idempotency == "ledger"``)
+gets no replay from its sandbox -- the real one does not replay either -- but
+its handlers count each side effect under the command id the call carries
+(``X-Switchboard-Command-Id``), so ``sandbox.side_effects(command_id)`` and
+``GET /_sandbox/idempotency`` answer "how many times did this command act".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from aiohttp import web
+
+from core.apicall import COMMAND_ID_HEADER
+from core.testing import Sandbox
+
+__all__ = ["ProviderSandbox", "json_response"]
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(data), status=status, content_type="application/json", headers=headers
+    )
+
+
+class ProviderSandbox(Sandbox):
+    """Base of the connector sandboxes (state under one lock, ids, auth)."""
+
+    #: ledger providers: no idempotency-key replay in the pipeline
+    idempotent_methods: frozenset[str] = frozenset()
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lock = threading.Lock()
+        self._ids = itertools.count(1)
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids):06d}"
+
+    def count_effect(self, request: web.Request) -> None:
+        """One side effect for the request's command id (if it carries one)."""
+        command_id = request.headers.get(COMMAND_ID_HEADER)
+        if command_id:
+            self.idempotency.count(command_id)
+
+    @staticmethod
+    def bearer(request: web.Request) -> str | None:
+        value = request.headers.get("Authorization", "")
+        scheme, _, token = value.partition(" ")
+        return token if scheme.lower() in ("bearer", "token") and token else None
+
+    @staticmethod
+    def basic(request: web.Request) -> tuple[str, str] | None:
+        value = request.headers.get("Authorization", "")
+        scheme, _, encoded = value.partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            user, sep, password = base64.b64decode(encoded).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return (user, password) if sep else None
+
+    @staticmethod
+    async def form(request: web.Request) -> list[tuple[str, str]]:
+        return parse_qsl((await request.read()).decode("utf-8", "replace"), keep_blank_values=True)
+
+    @staticmethod
+    async def json_body(request: web.Request) -> Any:
+        raw = await request.read()
+        try:
+            return orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            return _NOT_JSON
+
+
+_NOT_JSON = object()
+
+
+def is_not_json(value: Any) -> bool:
+    return value is _NOT_JSON
+
+
+Handler = Callable[[web.Request], Any]

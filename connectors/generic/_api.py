@@ -1,0 +1,40 @@
+"""How generic requests are made: base URL, auth and idempotency from settings.
+
+With ``idempotency_header`` set (e.g. ``Idempotency-Key``) the provider is
+trusted to honour it for ``idempotency_window_s`` (``idempotency="key"``);
+without it the sink's ledger of command ids covers redelivery
+(``idempotency="ledger"``) for as long as it keeps an id.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.apicall import ClientSetup
+from core.auth import build_auth
+from core.client import ClientPolicy, credential_fingerprint
+from core.errors import PolicyError
+from core.ratelimit import RatePolicy
+
+from ._settings import GenericSettings
+
+__all__ = ["client_setup"]
+
+
+def client_setup(settings: GenericSettings) -> ClientSetup:
+    if settings.base_url is None:
+        raise PolicyError("generic.base_url: required to send commands", setting="generic.base_url")
+    key = settings.idempotency_header
+    auth = build_auth(settings.auth) if settings.auth is not None else None
+    return ClientSetup(
+        policy=ClientPolicy(
+            connector="generic",
+            base_url=str(settings.base_url),
+            rate=RatePolicy(rate=settings.rate) if settings.rate else None,
+            idempotency_header=key or "Idempotency-Key",
+        ),
+        auth=auth,
+        credential=credential_fingerprint(repr(settings.auth)) if auth else "default",
+        idempotency="key" if key else "ledger",
+        idempotency_window=timedelta(seconds=settings.idempotency_window_s) if key else None,
+    )

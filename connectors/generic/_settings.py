@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from pydantic import Field, HttpUrl, SecretStr
+
+from core.auth import AuthSettings
+from core.connector import ConnectorSettings
+from core.webhooks import GenericHmacSettings
+
+from ._commands import RequestTemplate
+
+__all__ = ["GenericSettings"]
+
+
+class GenericSettings(ConnectorSettings):
+    webhook_secrets: list[SecretStr] = Field(
+        default_factory=list, description="Standard Webhooks whsec_... secrets"
+    )
+    webhook_tolerance_s: float = Field(default=300, gt=0)
+    hmac: GenericHmacSettings | None = Field(
+        default=None, description="a custom HMAC scheme instead of Standard Webhooks"
+    )
+    base_url: HttpUrl | None = None
+    auth: AuthSettings | None = Field(default=None, description="auth for generic.request")
+    rate: float | None = Field(default=None, gt=0, description="requests/s; None: unlimited")
+    templates: dict[str, RequestTemplate] = Field(
+        default_factory=dict, description="request templates for generic.request, by name"
+    )
+    idempotency_header: str | None = Field(
+        default=None, description="the provider's idempotency-key header, if it has one"
+    )
+    idempotency_window_s: float = Field(default=86400, gt=0)

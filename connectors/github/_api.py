@@ -1,0 +1,64 @@
+"""How GitHub calls are made: bearer token, JSON, no idempotency key.
+
+GitHub's REST API has no idempotency key, so the sink keeps a ledger of
+executed command ids (``idempotency="ledger"``): a command is covered for
+as long as the ledger keeps its id. A POST is never retried by the client
+once it may have reached GitHub.
+
+Rate limits: GitHub answers 403 *or* 429 with ``X-RateLimit-Remaining: 0``
+(primary limit, wait until ``X-RateLimit-Reset``) or with ``Retry-After``
+(secondary limit); both are RateLimitedError, not a configuration error.
+"""
+
+from __future__ import annotations
+
+import time
+
+from core.apicall import ClientSetup
+from core.auth import BearerAuth
+from core.classify import Action, ErrorMapping, Resolution, ResponseView, parse_retry_after
+from core.client import ClientPolicy, credential_fingerprint
+from core.errors import PolicyError
+from core.ratelimit import RatePolicy
+
+from ._settings import GitHubSettings
+
+__all__ = ["client_setup", "rate_limited"]
+
+
+def rate_limited(view: ResponseView) -> Resolution | None:
+    if view.status not in (403, 429):
+        return None
+    retry_after = parse_retry_after(view.headers.get("retry-after"))
+    if retry_after is not None:
+        return Resolution(Action.RATE_LIMITED, retry_after=retry_after)
+    if view.headers.get("x-ratelimit-remaining") == "0":
+        reset = view.headers.get("x-ratelimit-reset", "")
+        wait = max(0.0, float(reset) - time.time()) if reset.isdigit() else 60.0
+        return Resolution(Action.RATE_LIMITED, retry_after=wait)
+    return None
+
+
+ERRORS = ErrorMapping().override(
+    rules=[rate_limited], request_id_headers=("x-github-request-id", "x-request-id")
+)
+
+
+def client_setup(settings: GitHubSettings) -> ClientSetup:
+    if settings.token is None or not settings.token.get_secret_value():
+        raise PolicyError("github.token: required to send commands", setting="github.token")
+    return ClientSetup(
+        policy=ClientPolicy(
+            connector="github",
+            base_url=str(settings.base_url),
+            rate=RatePolicy(rate=settings.rate),
+            errors=ERRORS,
+            headers={
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": settings.api_version,
+            },
+        ),
+        auth=BearerAuth(settings.token),
+        credential=credential_fingerprint(settings.token.get_secret_value()),
+        idempotency="ledger",
+    )

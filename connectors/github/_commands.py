@@ -1,0 +1,49 @@
+"""GitHub command models (params of ``github.<command>``) and the REST calls they make."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from core.connector import CommandParams, Endpoint
+
+__all__ = ["COMMANDS", "IssuesAddLabels", "IssuesComment", "IssuesCreate"]
+
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class _Repo(CommandParams):
+    owner: Name
+    repo: Name
+
+
+class IssuesCreate(_Repo):
+    endpoint = Endpoint("POST", "/repos/{owner}/{repo}/issues")
+
+    title: str = Field(min_length=1, max_length=256)
+    body: str | None = Field(default=None, max_length=65536)
+    labels: list[str] = Field(default_factory=list)
+    assignees: list[str] = Field(default_factory=list, max_length=10)
+    milestone: int | None = Field(default=None, gt=0)
+
+
+class IssuesComment(_Repo):
+    endpoint = Endpoint("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments")
+
+    issue_number: int = Field(gt=0)
+    body: str = Field(min_length=1, max_length=65536)
+
+
+class IssuesAddLabels(_Repo):
+    endpoint = Endpoint("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels")
+
+    issue_number: int = Field(gt=0)
+    labels: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(min_length=1)
+
+
+COMMANDS: dict[str, type[CommandParams]] = {
+    "issues.create": IssuesCreate,
+    "issues.comment": IssuesComment,
+    "issues.add_labels": IssuesAddLabels,
+}

@@ -1,0 +1,37 @@
+"""How SendGrid calls are made: bearer API key, JSON, 202 Accepted.
+
+SendGrid's Mail Send has no idempotency key: the sink's ledger of command
+ids covers redelivery (``idempotency="ledger"``) for as long as it keeps an
+id. A 202 means queued for delivery, not delivered.
+"""
+
+from __future__ import annotations
+
+from core.apicall import ClientSetup
+from core.auth import BearerAuth
+from core.classify import ErrorMapping
+from core.client import ClientPolicy, credential_fingerprint
+from core.errors import PolicyError
+from core.ratelimit import RatePolicy
+
+from ._settings import SendGridSettings
+
+__all__ = ["client_setup"]
+
+ERRORS = ErrorMapping().override(request_id_headers=("x-message-id", "x-request-id"))
+
+
+def client_setup(settings: SendGridSettings) -> ClientSetup:
+    if settings.api_key is None or not settings.api_key.get_secret_value():
+        raise PolicyError("sendgrid.api_key: required to send commands", setting="sendgrid.api_key")
+    return ClientSetup(
+        policy=ClientPolicy(
+            connector="sendgrid",
+            base_url=str(settings.base_url),
+            rate=RatePolicy(rate=settings.rate),
+            errors=ERRORS,
+        ),
+        auth=BearerAuth(settings.api_key),
+        credential=credential_fingerprint(settings.api_key.get_secret_value()),
+        idempotency="ledger",
+    )

@@ -1,0 +1,45 @@
+"""How Shopify calls are made: ``X-Shopify-Access-Token``, GraphQL Admin API.
+
+Throttling is cost-based: every response's ``extensions.cost.throttleStatus``
+feeds the client's points budget, so the next mutation waits for the points
+it needs instead of being THROTTLED (a THROTTLED answer is RateLimitedError).
+Shopify has no general idempotency key for mutations: commands go through
+the sink's ledger (``idempotency="ledger"``), covered for as long as the
+ledger keeps the command id.
+"""
+
+from __future__ import annotations
+
+from core.apicall import ClientSetup
+from core.auth import ApiKeyAuth
+from core.classify import ErrorMapping
+from core.client import ClientPolicy, credential_fingerprint
+from core.errors import PolicyError
+from core.ratelimit import RatePolicy
+
+from ._settings import ShopifySettings
+
+__all__ = ["client_setup"]
+
+ERRORS = ErrorMapping().override(
+    request_id_headers=("x-request-id",), message_fields=("errors", "errors.0.message", "message")
+)
+
+
+def client_setup(settings: ShopifySettings) -> ClientSetup:
+    if settings.access_token is None or not settings.access_token.get_secret_value():
+        raise PolicyError(
+            "shopify.access_token: required to send commands", setting="shopify.access_token"
+        )
+    return ClientSetup(
+        policy=ClientPolicy(
+            connector="shopify",
+            base_url=str(settings.base_url),
+            rate=RatePolicy(rate=settings.rate),
+            errors=ERRORS,
+        ),
+        auth=ApiKeyAuth(settings.access_token, name="X-Shopify-Access-Token"),
+        credential=credential_fingerprint(settings.access_token.get_secret_value()),
+        idempotency="ledger",
+        graphql_cost=settings.default_cost,
+    )

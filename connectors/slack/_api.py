@@ -1,0 +1,77 @@
+"""How Slack Web API calls are made: bot token, JSON, HTTP 200 errors.
+
+Slack has no idempotency key for ``chat.postMessage``: the sink's ledger of
+command ids covers redelivery (``idempotency="ledger"``) for as long as it
+keeps an id. ``{"ok": false, "error": code}`` is mapped by :func:`ok_false`:
+``ratelimited`` -> RateLimitedError (honouring ``Retry-After``), auth and
+scope errors -> FatalConfigError, Slack-side failures -> ServerError,
+anything else (``channel_not_found``, ``no_text``...) -> FatalRequestError
+with the code as ``provider_code``.
+"""
+
+from __future__ import annotations
+
+from core.apicall import ClientSetup
+from core.auth import BearerAuth
+from core.classify import Action, ErrorMapping, Resolution, ResponseView, parse_retry_after
+from core.client import ClientPolicy, credential_fingerprint
+from core.errors import PolicyError
+from core.ratelimit import RatePolicy
+
+from ._settings import SlackSettings
+
+__all__ = ["CONFIG_ERRORS", "RETRY_ERRORS", "client_setup", "ok_false"]
+
+CONFIG_ERRORS = frozenset(
+    {
+        "not_authed",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "not_allowed_token_type",
+        "ekm_access_denied",
+        "team_access_not_granted",
+        "access_denied",
+    }
+)
+RETRY_ERRORS = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+
+
+def ok_false(view: ResponseView) -> Resolution | None:
+    body = view.body
+    if not isinstance(body, dict) or body.get("ok") is not False:
+        return None
+    code = str(body.get("error") or "unknown_error")
+    message = f"slack: {code}"
+    if code == "ratelimited":
+        delay = parse_retry_after(view.headers.get("retry-after"))
+        return Resolution(Action.RATE_LIMITED, message, code, retry_after=delay)
+    if code in CONFIG_ERRORS:
+        return Resolution(Action.FATAL_CONFIG, message, code)
+    if code in RETRY_ERRORS or view.status >= 500:
+        return Resolution(Action.RETRY, message, code)
+    return Resolution(Action.FATAL_REQUEST, message, code)
+
+
+ERRORS = ErrorMapping().override(rules=[ok_false])
+
+
+def client_setup(settings: SlackSettings) -> ClientSetup:
+    if settings.bot_token is None or not settings.bot_token.get_secret_value():
+        raise PolicyError("slack.bot_token: required to send commands", setting="slack.bot_token")
+    return ClientSetup(
+        policy=ClientPolicy(
+            connector="slack",
+            base_url=str(settings.base_url),
+            rate=RatePolicy(rate=settings.rate),
+            errors=ERRORS,
+        ),
+        auth=BearerAuth(settings.bot_token),
+        credential=credential_fingerprint(settings.bot_token.get_secret_value()),
+        idempotency="ledger",
+    )

@@ -1,0 +1,59 @@
+"""How Stripe calls are made: bearer secret key, Idempotency-Key = command id.
+
+Stripe keeps an idempotency key for at least 24 hours: a redelivered
+command within that window is answered with the first response and no new
+side effect; the same key with a different body is a 400
+``idempotency_error`` (FatalRequestError, never retried). Concurrent use of
+a key answers 409, retried. ``Stripe-Should-Retry`` overrides the status.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.apicall import ClientSetup
+from core.auth import BearerAuth
+from core.classify import Action, ErrorMapping, Resolution, ResponseView
+from core.client import ClientPolicy, credential_fingerprint
+from core.errors import PolicyError
+from core.ratelimit import RatePolicy
+
+from ._settings import StripeSettings
+
+__all__ = ["IDEMPOTENCY_WINDOW", "client_setup", "should_retry"]
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
+def should_retry(view: ResponseView) -> Resolution | None:
+    """``Stripe-Should-Retry: true|false`` beats the status table."""
+    value = view.headers.get("stripe-should-retry")
+    if value == "true" and view.status >= 400:
+        return Resolution(Action.RETRY)
+    if value == "false" and view.status >= 500:
+        return Resolution(Action.FATAL_REQUEST)
+    return None
+
+
+ERRORS = ErrorMapping().override(statuses={409: Action.RETRY}, rules=[should_retry])
+
+
+def client_setup(settings: StripeSettings) -> ClientSetup:
+    if settings.api_key is None or not settings.api_key.get_secret_value():
+        raise PolicyError("stripe.api_key: required to send commands", setting="stripe.api_key")
+    key = settings.api_key.get_secret_value()
+    policy = ClientPolicy(
+        connector="stripe",
+        base_url=str(settings.base_url),
+        rate=RatePolicy(rate=settings.rate),
+        errors=ERRORS,
+        idempotency_header="Idempotency-Key",
+        headers={"Stripe-Version": settings.api_version} if settings.api_version else {},
+    )
+    return ClientSetup(
+        policy=policy,
+        auth=BearerAuth(settings.api_key),
+        credential=credential_fingerprint(key),
+        idempotency="key",
+        idempotency_window=IDEMPOTENCY_WINDOW,
+    )

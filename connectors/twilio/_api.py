@@ -1,0 +1,50 @@
+"""How Twilio calls are made: HTTP Basic (account SID + auth token, or an
+API key SID + secret), form bodies, the account SID in the path.
+
+Twilio's Messages API has no idempotency key: the sink's ledger of command
+ids covers redelivery (``idempotency="ledger"``) for as long as it keeps an
+id. Errors carry Twilio's numeric ``code`` (e.g. 21211 invalid To) as the
+``provider_code``.
+"""
+
+from __future__ import annotations
+
+from core.apicall import ClientSetup
+from core.auth import BasicAuth
+from core.classify import ErrorMapping
+from core.client import ClientPolicy, credential_fingerprint
+from core.errors import PolicyError
+from core.ratelimit import RatePolicy
+
+from ._settings import TwilioSettings
+
+__all__ = ["client_setup"]
+
+ERRORS = ErrorMapping().override(request_id_headers=("twilio-request-id", "x-request-id"))
+
+
+def client_setup(settings: TwilioSettings) -> ClientSetup:
+    if not settings.account_sid:
+        raise PolicyError(
+            "twilio.account_sid: required to send commands", setting="twilio.account_sid"
+        )
+    if settings.api_key_sid and settings.api_key_secret is not None:
+        user, secret = settings.api_key_sid, settings.api_key_secret
+    elif settings.auth_tokens:
+        user, secret = settings.account_sid, settings.auth_tokens[0]
+    else:
+        raise PolicyError(
+            "twilio.auth_tokens (or api_key_sid + api_key_secret): required to send commands",
+            setting="twilio.auth_tokens",
+        )
+    return ClientSetup(
+        policy=ClientPolicy(
+            connector="twilio",
+            base_url=str(settings.base_url),
+            rate=RatePolicy(rate=settings.rate),
+            errors=ERRORS,
+        ),
+        auth=BasicAuth(user, secret),
+        credential=credential_fingerprint(f"{user}:{secret.get_secret_value()}"),
+        idempotency="ledger",
+    )

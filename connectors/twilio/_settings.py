@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from pydantic import Field, HttpUrl, SecretStr, model_validator
+
+from core.connector import ConnectorSettings
+
+__all__ = ["TwilioSettings"]
+
+
+class TwilioSettings(ConnectorSettings):
+    account_sid: str | None = None
+    auth_tokens: list[SecretStr] = Field(
+        default_factory=list,
+        description="auth token(s) that sign webhooks; the first also authenticates commands",
+    )
+    api_key_sid: str | None = Field(default=None, description="SK... API key for commands")
+    api_key_secret: SecretStr | None = None
+    rate: float = Field(default=10, gt=0, description="requests/s")
+    public_url: HttpUrl | None = Field(
+        default=None,
+        description="the origin Twilio calls (e.g. https://hooks.example.com): Twilio signs "
+        "the full URL, which a proxy in front of the worker changes",
+    )
+    base_url: HttpUrl = HttpUrl("https://api.twilio.com")
+
+    @model_validator(mode="after")
+    def _public_url_for_webhooks(self) -> TwilioSettings:
+        if self.auth_tokens and self.public_url is None:
+            raise ValueError(
+                "public_url is required with auth_tokens: Twilio signs the full URL it calls"
+            )
+        return self

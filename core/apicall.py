@@ -1,0 +1,289 @@
+"""What a command does at its provider, declared as data the sink can run.
+
+A command's params model (:class:`core.connector.CommandParams`) turns
+itself into one :class:`ApiCall` -- method, path, body kind and body --
+either declaratively through an :class:`Endpoint` class attribute or by
+overriding ``api_call``. A connector's ``api`` callable turns its settings
+section into a :class:`ClientSetup`: the :class:`~core.client.ClientPolicy`
+(base URL, error mapping), the auth, and how side effects are kept single:
+
+- ``idempotency="key"``: the provider honours an idempotency key; the
+  command id is sent in ``policy.idempotency_header`` and the provider
+  replays the first answer for ``idempotency_window``;
+- ``idempotency="ledger"``: the provider has no such key; the sink must
+  check its ledger of executed command ids before calling.
+
+Either way every call carries the command id in :data:`COMMAND_ID_HEADER`
+(harmless to real providers; sandboxes count side effects by it).
+
+:func:`execute` sends an ApiCall through a :class:`~core.client.ProviderClient`
+(GraphQL bodies through :class:`~core.graphql.GraphQLClient`, cost-throttled)
+and returns a :class:`CallResult`, or raises from :mod:`core.errors`; a call
+that cannot be built raises FatalRequestError before anything is sent.
+
+:func:`form_encode` is the bracket encoding of nested form bodies
+(``metadata[k]=v``, ``items[0][price]=p``) that Stripe's own SDK produces
+(``stripe._encode._api_encode``): None values and empty containers are
+left out, booleans are ``true``/``false``.
+"""
+
+from __future__ import annotations
+
+import string
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any, Literal, Protocol
+from urllib.parse import quote, urlencode
+
+import httpx
+from pydantic import BaseModel
+
+from core import errors as e
+from core.client import ClientPolicy, ProviderClient, ProviderResponse
+from core.graphql import GraphQLClient
+
+__all__ = [
+    "COMMAND_ID_HEADER",
+    "ApiCall",
+    "BodyKind",
+    "Buildable",
+    "CallContext",
+    "CallResult",
+    "ClientSetup",
+    "Endpoint",
+    "Idempotency",
+    "execute",
+    "fill_path",
+    "form_encode",
+    "run_command",
+]
+
+COMMAND_ID_HEADER = "X-Switchboard-Command-Id"
+
+BodyKind = Literal["none", "json", "form", "query", "graphql"]
+Idempotency = Literal["key", "ledger"]
+Extract = Callable[[Any, httpx.Headers], Any]
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _pairs(key: str, value: Any) -> Iterator[tuple[str, str]]:
+    if value is None:
+        return
+    if isinstance(value, Mapping):
+        for sub, item in value.items():
+            yield from _pairs(f"{key}[{sub}]", item)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _pairs(f"{key}[{i}]", item)
+    else:
+        yield key, _scalar(value)
+
+
+def form_encode(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Nested data -> ordered form pairs with bracket keys (see the module docstring)."""
+    out: list[tuple[str, str]] = []
+    for key, value in data.items():
+        out.extend(_pairs(str(key), value))
+    return out
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What a command may use besides its params: its id and the connector's settings."""
+
+    command_id: str
+    settings: Any = None
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One provider request, fully described.
+
+    ``path`` is relative to the policy's base URL (or absolute). ``body``
+    is a JSON value (``json``), a mapping encoded with :func:`form_encode`
+    or a list of pairs (``form``, ``query``), or ``{"query", "variables"}``
+    (``graphql``). ``idempotency_key`` is filled in by :meth:`ClientSetup.prepare`.
+    ``success_statuses`` narrows success: another 2xx is a FatalRequestError.
+    ``extract(data, headers)`` maps the parsed response to the Result's
+    ``response`` and may raise a :mod:`core.errors` error for an in-band
+    failure (GraphQL userErrors).
+    """
+
+    method: str
+    path: str
+    body_kind: BodyKind = "none"
+    body: Any = None
+    params: Mapping[str, str] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    idempotency_key: str | None = None
+    success_statuses: frozenset[int] | None = None
+    extract: Extract | None = None
+
+
+def fill_path(template: str, values: Mapping[str, Any]) -> str:
+    """``/v1/customers/{customer}`` with each value percent-encoded (``/`` too)."""
+    try:
+        return template.format_map({k: quote(str(v), safe="") for k, v in values.items()})
+    except (KeyError, IndexError, ValueError) as exc:
+        raise e.FatalRequestError(f"cannot fill path {template!r}: missing {exc}") from None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A declarative call: path fields are taken out of the params and
+    placed in the path; the rest (``exclude`` removed, None left out) is
+    the body in ``body`` form."""
+
+    method: str
+    path: str
+    body: BodyKind = "json"
+    exclude: frozenset[str] = frozenset()
+    extract: Extract | None = None
+
+    def path_fields(self) -> list[str]:
+        return [name for _, name, _, _ in string.Formatter().parse(self.path) if name]
+
+    def build(self, params: BaseModel, ctx: CallContext) -> ApiCall:
+        in_path = self.path_fields()
+        data = params.model_dump(mode="json", exclude_none=True, by_alias=True)
+        path = fill_path(self.path, {k: data.get(k) for k in in_path if k in data})
+        body = {k: v for k, v in data.items() if k not in in_path and k not in self.exclude}
+        if self.body == "none":
+            body_value: Any = None
+        elif self.body in ("form", "query"):
+            body_value = form_encode(body)
+        else:
+            body_value = body
+        return ApiCall(self.method, path, self.body, body_value, extract=self.extract)
+
+
+@dataclass(frozen=True)
+class ClientSetup:
+    """A connector's client choices, built from its settings section.
+
+    ``idempotency``/``idempotency_window``: see the module docstring
+    (``window=None`` for a ledger: covered for the ledger's retention).
+    ``graphql_cost`` is the cost assumed for a GraphQL document before the
+    provider reported one.
+    """
+
+    policy: ClientPolicy
+    auth: httpx.Auth | None = None
+    credential: str = "default"
+    idempotency: Idempotency = "ledger"
+    idempotency_window: timedelta | None = None
+    graphql_cost: float = 10.0
+
+    def client(self, **kwargs: Any) -> ProviderClient:
+        """A :class:`ProviderClient` for this setup (``kwargs``: budgets, sleep, transport...)."""
+        return ProviderClient(self.policy, auth=self.auth, credential=self.credential, **kwargs)
+
+    def prepare(self, call: ApiCall, command_id: str) -> ApiCall:
+        """``call`` with the command id header and, for key providers, the idempotency key."""
+        headers = {**call.headers, COMMAND_ID_HEADER: command_id}
+        key = command_id if self.idempotency == "key" and call.method != "GET" else None
+        return replace(call, headers=headers, idempotency_key=key)
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """A successful call: ``data`` is what goes in the Result's ``response``."""
+
+    status: int
+    data: Any
+    attempts: int
+    request_id: str | None
+
+
+_GRAPHQL: weakref.WeakKeyDictionary[ProviderClient, dict[tuple[str, float], GraphQLClient]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _graphql_client(client: ProviderClient, path: str, cost: float) -> GraphQLClient:
+    # One GraphQLClient per (client, path): it remembers each document's cost.
+    per_client = _GRAPHQL.setdefault(client, {})
+    gql = per_client.get((path, cost))
+    if gql is None:
+        gql = per_client[(path, cost)] = GraphQLClient(client, path, default_cost=cost)
+    return gql
+
+
+def _form_pairs(body: Any) -> Sequence[tuple[str, str]]:
+    if body is None:
+        return []
+    if isinstance(body, Mapping):
+        return form_encode(body)
+    return [(str(k), _scalar(v)) for k, v in body]
+
+
+async def execute(
+    client: ProviderClient, call: ApiCall, *, graphql_cost: float = 10.0
+) -> CallResult:
+    """Send ``call`` (see the module docstring for what is raised)."""
+    kind = call.body_kind
+    if kind == "graphql":
+        if not isinstance(call.body, Mapping) or not isinstance(call.body.get("query"), str):
+            raise e.FatalRequestError("graphql call without a query document")
+        gql = _graphql_client(client, call.path, graphql_cost)
+        result = await gql.execute(
+            call.body["query"],
+            call.body.get("variables"),
+            idempotency_key=call.idempotency_key,
+        )
+        assert result.response is not None
+        resp = result.response
+        data: Any = result.data
+    else:
+        kwargs: dict[str, Any] = {"headers": dict(call.headers)}
+        params: list[tuple[str, str | int | float | bool | None]] = list(
+            (call.params or {}).items()
+        )
+        if kind == "json":
+            kwargs["json"] = call.body
+        elif kind == "form":
+            kwargs["content"] = urlencode(_form_pairs(call.body)).encode()
+            kwargs["headers"]["Content-Type"] = "application/x-www-form-urlencoded"
+        elif kind == "query":
+            params.extend(_form_pairs(call.body))
+        if params:
+            kwargs["params"] = httpx.QueryParams(params)
+        resp = await client.request(
+            call.method, call.path, idempotency_key=call.idempotency_key, **kwargs
+        )
+        data = resp.data
+    _check_status(call, resp)
+    if call.extract is not None:
+        data = call.extract(data, resp.headers)
+    return CallResult(resp.status, data, resp.attempts, resp.request_id)
+
+
+class Buildable(Protocol):
+    """A validated command's params (:class:`core.connector.CommandParams`)."""
+
+    def api_call(self, ctx: CallContext) -> ApiCall: ...
+
+
+async def run_command(
+    setup: ClientSetup, client: ProviderClient, params: Buildable, ctx: CallContext
+) -> CallResult:
+    """Build ``params``' call, add the command id (and key), and send it."""
+    call = setup.prepare(params.api_call(ctx), ctx.command_id)
+    return await execute(client, call, graphql_cost=setup.graphql_cost)
+
+
+def _check_status(call: ApiCall, resp: ProviderResponse) -> None:
+    if call.success_statuses is not None and resp.status not in call.success_statuses:
+        raise e.FatalRequestError(
+            f"{call.method} {call.path} -> {resp.status}, expected one of "
+            f"{sorted(call.success_statuses)}",
+            status=resp.status,
+            request_id=resp.request_id,
+        )
