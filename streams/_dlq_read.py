@@ -199,8 +199,8 @@ async def dlq_topics(settings: Settings) -> list[str]:
 async def resolve_topics(settings: Settings, names: Iterable[str]) -> list[str]:
     """Map user-given names to existing DLQ topics; no names means all of them.
 
-    A name is tried as given, then with the topic prefix, each with ``.dlq``
-    appended unless it already ends so (``stripe.commands`` finds
+    A name is tried with the topic prefix first, then as given, each with
+    ``.dlq`` appended unless it already ends so (``stripe.commands`` finds
     ``<prefix>stripe.commands.dlq``). Raises :class:`DlqInputError` naming
     the first one that matches nothing.
     """
@@ -212,7 +212,7 @@ async def resolve_topics(settings: Settings, names: Iterable[str]) -> list[str]:
     out: list[str] = []
     for name in names:
         base = name if name.endswith(DLQ_SUFFIX) else name + DLQ_SUFFIX
-        found = next((c for c in (base, prefix + base) if c in existing), None)
+        found = next((c for c in (prefix + base, base) if c in existing), None)
         if found is None:
             raise DlqInputError(f"DLQ topic {base} does not exist; see `switchboard topics list`")
         if found not in out:
@@ -223,7 +223,11 @@ async def resolve_topics(settings: Settings, names: Iterable[str]) -> list[str]:
 def _reader(settings: Settings) -> AIOKafkaConsumer:
     # No group, no commits: looking at a DLQ never moves anyone's offsets.
     # read_committed: records of aborted transactions were never dead-lettered.
-    return kafka.consumer(settings, group_id=None, isolation_level="read_committed")
+    # A short fetch wait: the reader reassigns partition by partition, and a
+    # reassignment waits for the fetch in flight (500 ms by default).
+    return kafka.consumer(
+        settings, group_id=None, isolation_level="read_committed", fetch_max_wait_ms=50
+    )
 
 
 async def _read_partition(
@@ -288,7 +292,9 @@ async def read_dlq(
 async def read_one(settings: Settings, ref: DlqRef) -> DlqRecord:
     """The record at ``ref``. Raises :class:`DlqInputError` when the topic,
     partition or offset does not exist (or was removed by retention)."""
-    partitions = await partitions_of(settings, ref.topic)
+    # Listing first: a metadata request for a missing topic may create it.
+    exists = ref.topic in await existing_topics(settings)
+    partitions = await partitions_of(settings, ref.topic) if exists else None
     if partitions is None:
         raise DlqInputError(f"topic {ref.topic} does not exist; see `switchboard topics list`")
     if ref.partition not in partitions:
