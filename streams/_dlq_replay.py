@@ -182,11 +182,12 @@ async def replay(
     rate: float | None = None,
     on_progress: Callable[[int], None] | None = None,
     sleep: Sleep = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> ReplayReport:
     """Produce every non-skipped item of ``plan`` to its destination, with
     the original key and value, :func:`replay_headers` and a fresh timestamp,
-    at most ``rate`` records per second (paced with ``sleep``, never
-    blocking the loop). ``on_progress(1)`` is called as each is acknowledged.
+    at most ``rate`` records per second (paced with ``sleep`` against
+    ``clock``; never a blocking sleep). ``on_progress(1)`` is called as each is acknowledged.
 
     The producer is idempotent with ``acks=all``; the report counts a record
     as replayed only once Kafka acknowledged it. The value, and so a
@@ -201,7 +202,7 @@ async def replay(
     todo = [i for i in items if i.skip is None and i.destination]
     if not todo:
         return report
-    bucket = TokenBucket(rate, 1.0, clock=time.monotonic) if rate else None
+    bucket = TokenBucket(rate, 1.0, clock=clock) if rate else None
     pending: list[tuple[ReplayItem, asyncio.Future[object]]] = []
 
     def acked(future: asyncio.Future[object]) -> None:

@@ -10,6 +10,7 @@ CliRunner; a few run the installed ``switchboard`` as a subprocess.
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -26,7 +27,15 @@ from core.envelopes import DLQ_HEADER_PREFIX, Command, DlqHeaders
 from core.settings import Settings
 from streams import kafka
 from streams.cli import cli
-from streams.dlq import REPLAY_AT, REPLAY_FROM, REPLAY_ID, DlqRef, plan_replay, read_dlq
+from streams.dlq import (
+    REPLAY_AT,
+    REPLAY_FROM,
+    REPLAY_ID,
+    ReplayReport,
+    plan_replay,
+    read_dlq,
+    replay,
+)
 from streams.topics import TopicNames, TopicSpec, ensure_topics
 from tests.conftest import free_port
 from tests.kafkatools import end_offsets, read_topic
@@ -415,6 +424,56 @@ def test_one_run_never_replays_a_record_twice(seeded: Seeded) -> None:
     assert dict(record.headers)[REPLAY_FROM] == ref.encode()
 
 
+def test_the_rate_paces_through_the_injected_clock(seeded: Seeded) -> None:
+    now = [0.0]
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    async def go() -> ReplayReport:
+        records = [r async for r in read_dlq(seeded.settings, [seeded.commands_dlq])]
+        plan = await plan_replay(seeded.settings, records, to=seeded.other)
+        return await replay(seeded.settings, plan, rate=2.0, sleep=fake_sleep, clock=lambda: now[0])
+
+    report = asyncio.run(go())
+    assert report.replayed == 3
+    assert report.by_destination == {seeded.other: 3}
+    assert sum(waits) == pytest.approx(1.0)  # at 2/s the 2nd and 3rd wait 0.5 s each
+    assert len(records_of(seeded.settings, seeded.other)) == 3
+
+
+def test_replay_asks_at_a_terminal(seeded: Seeded, env: dict[str, str]) -> None:
+    def answer(text: bytes) -> subprocess.CompletedProcess[str]:
+        master, slave = os.openpty()
+        try:
+            proc = subprocess.Popen(
+                [SWITCHBOARD, "dlq", "replay", "--topic", "stripe.commands"],
+                env=env,
+                stdin=slave,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            os.write(master, text)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            os.close(slave)
+            os.close(master)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+    declined = answer(b"n\n")
+    assert declined.returncode == 1, declined.stderr
+    assert f"3 record(s) selected, 3 to replay: replay 3 to {seeded.commands}?" in declined.stderr
+    assert asyncio.run(end_offsets(seeded.settings, seeded.commands)) == 0
+
+    accepted = answer(b"y\n")
+    assert accepted.returncode == 0, accepted.stderr
+    assert "replayed 3 record(s)" in accepted.stdout
+    assert len(records_of(seeded.settings, seeded.commands)) == 3
+
+
 def test_replay_without_a_terminal_needs_yes(seeded: Seeded, env: dict[str, str]) -> None:
     refused = cli_run(env, "dlq", "replay", "--topic", "stripe.commands")
     assert refused.returncode == 2
@@ -474,9 +533,3 @@ def test_kafka_unreachable_is_the_friendly_error(cli_env: dict[str, str]) -> Non
     assert result.returncode == 1
     assert result.stderr.startswith("error: cannot reach Kafka")
     assert "Traceback" not in result.stderr
-
-
-def test_ref_parsing() -> None:
-    assert DlqRef.parse("a.b-c_d.dlq:2:40") == DlqRef("a.b-c_d.dlq", 2, 40)
-    assert DlqRef.parse("a.dlq[2]@40") == DlqRef("a.dlq", 2, 40)
-    assert str(DlqRef("a.dlq", 2, 40)) == "a.dlq:2:40"
