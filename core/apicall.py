@@ -237,6 +237,7 @@ async def execute(
             call.body["query"],
             call.body.get("variables"),
             idempotency_key=call.idempotency_key,
+            headers=call.headers,
         )
         assert result.response is not None
         resp = result.response

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -110,6 +111,7 @@ class GraphQLClient:
         *,
         operation_name: str | None = None,
         idempotency_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> GraphQLResult:
         """Run a query or mutation; see the module docstring for what is raised."""
         key = hashlib.sha256(document.encode()).hexdigest()[:16]
@@ -130,6 +132,7 @@ class GraphQLClient:
             "POST",
             self.path,
             json=payload,
+            headers=headers,
             idempotency_key=idempotency_key,
             idempotent=(not mutation) or idempotency_key is not None,
             validate=check,
