@@ -13,7 +13,6 @@ import base64
 import binascii
 import itertools
 import threading
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -23,7 +22,7 @@ from aiohttp import web
 from core.apicall import COMMAND_ID_HEADER
 from core.testing import Sandbox
 
-__all__ = ["ProviderSandbox", "json_response"]
+__all__ = ["ProviderSandbox", "is_not_json", "json_response"]
 
 
 def json_response(
@@ -89,7 +88,5 @@ _NOT_JSON = object()
 
 
 def is_not_json(value: Any) -> bool:
+    """True for what :meth:`ProviderSandbox.json_body` returns on a non-JSON body."""
     return value is _NOT_JSON
-
-
-Handler = Callable[[web.Request], Any]
