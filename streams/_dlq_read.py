@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -232,7 +233,7 @@ def _reader(settings: Settings) -> AIOKafkaConsumer:
 
 async def _read_partition(
     consumer: AIOKafkaConsumer, tp: TopicPartition, start: int | None = None
-) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+) -> AsyncGenerator[ConsumerRecord[bytes, bytes], None]:
     """Records of ``tp`` from ``start`` (default: the beginning) up to its end
     offset as of the call; records produced later are not waited for."""
     consumer.assign([tp])
@@ -279,14 +280,16 @@ async def read_dlq(
                     r.topic == topic and r.partition == partition for r in flt.refs
                 ):
                     continue
-                async for raw in _read_partition(consumer, TopicPartition(topic, partition)):
-                    record = DlqRecord.from_consumer_record(raw)
-                    if not flt.matches(record):
-                        continue
-                    yield record
-                    seen += 1
-                    if limit is not None and seen >= limit:
-                        return
+                tp = TopicPartition(topic, partition)
+                async with aclosing(_read_partition(consumer, tp)) as raws:
+                    async for raw in raws:
+                        record = DlqRecord.from_consumer_record(raw)
+                        if not flt.matches(record):
+                            continue
+                        yield record
+                        seen += 1
+                        if limit is not None and seen >= limit:
+                            return
 
 
 async def read_one(settings: Settings, ref: DlqRef) -> DlqRecord:
@@ -306,10 +309,11 @@ async def read_one(settings: Settings, ref: DlqRef) -> DlqRecord:
         tp = TopicPartition(ref.topic, ref.partition)
         first = (await consumer.beginning_offsets([tp]))[tp]
         if ref.offset >= first:
-            async for raw in _read_partition(consumer, tp, start=ref.offset):
-                if raw.offset == ref.offset:
-                    return DlqRecord.from_consumer_record(raw)
-                break
+            async with aclosing(_read_partition(consumer, tp, start=ref.offset)) as raws:
+                async for raw in raws:
+                    if raw.offset == ref.offset:
+                        return DlqRecord.from_consumer_record(raw)
+                    break
     raise DlqInputError(f"no record at {ref} (offsets end or were removed by retention)")
 
 

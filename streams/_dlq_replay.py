@@ -22,7 +22,7 @@ from core.settings import Settings
 
 from . import kafka
 from ._dlq_read import DlqInputError, DlqRecord, DlqRef, _read_partition, _reader
-from .topics import existing_topics, partitions_of
+from .topics import TopicNames, existing_topics, partitions_of
 
 REPLAY_HEADER_PREFIX = "__switchboard.replay."
 REPLAY_FROM = REPLAY_HEADER_PREFIX + "from"
@@ -97,13 +97,27 @@ async def _replayed_refs(settings: Settings, topic: str, since: datetime | None)
         for tp, start in starts.items():
             if start == -1:
                 continue
-            async for raw in _read_partition(consumer, tp, start=start):
-                for name, value in raw.headers or ():
-                    if name == REPLAY_FROM:
-                        # A foreign or damaged marker is not ours to honour.
-                        with contextlib.suppress(DlqInputError):
-                            refs.add(DlqRef.parse(bytes(value).decode("utf-8", "replace")))
+            async with contextlib.aclosing(_read_partition(consumer, tp, start=start)) as raws:
+                async for raw in raws:
+                    for name, value in raw.headers or ():
+                        if name == REPLAY_FROM:
+                            # A foreign or damaged marker is not ours to honour.
+                            with contextlib.suppress(DlqInputError):
+                                refs.add(DlqRef.parse(bytes(value).decode("utf-8", "replace")))
     return refs
+
+
+def _destination(settings: Settings, name: str, existing: set[str]) -> str:
+    """``--to`` as the topics are named for reading: with the prefix first."""
+    prefixed = TopicNames.from_settings(settings).prefix + name
+    if prefixed in existing:
+        return prefixed
+    if name in existing:
+        return name
+    raise DlqInputError(
+        f"destination topic {name} does not exist; "
+        "create it (`switchboard topics create`) or choose another with --to"
+    )
 
 
 async def plan_replay(
@@ -113,8 +127,9 @@ async def plan_replay(
     to: str | None = None,
     skip_replayed: bool = False,
 ) -> list[ReplayItem]:
-    """Decide, for each selected record, its destination: ``to`` when given,
-    else its original topic from the error headers.
+    """Decide, for each selected record, its destination: ``to`` when given
+    (tried with the settings' topic prefix first, then as given), else its
+    original topic from the error headers.
 
     Marked as skipped: a ref seen before in this plan (a run never replays a
     record twice), a record with no destination, and with ``skip_replayed``
@@ -124,6 +139,9 @@ async def plan_replay(
     Raises :class:`DlqInputError` if a destination topic does not exist or
     is the DLQ topic the record is read from.
     """
+    existing = await existing_topics(settings)
+    if to is not None:
+        to = _destination(settings, to, existing)
     items: list[ReplayItem] = []
     seen: set[DlqRef] = set()
     for record in records:
@@ -138,7 +156,6 @@ async def plan_replay(
 
     live = [i for i in items if i.skip is None and i.destination is not None]
     destinations = sorted({i.destination for i in live if i.destination})
-    existing = await existing_topics(settings)
     for item in live:
         if item.destination == item.record.ref.topic:
             raise DlqInputError(f"cannot replay {item.record.ref} into its own DLQ topic")

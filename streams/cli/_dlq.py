@@ -357,7 +357,7 @@ def dlq_replay(
     targets = Counter(i.destination for i in todo)
     where = ", ".join(f"{n} to {d}" for d, n in sorted(targets.items()))
     if not yes:
-        click.confirm(f"{summary}: replay {where}?", abort=True, err=True)
+        click.confirm(f"{summary}. Replay {where}?", abort=True, err=True)
     run_id = new_id()
     click.echo(f"replay run {run_id}", err=True)
     with click.progressbar(length=len(todo), label="replaying", file=sys.stderr) as bar:

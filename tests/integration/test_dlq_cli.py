@@ -375,7 +375,15 @@ def test_replay_to_the_original_topic_end_to_end(seeded: Seeded, env: dict[str, 
 
 def test_replay_to_another_topic_with_a_rate(seeded: Seeded) -> None:
     result = sb(
-        "dlq", "replay", "--connector", "stripe", "--to", seeded.other, "--rate", "40/s", "--yes"
+        "dlq",
+        "replay",
+        "--connector",
+        "stripe",
+        "--to",
+        "other.commands",
+        "--rate",
+        "40/s",
+        "--yes",
     )
     assert result.exit_code == 0, result.output
     assert f"replayed 3 record(s) (3 to {seeded.other})" in result.stdout
@@ -465,7 +473,7 @@ def test_replay_asks_at_a_terminal(seeded: Seeded, env: dict[str, str]) -> None:
 
     declined = answer(b"n\n")
     assert declined.returncode == 1, declined.stderr
-    assert f"3 record(s) selected, 3 to replay: replay 3 to {seeded.commands}?" in declined.stderr
+    assert f"3 record(s) selected, 3 to replay. Replay 3 to {seeded.commands}?" in declined.stderr
     assert asyncio.run(end_offsets(seeded.settings, seeded.commands)) == 0
 
     accepted = answer(b"y\n")
