@@ -23,7 +23,9 @@ __all__ = ["client_setup"]
 
 def client_setup(settings: GenericSettings) -> ClientSetup:
     if settings.base_url is None:
-        raise PolicyError("generic.base_url: required to send commands", setting="generic.base_url")
+        raise PolicyError(
+            "generic.base_url is not set (needed to send commands)", setting="generic.base_url"
+        )
     key = settings.idempotency_header
     auth = build_auth(settings.auth) if settings.auth is not None else None
     return ClientSetup(

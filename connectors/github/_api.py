@@ -46,7 +46,9 @@ ERRORS = ErrorMapping().override(
 
 def client_setup(settings: GitHubSettings) -> ClientSetup:
     if settings.token is None or not settings.token.get_secret_value():
-        raise PolicyError("github.token: required to send commands", setting="github.token")
+        raise PolicyError(
+            "github.token is not set (needed to send commands)", setting="github.token"
+        )
     return ClientSetup(
         policy=ClientPolicy(
             connector="github",

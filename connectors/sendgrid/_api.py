@@ -23,7 +23,9 @@ ERRORS = ErrorMapping().override(request_id_headers=("x-message-id", "x-request-
 
 def client_setup(settings: SendGridSettings) -> ClientSetup:
     if settings.api_key is None or not settings.api_key.get_secret_value():
-        raise PolicyError("sendgrid.api_key: required to send commands", setting="sendgrid.api_key")
+        raise PolicyError(
+            "sendgrid.api_key is not set (needed to send commands)", setting="sendgrid.api_key"
+        )
     return ClientSetup(
         policy=ClientPolicy(
             connector="sendgrid",

@@ -29,7 +29,8 @@ ERRORS = ErrorMapping().override(
 def client_setup(settings: ShopifySettings) -> ClientSetup:
     if settings.access_token is None or not settings.access_token.get_secret_value():
         raise PolicyError(
-            "shopify.access_token: required to send commands", setting="shopify.access_token"
+            "shopify.access_token is not set (needed to send commands)",
+            setting="shopify.access_token",
         )
     return ClientSetup(
         policy=ClientPolicy(

@@ -40,7 +40,9 @@ ERRORS = ErrorMapping().override(statuses={409: Action.RETRY}, rules=[should_ret
 
 def client_setup(settings: StripeSettings) -> ClientSetup:
     if settings.api_key is None or not settings.api_key.get_secret_value():
-        raise PolicyError("stripe.api_key: required to send commands", setting="stripe.api_key")
+        raise PolicyError(
+            "stripe.api_key is not set (needed to send commands)", setting="stripe.api_key"
+        )
     key = settings.api_key.get_secret_value()
     policy = ClientPolicy(
         connector="stripe",

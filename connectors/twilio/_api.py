@@ -26,7 +26,7 @@ ERRORS = ErrorMapping().override(request_id_headers=("twilio-request-id", "x-req
 def client_setup(settings: TwilioSettings) -> ClientSetup:
     if not settings.account_sid:
         raise PolicyError(
-            "twilio.account_sid: required to send commands", setting="twilio.account_sid"
+            "twilio.account_sid is not set (needed to send commands)", setting="twilio.account_sid"
         )
     if settings.api_key_sid and settings.api_key_secret is not None:
         user, secret = settings.api_key_sid, settings.api_key_secret
@@ -34,7 +34,8 @@ def client_setup(settings: TwilioSettings) -> ClientSetup:
         user, secret = settings.account_sid, settings.auth_tokens[0]
     else:
         raise PolicyError(
-            "twilio.auth_tokens (or api_key_sid + api_key_secret): required to send commands",
+            "twilio.auth_tokens (or api_key_sid + api_key_secret) is not set "
+            "(needed to send commands)",
             setting="twilio.auth_tokens",
         )
     return ClientSetup(
