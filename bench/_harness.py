@@ -23,6 +23,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BENCHMARKS: dict[str, str] = {
     "client_overhead": "bench.client_overhead",
     "budget_accuracy": "bench.budget_accuracy",
+    "webhook_ingest": "bench.webhook_ingest",
 }
 
 

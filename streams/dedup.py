@@ -10,12 +10,15 @@ Expiry: an entry older than the window counts as unseen, and each agent
 sweeps the expired entries of the partition it is processing (deleting
 from the partition the key lives in, which is what a faust table needs).
 
-Processing guarantee: with ``exactly_once`` (the default when the broker
-supports transactions) the forwarded event, the table's changelog write and
-the consumed offset commit in one Kafka transaction, so a crash between
-them can neither drop nor double an event. With ``at_least_once`` a crash
-after forwarding but before the changelog write reaches Kafka could let one
-duplicate through; the worker logs which guarantee it runs with.
+Processing guarantee: at-least-once into the table, with a fixed order per
+record: the event is sent and acknowledged first, then the table entry is
+written, then (later, in batches) the offset is committed. A crash therefore
+never loses an event; the only duplicates it can cause are records past the
+crashed worker's last committed offset whose event was acknowledged but
+whose table entry was not yet — re-processing them after the restart or
+rebalance forwards them again. (faust's ``exactly_once`` would close that
+window, but with more than one worker its transactional producers are
+fenced after a rebalance and the app crashes; see the README.)
 
 A record on ``<c>.ingest`` that is not a valid Event is dead-lettered to
 ``<c>.ingest.dlq`` with the error headers, and processing continues.
@@ -50,8 +53,8 @@ def register_dedup(app: Any, settings: Settings, connector: str) -> Any:
     retention = settings.worker.dedup_retention_s
     ingest_name = names.ingest(connector)
     ingest = app.topic(ingest_name, key_serializer="raw", value_serializer="raw")
-    events = app.topic(names.events(connector), key_serializer="raw", value_serializer="raw")
-    dlq = app.topic(names.dlq(ingest_name), key_serializer="raw", value_serializer="raw")
+    events_name = names.events(connector)
+    dlq_name = names.dlq(ingest_name)
     seen = app.Table(
         f"dedup-{connector}",
         default=None,
@@ -87,7 +90,7 @@ def register_dedup(app: Any, settings: Settings, connector: str) -> Any:
             try:
                 event = Event.from_json(value or b"")
             except EnvelopeError as exc:
-                await _dead_letter(dlq, message, connector, exc)
+                await _dead_letter(app, dlq_name, message, connector, exc)
                 DEDUP.labels(connector, "dead_lettered").inc()
                 continue
             event_id = key or event.id.encode()
@@ -95,11 +98,16 @@ def register_dedup(app: Any, settings: Settings, connector: str) -> Any:
             if previous is not None and now - _seen_at(previous) < retention:
                 DEDUP.labels(connector, "duplicate").inc()
                 continue
-            await events.send(
-                key=event.key.encode(),
-                value=value,
-                headers=[("content-type", Event.CONTENT_TYPE.encode())],
+            await send_with_input(
+                app,
+                message,
+                events_name,
+                event.key.encode(),
+                value,
+                [("content-type", Event.CONTENT_TYPE.encode())],
             )
+            # Only after the event is acknowledged: a crash in between can
+            # duplicate this event, never lose it.
             seen[event_id] = f"{now:.3f}:{message.partition}"
             DEDUP.labels(connector, "forwarded").inc()
             sweep(message.partition, now)
@@ -116,7 +124,39 @@ def _partition_of(value: str) -> int:
     return int(parts[1]) if len(parts) == 2 else -1
 
 
-async def _dead_letter(dlq: Any, message: Any, connector: str, exc: Exception) -> None:
+async def send_with_input(
+    app: Any,
+    message: Any,
+    topic: str,
+    key: bytes | None,
+    value: bytes | None,
+    headers: list[tuple[str, bytes]],
+    timestamp: float | None = None,
+) -> None:
+    """Produce ``value`` as part of the work on ``message``.
+
+    Under exactly-once the record goes into the transaction of the input
+    record's partition, the one faust commits that partition's offset and
+    the table's changelog in. (faust's own ``topic.send`` picks the
+    transaction of the *output* partition, which is only right when output
+    and input partitions match; the events topic is re-keyed by subject, so
+    they do not, and a killed worker could leave an event committed whose
+    offset and table entry were rolled back.) The transactional producer
+    chooses the output partition from the key, as any producer would.
+    """
+    if app.in_transaction:
+        group = app.assignor.group_for_topic(message.topic)
+        transactional_id = f"{app.conf.id}-{group}-{message.partition}"
+        producer = app.consumer.transactions.producer
+        fut = await producer.send(
+            topic, key, value, None, timestamp, headers, transactional_id=transactional_id
+        )
+    else:
+        fut = await app.producer.send(topic, key, value, None, timestamp, headers)
+    await fut
+
+
+async def _dead_letter(app: Any, dlq: str, message: Any, connector: str, exc: Exception) -> None:
     headers = DlqHeaders(
         original_topic=message.topic,
         original_partition=message.partition,
@@ -129,9 +169,6 @@ async def _dead_letter(dlq: Any, message: Any, connector: str, exc: Exception) -
         attempts=1,
     ).to_headers()
     original = list(message.headers or [])
-    await dlq.send(
-        key=message.key,
-        value=message.value,
-        headers=original + headers,
-        timestamp=message.timestamp,
+    await send_with_input(
+        app, message, dlq, message.key, message.value, original + headers, message.timestamp
     )

@@ -14,7 +14,7 @@ from ..tail import format_record
 from ..topics import TopicNames, connector_topics, ensure_topics, shared_topics
 from ._common import Context, friendly_errors, pass_ctx, run
 
-DEMO_CONNECTORS = ("stripe", "github")
+DEMO_CONNECTORS = ("stripe", "github", "slack")
 
 
 def _step(text: str) -> None:
@@ -49,8 +49,13 @@ async def _produce_event(settings: Settings, event: Event) -> tuple[str, int, in
 @pass_ctx
 @friendly_errors
 def demo(ctx: Context) -> None:
-    """Start the local broker, create the topics, send an example command and
-    an example event, and read both back from Kafka."""
+    """The whole path on this machine, narrated.
+
+    Starts the local broker, creates the topics, sends an example command
+    and event and reads them back; then runs a worker and sends it signed
+    Stripe, GitHub and Slack webhooks (with a duplicate, a tampered and a
+    stale delivery) and shows one event per id on the events topics.
+    """
     settings = ctx.settings
 
     _step("Kafka")
@@ -98,8 +103,48 @@ def demo(ctx: Context) -> None:
         record = run(_read_back(settings, topic, partition, offset))
         click.echo(format_record(record, color=False))
 
+    _webhooks(settings)
+
     _step("Done")
     click.echo(
         "Follow a topic with `switchboard tail stripe.commands --from-beginning`; "
         "stop the broker with `switchboard kafka stop`."
     )
+
+
+def _webhooks(settings: Settings) -> None:
+    import httpx
+
+    from .. import demo as webhook_demo
+
+    _step("Worker: switchboard worker --roles ingest,dedup (demo secrets)")
+    since = run(webhook_demo.start_offsets(settings))
+    run_id = webhook_demo.new_run_id()
+    with webhook_demo.running_worker(settings) as url:
+        click.echo(f"worker at {url}")
+        _step("Signed webhooks -> POST /webhooks/<connector>")
+        accepted_ids = set()
+        for item in webhook_demo.deliveries(run_id):
+            response = httpx.post(
+                f"{url}/webhooks/{item.connector}",
+                content=item.body,
+                headers=item.headers,
+                timeout=30,
+            )
+            mark = "ok " if response.status_code == item.expect else "!! "
+            click.echo(f"{mark}{response.status_code}  {item.label}")
+            if response.status_code == 200 and b"challenge" in response.content:
+                click.echo(f"      answered {response.text}")
+        _step("Events topics: one event per provider event id")
+        events = run(webhook_demo.read_new_events(settings, since, expect=3))
+        for topic, event in events:
+            accepted_ids.add(event.id)
+            click.echo(f"{topic:<16} {event.type:<36} id={event.id} subject={event.subject}")
+        click.echo(f"{len(events)} events for {len(accepted_ids)} ids (the duplicate was dropped)")
+        _step("Rejections counted (GET /metrics)")
+        metrics = httpx.get(f"{url}/metrics", timeout=10).text
+        for line in metrics.splitlines():
+            if line.startswith("switchboard_webhooks_total{") or line.startswith(
+                "switchboard_dedup_total{"
+            ):
+                click.echo(line)

@@ -1,0 +1,242 @@
+"""The webhook half of ``switchboard demo``: a real worker process, signed
+deliveries from three providers (with a duplicate, a tampered and a stale
+one), and the events topics read back.
+
+Demo-only secrets are passed to the worker process's environment; nothing
+here is used outside the demo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+from aiokafka import TopicPartition
+
+from core.envelopes import Event
+from core.settings import Settings
+from core.testing.signing import sign_github, sign_slack, sign_stripe
+
+from . import kafka
+from .topics import TopicNames, partitions_of
+
+__all__ = ["Delivery", "deliveries", "read_new_events", "running_worker", "start_offsets"]
+
+STRIPE_SECRET = "whsec_demo_0123456789abcdef0123456789"  # noqa: S105 - demo only
+GITHUB_SECRET = "demo-github-secret-0123456789"  # noqa: S105 - demo only
+SLACK_SECRET = "demo-slack-signing-secret-0123456789"  # noqa: S105 - demo only
+PROVIDERS = ("stripe", "github", "slack")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    label: str
+    connector: str
+    body: bytes
+    headers: dict[str, str]
+    expect: int
+
+
+def deliveries(run: str) -> list[Delivery]:
+    """The demo's webhooks: 3 real events, a duplicate, a tampered and a stale
+    delivery, and two provider handshakes."""
+    stripe = orjson.dumps(
+        {
+            "id": f"evt_demo_{run}",
+            "object": "event",
+            "type": "payment_intent.succeeded",
+            "created": int(time.time()),
+            "data": {
+                "object": {"id": f"pi_demo_{run}", "object": "payment_intent", "amount": 2000}
+            },
+        }
+    )
+    tampered = stripe.replace(b"2000", b"9999")
+    issue = orjson.dumps(
+        {
+            "action": "opened",
+            "issue": {"number": 42, "title": "Demo issue", "updated_at": "2026-11-23T10:00:00Z"},
+            "repository": {"full_name": "switchboard/demo"},
+        }
+    )
+    gh_headers = {"X-GitHub-Event": "issues", "X-GitHub-Delivery": f"demo-{run}"}
+    ping = orjson.dumps({"zen": "Design for failure.", "hook_id": 1})
+    challenge = orjson.dumps({"type": "url_verification", "challenge": f"challenge-{run}"})
+    slack = orjson.dumps(
+        {
+            "type": "event_callback",
+            "event_id": f"EvDemo{run}",
+            "event_time": int(time.time()),
+            "event": {"type": "app_mention", "channel": "C0DEMO", "text": "<@U1> hello"},
+        }
+    )
+    stale_ts = int(time.time()) - 3600
+    return [
+        Delivery(
+            "stripe payment_intent.succeeded",
+            "stripe",
+            stripe,
+            sign_stripe(stripe, STRIPE_SECRET),
+            200,
+        ),
+        Delivery(
+            "stripe: the same delivery again",
+            "stripe",
+            stripe,
+            sign_stripe(stripe, STRIPE_SECRET),
+            200,
+        ),
+        Delivery(
+            "stripe: tampered body", "stripe", tampered, sign_stripe(stripe, STRIPE_SECRET), 401
+        ),
+        Delivery(
+            "stripe: stale timestamp (1 h old)",
+            "stripe",
+            stripe,
+            sign_stripe(stripe, STRIPE_SECRET, timestamp=stale_ts),
+            401,
+        ),
+        Delivery(
+            "github issues.opened",
+            "github",
+            issue,
+            {**sign_github(issue, GITHUB_SECRET), **gh_headers},
+            200,
+        ),
+        Delivery(
+            "github ping (handshake)",
+            "github",
+            ping,
+            {
+                **sign_github(ping, GITHUB_SECRET),
+                "X-GitHub-Event": "ping",
+                "X-GitHub-Delivery": f"ping-{run}",
+            },
+            200,
+        ),
+        Delivery(
+            "slack url_verification (handshake)",
+            "slack",
+            challenge,
+            sign_slack(challenge, SLACK_SECRET),
+            200,
+        ),
+        Delivery("slack app_mention", "slack", slack, sign_slack(slack, SLACK_SECRET), 200),
+        Delivery(
+            "slack: wrong secret", "slack", slack, sign_slack(slack, "not-the-secret-0123"), 401
+        ),
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_worker(settings: Settings) -> Iterator[str]:
+    """Run ``switchboard worker --roles ingest,dedup`` with demo secrets; yields its URL."""
+    port = _free_port()
+    data_dir = tempfile.mkdtemp(prefix="switchboard-demo-")
+    env = {
+        **os.environ,
+        "SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        "SWITCHBOARD_STRIPE__WEBHOOK_SECRETS": orjson.dumps([STRIPE_SECRET]).decode(),
+        "SWITCHBOARD_GITHUB__WEBHOOK_SECRETS": orjson.dumps([GITHUB_SECRET]).decode(),
+        "SWITCHBOARD_SLACK__SIGNING_SECRETS": orjson.dumps([SLACK_SECRET]).decode(),
+        "SWITCHBOARD_WORKER__DATA_DIR": data_dir,
+        "SWITCHBOARD_LOG_LEVEL": "WARNING",
+    }
+    log = Path(data_dir) / "worker.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streams.cli",
+                "worker",
+                "--roles",
+                "ingest,dedup",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the worker exited ({proc.returncode}); see {log}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start within 90 s; see {log}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+async def start_offsets(settings: Settings) -> dict[TopicPartition, int]:
+    """End offsets of the demo's events topics now: read only what comes after."""
+    names = TopicNames.from_settings(settings)
+    tps = []
+    for provider in PROVIDERS:
+        topic = names.events(provider)
+        tps += [TopicPartition(topic, p) for p in await partitions_of(settings, topic) or []]
+    consumer = kafka.consumer(settings, group_id=None)
+    async with kafka.connect(settings, consumer):
+        return dict(await consumer.end_offsets(tps))
+
+
+async def read_new_events(
+    settings: Settings, since: dict[TopicPartition, int], expect: int, timeout: float = 60
+) -> list[tuple[str, Event]]:
+    """Events after ``since`` on the demo's topics: wait for ``expect`` of
+    them, then also read anything else already there."""
+    consumer = kafka.consumer(settings, group_id=None)
+    found: list[tuple[str, Event]] = []
+    async with kafka.connect(settings, consumer):
+        consumer.assign(list(since))
+        for tp, offset in since.items():
+            consumer.seek(tp, offset)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                found.extend((r.topic, Event.from_json(r.value)) for r in records)
+            if len(found) >= expect:
+                break
+        # anything that arrived together with the last one (a duplicate would show here)
+        batch = await consumer.getmany(timeout_ms=1000)
+        for records in batch.values():
+            found.extend((r.topic, Event.from_json(r.value)) for r in records)
+    return found
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:8]
