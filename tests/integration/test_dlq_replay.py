@@ -1,0 +1,192 @@
+"""`switchboard dlq replay` against the real broker, checked by an independent
+raw consumer (``tests.kafkatools.read_topic``): what lands where, byte for
+byte, with which headers; re-runs, duplicates, the rate and the prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from core.envelopes import DLQ_HEADER_PREFIX, Command
+from core.settings import Settings
+from streams.dlq import (
+    REPLAY_AT,
+    REPLAY_FROM,
+    REPLAY_ID,
+    ReplayReport,
+    plan_replay,
+    read_dlq,
+    replay,
+)
+from tests.dlqtools import SWITCHBOARD, Seeded, cli_run, records_of, sb, seed
+from tests.kafkatools import end_offsets
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def seeded(prefixed_settings: Settings) -> Seeded:
+    return asyncio.run(seed(prefixed_settings))
+
+
+@pytest.fixture
+def env(cli_env: dict[str, str], topic_prefix: str) -> dict[str, str]:
+    return {**cli_env, "SWITCHBOARD_KAFKA__TOPIC_PREFIX": topic_prefix}
+
+
+def test_replay_to_the_original_topic_end_to_end(seeded: Seeded, env: dict[str, str]) -> None:
+    first = cli_run(env, "dlq", "replay", "--topic", "stripe.commands", "--yes")
+    assert first.returncode == 0, first.stderr
+    assert f"replayed 3 record(s) (3 to {seeded.commands})" in first.stdout
+    run_id = first.stderr.split("replay run ", 1)[1].split()[0]
+
+    replayed = sorted(records_of(seeded.settings, seeded.commands), key=lambda r: r.key)
+    assert [r.key for r in replayed] == [b"cus_1", b"cus_2", b"cus_3"]
+    for offset, record in enumerate(replayed):
+        ref = f"{seeded.commands_dlq}:0:{offset}"
+        assert record.value == seeded.values[ref]  # byte for byte: same command id
+        headers = list(record.headers)
+        assert headers[:-3] == seeded.headers[ref]  # own headers, in order, bytes equal
+        assert not [n for n, _ in headers if n.startswith(DLQ_HEADER_PREFIX)]
+        lineage = dict(headers[-3:])
+        assert lineage[REPLAY_FROM] == ref.encode()
+        assert lineage[REPLAY_ID] == run_id.encode()
+        at = datetime.fromisoformat(lineage[REPLAY_AT].decode())
+        assert abs(at - datetime.now(UTC)) < timedelta(minutes=5)
+
+    # The same replay again: safe, because the values (command ids) are unchanged.
+    again = cli_run(env, "dlq", "replay", "--topic", "stripe.commands", "--yes")
+    assert again.returncode == 0, again.stderr
+    both = records_of(seeded.settings, seeded.commands)
+    assert len(both) == 6
+    ids = sorted(Command.from_json(r.value).id for r in both)
+    assert ids == ["cmd-a", "cmd-a", "cmd-b", "cmd-b", "cmd-c", "cmd-c"]
+    assert {bytes(r.value) for r in both} == set(
+        seeded.values[f"{seeded.commands_dlq}:0:{i}"] for i in range(3)
+    )
+
+    # --skip-replayed finds the earlier runs' markers and produces nothing.
+    skipping = cli_run(
+        env, "dlq", "replay", "--topic", "stripe.commands", "--skip-replayed", "--yes"
+    )
+    assert skipping.returncode == 0, skipping.stderr
+    assert "3 skipped (already replayed)" in skipping.stderr
+    assert len(records_of(seeded.settings, seeded.commands)) == 6
+
+    # Nothing else was touched.
+    assert asyncio.run(end_offsets(seeded.settings, seeded.ingest)) == 0
+
+
+def test_replay_to_another_topic_with_a_rate(seeded: Seeded) -> None:
+    result = sb(
+        "dlq",
+        "replay",
+        "--connector",
+        "stripe",
+        "--to",
+        "other.commands",
+        "--rate",
+        "40/s",
+        "--yes",
+    )
+    assert result.exit_code == 0, result.output
+    assert f"replayed 3 record(s) (3 to {seeded.other})" in result.stdout
+    moved = records_of(seeded.settings, seeded.other)
+    assert sorted(r.key for r in moved) == [b"cus_1", b"cus_2", b"cus_3"]
+    assert asyncio.run(end_offsets(seeded.settings, seeded.commands)) == 0
+
+    # Every DLQ topic at once: a record without error headers has no original
+    # topic and is skipped, the rest go where they came from.
+    everything = sb("dlq", "replay", "--yes")
+    assert everything.exit_code == 0, everything.output
+    assert "replayed 4 record(s)" in everything.stdout
+    assert "1 skipped (no original topic)" in everything.stdout
+    (event,) = records_of(seeded.settings, seeded.ingest)
+    assert event.value == b"not json \xff"
+    assert event.key == b"evt_1"
+
+
+def test_one_run_never_replays_a_record_twice(seeded: Seeded) -> None:
+    async def go() -> list[Any]:
+        topic = seeded.commands_dlq
+        records = [r async for r in read_dlq(seeded.settings, [topic])]
+        return await plan_replay(seeded.settings, [*records, records[0], records[2]])
+
+    plan = asyncio.run(go())
+    assert [i.skip for i in plan] == [None, None, None, "duplicate", "duplicate"]
+
+    # Through the CLI: one topic named twice, one ref named twice.
+    ref = f"{seeded.commands_dlq}:0:1"
+    result = sb(
+        "dlq",
+        "replay",
+        "--topic",
+        "stripe.commands",
+        "--topic",
+        seeded.commands_dlq,
+        "--ref",
+        ref,
+        "--ref",
+        ref,
+        "--yes",
+    )
+    assert result.exit_code == 0, result.output
+    assert "replayed 1 record(s)" in result.stdout
+    (record,) = records_of(seeded.settings, seeded.commands)
+    assert dict(record.headers)[REPLAY_FROM] == ref.encode()
+
+
+def test_the_rate_paces_through_the_injected_clock(seeded: Seeded) -> None:
+    now = [0.0]
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    async def go() -> ReplayReport:
+        records = [r async for r in read_dlq(seeded.settings, [seeded.commands_dlq])]
+        plan = await plan_replay(seeded.settings, records, to=seeded.other)
+        return await replay(seeded.settings, plan, rate=2.0, sleep=fake_sleep, clock=lambda: now[0])
+
+    report = asyncio.run(go())
+    assert report.replayed == 3
+    assert report.by_destination == {seeded.other: 3}
+    assert sum(waits) == pytest.approx(1.0)  # at 2/s the 2nd and 3rd wait 0.5 s each
+    assert len(records_of(seeded.settings, seeded.other)) == 3
+
+
+def test_replay_asks_at_a_terminal(seeded: Seeded, env: dict[str, str]) -> None:
+    def answer(text: bytes) -> subprocess.CompletedProcess[str]:
+        master, slave = os.openpty()
+        try:
+            proc = subprocess.Popen(
+                [SWITCHBOARD, "dlq", "replay", "--topic", "stripe.commands"],
+                env=env,
+                stdin=slave,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            os.write(master, text)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            os.close(slave)
+            os.close(master)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+    declined = answer(b"n\n")
+    assert declined.returncode == 1, declined.stderr
+    assert f"3 record(s) selected, 3 to replay. Replay 3 to {seeded.commands}?" in declined.stderr
+    assert asyncio.run(end_offsets(seeded.settings, seeded.commands)) == 0
+
+    accepted = answer(b"y\n")
+    assert accepted.returncode == 0, accepted.stderr
+    assert "replayed 3 record(s)" in accepted.stdout
+    assert len(records_of(seeded.settings, seeded.commands)) == 3
