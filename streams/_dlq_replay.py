@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 
 from core.envelopes import DLQ_HEADER_PREFIX, new_id
 from core.ratelimit import TokenBucket
@@ -204,10 +205,12 @@ async def replay(
     """Produce every non-skipped item of ``plan`` to its destination, with
     the original key and value, :func:`replay_headers` and a fresh timestamp,
     at most ``rate`` records per second (paced with ``sleep`` against
-    ``clock``; never a blocking sleep). ``on_progress(1)`` is called as each is acknowledged.
+    ``clock``; never a blocking sleep). ``on_progress(1)`` is called as each
+    record is acknowledged.
 
     The producer is idempotent with ``acks=all``; the report counts a record
-    as replayed only once Kafka acknowledged it. The value, and so a
+    as replayed only once Kafka acknowledged it, and as failed when Kafka
+    refused it (the run goes on; the first error is kept in the report). The value, and so a
     command's id, is unchanged: a sink that already executed it answers
     from its idempotency key or ledger instead of calling the provider again.
     """
@@ -243,12 +246,17 @@ async def replay(
             if bucket is not None:
                 while (wait := bucket.take()) > 0:
                     await sleep(wait)
-            future = await producer.send(
-                item.destination or "",
-                value=item.record.value,
-                key=item.record.key,
-                headers=replay_headers(item.record, report.run_id, datetime.now(UTC)),
-            )
+            try:
+                future = await producer.send(
+                    item.destination or "",
+                    value=item.record.value,
+                    key=item.record.key,
+                    headers=replay_headers(item.record, report.run_id, datetime.now(UTC)),
+                )
+            except KafkaError as exc:  # e.g. a record too large: counted, the run goes on
+                report.failed += 1
+                report.error = report.error or f"{type(exc).__name__}: {exc}"
+                continue
             future.add_done_callback(acked)
             pending.append((item, future))
             if len(pending) >= _ACK_WINDOW:

@@ -24,6 +24,7 @@ from streams.dlq import (
     read_dlq,
     replay,
 )
+from streams.topics import TopicSpec, ensure_topics
 from tests.dlqtools import SWITCHBOARD, Seeded, cli_run, records_of, sb, seed
 from tests.kafkatools import end_offsets
 
@@ -190,3 +191,15 @@ def test_replay_asks_at_a_terminal(seeded: Seeded, env: dict[str, str]) -> None:
     assert accepted.returncode == 0, accepted.stderr
     assert "replayed 3 record(s)" in accepted.stdout
     assert len(records_of(seeded.settings, seeded.commands)) == 3
+
+
+def test_records_kafka_refuses_are_counted_and_fail_the_run(seeded: Seeded) -> None:
+    tiny = f"{seeded.other}.tiny"
+    asyncio.run(
+        ensure_topics(seeded.settings, [TopicSpec(tiny, 1, 1, {"max.message.bytes": "64"})])
+    )
+    result = sb("dlq", "replay", "--topic", "stripe.commands", "--to", tiny, "--yes")
+    assert result.exit_code == 1
+    assert "replayed 0 record(s) (none)" in result.stdout
+    assert "error: 3 record(s) not acknowledged by Kafka:" in result.stderr
+    assert asyncio.run(end_offsets(seeded.settings, tiny)) == 0
