@@ -79,7 +79,8 @@ async def seed(settings: Settings) -> Seeded:
     bad = "Command.params.email: Field required"
     rows: list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]], dict[str, Any] | None]] = [
         (cmd, b"cus_1", command("cmd-a"), own, err("invalid_command", "CommandInvalid", 180, bad)),
-        (cmd, b"cus_2", command("cmd-b"), own, err("retries_exhausted", "ProviderUnavailable", 30)),
+        (cmd, b"cus_2", command("cmd-b"), own, err("retries_exhausted", "ProviderUnavailable", 30,
+                                                   "HTTP 503\x1b[2J")),  # an ANSI escape
         (cmd, b"cus_3", command("cmd-c"), binary, err("fatal_request", "FatalRequestError", 5)),
         (ing, b"evt_1", b"not json \xff", [], err("invalid_event", "EnvelopeError", 2880, "boom",
                                                   "github", "dedup")),

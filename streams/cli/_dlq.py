@@ -82,20 +82,28 @@ def _selection(ctx: Context, opts: dict[str, Any]) -> tuple[list[str], DlqFilter
     return run(resolve_topics(ctx.settings, names)), flt
 
 
-async def _collect(ctx: Context, topics: list[str], flt: DlqFilter, limit: int | None) -> list[Any]:
+async def _collect(
+    ctx: Context, topics: list[str], flt: DlqFilter, limit: int | None
+) -> list[DlqRecord]:
     return [r async for r in read_dlq(ctx.settings, topics, flt, limit=limit)]
 
 
 def _cut(text: str, width: int) -> str:
-    text = " ".join(text.split())
+    text = _printable(" ".join(text.split()))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _text(raw: bytes | None) -> str:
+def _printable(text: str, keep: str = "") -> str:
+    """Control characters escaped: DLQ content is untrusted and must not
+    drive the terminal (ANSI escapes, carriage returns)."""
+    return "".join(ch if ch.isprintable() or ch in keep else ascii(ch)[1:-1] for ch in text)
+
+
+def _text(raw: bytes | None, keep: str = "") -> str:
     if raw is None:
         return "-"
     try:
-        return raw.decode("utf-8")
+        return _printable(raw.decode("utf-8"), keep)
     except UnicodeDecodeError:
         return repr(raw)
 
@@ -106,25 +114,16 @@ def _when(moment: datetime) -> str:
 
 def _row(record: DlqRecord) -> list[str]:
     e = record.errors
-    if e is None:
-        return [
-            str(record.ref),
-            _when(record.failed_at),
-            "-",
-            "-",
-            "invalid headers",
-            "-",
-            _cut(record.problem, 50),
-            _cut(_text(record.key), 24),
-        ]
+    what = (
+        [e.connector, e.stage, e.reason, e.error_class, e.error_message]
+        if e
+        else ["-", "-", "invalid headers", "-", record.problem]
+    )
     return [
         str(record.ref),
-        _when(e.failed_at),
-        e.connector,
-        e.stage,
-        e.reason,
-        e.error_class,
-        _cut(e.error_message, 50),
+        _when(record.failed_at),
+        *(_printable(w) for w in what[:4]),
+        _cut(what[4], 50),
         _cut(_text(record.key), 24),
     ]
 
@@ -142,7 +141,7 @@ def _as_json(record: DlqRecord) -> bytes:
     return orjson.dumps(
         {
             "ref": str(record.ref),
-            "key": _text(record.key) if record.key is not None else None,
+            "key": None if record.key is None else record.key.decode("utf-8", "backslashreplace"),
             "timestamp": record.timestamp,
             "errors": record.errors.to_obj() if record.errors else None,
             "problem": record.problem or None,
@@ -216,7 +215,7 @@ def dlq_show(ctx: Context, where: tuple[str, ...], raw: bool) -> None:
     if raw:
         click.get_binary_stream("stdout").write(record.value or b"")
         return
-    click.echo(_describe(record))
+    click.echo(_printable(_describe(record), keep="\n"))
 
 
 def _describe(record: DlqRecord) -> str:
@@ -253,7 +252,7 @@ def _pretty(value: bytes | None) -> str:
     try:
         return "(JSON)\n" + orjson.dumps(orjson.loads(value), option=orjson.OPT_INDENT_2).decode()
     except orjson.JSONDecodeError:
-        return f"({len(value)} bytes)\n{_text(value)}"
+        return f"({len(value)} bytes)\n{_text(value, keep=chr(10))}"
 
 
 def _counts(title: str, counter: Counter[str]) -> list[str]:
@@ -290,7 +289,7 @@ def dlq_stats_cmd(ctx: Context, /, as_json: bool, **opts: Any) -> None:
     if stats.total:
         lines += _counts("reason", stats.by_reason) + _counts("error class", stats.by_error_class)
         lines += _counts("connector", stats.by_connector) + _counts("topic", stats.by_topic)
-    click.echo("\n".join(lines))
+    click.echo(_printable("\n".join(lines), keep="\n"))
 
 
 @dlq_group.command("replay")

@@ -47,6 +47,9 @@ def test_list_and_every_filter(seeded: Seeded) -> None:
     for text in ("stripe", "sink", "invalid_command", "CommandInvalid", "Command.params", "cus_1"):
         assert text in row_a
     assert "invalid headers" in everything.stdout.splitlines()[2]
+    # Untrusted text never reaches the terminal raw.
+    assert "HTTP 503\\x1b[2J" in everything.stdout.splitlines()[4]
+    assert "\x1b" not in everything.stdout
 
     def listed(*args: str) -> list[str]:
         result = sb("dlq", "list", *args)
