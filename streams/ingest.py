@@ -26,7 +26,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,33 +212,34 @@ class IngestServer:
             )
         return _reply(200, name, "accepted", started)
 
-    async def _produce(self, route: Route, events: list[Event] | Any) -> bool:
-        """True once Kafka acknowledged every event within the deadline."""
+    async def _produce(self, route: Route, events: Sequence[Event]) -> bool:
+        """True once Kafka acknowledged every event within the deadline.
+
+        On a timeout the sends are not cancelled: the records may still
+        reach Kafka, and the provider's retry then becomes a duplicate that
+        dedup drops.
+        """
         producer = self._producer
         if producer is None:
             return False
-
-        async def send_all() -> None:
-            futures = [
-                await producer.send(
-                    route.topic,
-                    event.to_json(),
-                    key=event.id.encode(),
-                    headers=[("content-type", Event.CONTENT_TYPE.encode())],
-                )
-                for event in events
-            ]
-            await asyncio.gather(*futures)
-
-        task = asyncio.ensure_future(send_all())
-        done, _pending = await asyncio.wait({task}, timeout=route.ack_deadline_s)
-        if not done:
-            # Not cancelled: the records may still reach Kafka; the provider's
-            # retry then becomes a duplicate that dedup drops.
-            task.add_done_callback(_consume_exception)
+        headers = [("content-type", Event.CONTENT_TYPE.encode())]
+        acks: list[asyncio.Future[Any]] = []
+        try:
+            async with asyncio.timeout(route.ack_deadline_s):
+                for event in events:
+                    acks.append(
+                        await producer.send(
+                            route.topic, event.to_json(), key=event.id.encode(), headers=headers
+                        )
+                    )
+                for ack in acks:
+                    await asyncio.shield(ack)
+        except TimeoutError:
+            for ack in acks:
+                ack.add_done_callback(_consume_exception)
             return False
-        if task.exception() is not None:
-            log.warning("producing to %s failed: %s", route.topic, type(task.exception()).__name__)
+        except Exception as exc:
+            log.warning("producing to %s failed: %s", route.topic, type(exc).__name__)
             return False
         return True
 

@@ -88,9 +88,36 @@ def prepare(settings: Settings) -> None:
     asyncio.run(ensure_topics(settings, specs))
 
 
+FAUST_ROLES = {"dedup", "sink", "poll"}
+
+
+async def _serve_http_only(settings: Settings) -> None:
+    """An ingest-only worker: the HTTP server without a faust app (no
+    consumer group, no agents), until SIGTERM/SIGINT."""
+    import signal
+
+    from .ingest import IngestServer, build_routes
+
+    server = IngestServer(settings, build_routes(settings))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    port = await server.start()
+    log.info("HTTP on %s:%s; webhooks for %s", settings.worker.host, port, sorted(server.routes))
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+
+
 def run_worker(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT."""
     prepare(settings)
+    if not FAUST_ROLES & set(settings.worker.roles):
+        logging.basicConfig(level=settings.log_level, force=True)
+        asyncio.run(_serve_http_only(settings))
+        return
     import faust
 
     app = build_faust_app(settings)

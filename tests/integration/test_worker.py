@@ -78,3 +78,59 @@ def test_worker_without_kafka_fails_fast(cli_env: dict[str, str]) -> None:
     assert result.returncode == 1
     assert "cannot reach Kafka" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ingest_only_worker_accepts_signed_webhooks_without_faust(
+    cli_env: dict[str, str], topic_prefix: str, tmp_path: Path
+) -> None:
+    import asyncio
+
+    import orjson
+
+    import connectors
+    from core.settings import load_settings
+    from core.testing.signing import sign_stripe
+    from tests.kafkatools import read_topic
+
+    secret = "whsec_worker_test_0123456789"
+    port = free_port()
+    env = {
+        **cli_env,
+        "SWITCHBOARD_KAFKA__TOPIC_PREFIX": topic_prefix,
+        "SWITCHBOARD_WORKER__DATA_DIR": str(tmp_path / "data"),
+        "SWITCHBOARD_STRIPE__WEBHOOK_SECRETS": orjson.dumps([secret]).decode(),
+    }
+    proc = subprocess.Popen(
+        [SWITCHBOARD, "worker", "--roles", "ingest", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: get(f"http://127.0.0.1:{port}/healthz") == 200 or proc.poll() is not None, 90
+        )
+        assert proc.poll() is None
+        body = orjson.dumps({"id": "evt_worker_1", "type": "charge.succeeded", "created": 1})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/webhooks/stripe",
+            data=body,
+            headers=sign_stripe(body, secret),
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+    settings = load_settings(
+        sections=connectors.settings_sections(),
+        kafka={
+            "bootstrap_servers": cli_env["SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS"],
+            "topic_prefix": topic_prefix,
+        },
+    )
+    (record,) = asyncio.run(read_topic(settings, f"{topic_prefix}stripe.ingest"))
+    assert record.key == b"evt_worker_1"
