@@ -20,10 +20,15 @@ from ._common import Context, friendly_errors, pass_ctx
 @pass_ctx
 @friendly_errors
 def worker(ctx: Context, roles: str, port: int | None) -> None:
-    """Run a worker: the HTTP server (GET /healthz, /readyz) and the faust app.
+    """Run a worker: webhook ingest (POST /webhooks/<c>), dedup, and health.
 
-    Every worker of one deployment joins the same consumer groups, so
-    starting more workers spreads the partitions between them.
+    Roles: ingest (the HTTP server accepting signed webhooks into
+    <c>.ingest), dedup (<c>.ingest -> <c>.events, one event per id); sink and
+    poll are reserved for the sink and poll connectors. GET /healthz,
+    /readyz and /metrics are always served. A connector's webhook route
+    exists only once its secret is set (e.g. SWITCHBOARD_STRIPE__WEBHOOK_SECRETS).
+    Workers of one deployment share consumer groups: more workers spread
+    the partitions.
     """
     chosen = [r.strip() for r in roles.split(",") if r.strip()]
     unknown = sorted(set(chosen) - set(ROLES))
