@@ -123,3 +123,43 @@ async def test_a_poison_record_is_dead_lettered_and_processing_continues(
     assert headers.stage == "dedup"
     assert headers.reason == "invalid_event"
     assert headers.connector == "stripe"
+
+
+async def test_the_same_webhook_delivered_five_times_is_one_event(
+    dedup_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end: five signed POSTs of one delivery -> five ingest records
+    (each acknowledged) -> one event."""
+    import httpx
+    import orjson
+
+    from core.testing.signing import sign_stripe
+    from streams.ingest import IngestServer, build_routes
+
+    secret = "whsec_five_times_0123456789"
+    monkeypatch.setenv("SWITCHBOARD_STRIPE__WEBHOOK_SECRETS", orjson.dumps([secret]).decode())
+    settings = load_settings(sections=connectors.settings_sections())
+    names = TopicNames.from_settings(settings)
+    body = orjson.dumps(
+        {"id": "evt_five", "type": "invoice.paid", "created": 1, "data": {"object": {"id": "in_5"}}}
+    )
+    server = IngestServer(settings, build_routes(settings, ["stripe"]))
+    port = await server.start(host="127.0.0.1", port=0)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(5):  # the provider retrying, each time freshly signed
+                response = await http.post(
+                    "/webhooks/stripe", content=body, headers=sign_stripe(body, secret)
+                )
+                assert response.status_code == 200
+    finally:
+        await server.stop()
+    assert len(await read_topic(settings, names.ingest("stripe"))) == 5
+    from tests.integration.test_dedup_failover import wait_until_consumed
+
+    app_id = f"dedup-five-{uuid.uuid4().hex[:8]}"
+    async with dedup_worker(settings, app_id):
+        # all five copies consumed (and committed) before we look
+        await wait_until_consumed(settings, names.ingest("stripe"), f"{names.prefix}{app_id}")
+        records = await read_topic(settings, names.events("stripe"))
+    assert [Event.from_json(r.value).id for r in records] == ["evt_five"]
