@@ -44,7 +44,7 @@ _IDLE_LIMIT = 20  # empty fetches in a row before a partition read gives up (~10
 
 
 class DlqError(Exception):
-    """Root of the DLQ tooling's errors."""
+    """Root of the DLQ tooling's errors; alone, a failure to read a topic."""
 
 
 class DlqInputError(DlqError, ValueError):
@@ -235,7 +235,9 @@ async def _read_partition(
     consumer: AIOKafkaConsumer, tp: TopicPartition, start: int | None = None
 ) -> AsyncGenerator[ConsumerRecord[bytes, bytes], None]:
     """Records of ``tp`` from ``start`` (default: the beginning) up to its end
-    offset as of the call; records produced later are not waited for."""
+    offset as of the call; records produced later are not waited for.
+    Raises :class:`DlqError` when no record arrives for ~10 s before the
+    end: a short read would make counts and replays silently incomplete."""
     consumer.assign([tp])
     end = (await consumer.end_offsets([tp]))[tp]
     if start is None:
@@ -243,7 +245,11 @@ async def _read_partition(
     else:
         consumer.seek(tp, start)
     idle = 0
-    while await consumer.position(tp) < end and idle < _IDLE_LIMIT:
+    while (position := await consumer.position(tp)) < end:
+        if idle >= _IDLE_LIMIT:
+            raise DlqError(
+                f"reading {tp.topic}:{tp.partition} stalled at offset {position} of {end}"
+            )
         batch = await consumer.getmany(tp, timeout_ms=500, max_records=500)
         records = batch.get(tp, [])
         idle = 0 if records else idle + 1
@@ -265,7 +271,8 @@ async def read_dlq(
     start of each partition; stop after ``limit`` matches.
 
     Never joins a consumer group and never commits. Raises
-    :class:`~streams.kafka.KafkaUnavailable` when Kafka cannot be reached.
+    :class:`~streams.kafka.KafkaUnavailable` when Kafka cannot be reached
+    and :class:`DlqError` when a partition stops delivering before its end.
     """
     flt = flt or DlqFilter()
     wanted_topics = list(dict.fromkeys(topics))

@@ -14,6 +14,7 @@ import orjson
 from core.envelopes import new_id
 
 from ..dlq import (
+    DlqError,
     DlqFilter,
     DlqInputError,
     DlqRecord,
@@ -37,6 +38,11 @@ _NO_TERMINAL = (
     "refusing to replay without confirmation: stdin is not a terminal; "
     "pass --yes to replay anyway, or --dry-run to see what would be replayed"
 )
+
+
+def _fail_with(exc: DlqError) -> None:
+    """Bad input exits 2, anything else the DLQ code reports exits 1."""
+    fail(str(exc), EXIT_USAGE if isinstance(exc, DlqInputError) else EXIT_FAILURE)
 
 
 def _filter_options(func: F) -> F:
@@ -171,8 +177,8 @@ def dlq_list(ctx: Context, /, limit: int, as_json: bool, **opts: Any) -> None:
     try:
         topics, flt = _selection(ctx, opts)
         records = run(_collect(ctx, topics, flt, limit + 1))
-    except DlqInputError as exc:
-        fail(str(exc), EXIT_USAGE)
+    except DlqError as exc:
+        _fail_with(exc)
     more = len(records) > limit
     records = records[:limit]
     if as_json:
@@ -210,8 +216,8 @@ def dlq_show(ctx: Context, where: tuple[str, ...], raw: bool) -> None:
         else:
             raise DlqInputError("expected REF or TOPIC PARTITION OFFSET")
         record = run(read_one(ctx.settings, ref))
-    except DlqInputError as exc:
-        fail(str(exc), EXIT_USAGE)
+    except DlqError as exc:
+        _fail_with(exc)
     if raw:
         click.get_binary_stream("stdout").write(record.value or b"")
         return
@@ -270,8 +276,8 @@ def dlq_stats_cmd(ctx: Context, /, as_json: bool, **opts: Any) -> None:
     try:
         topics, flt = _selection(ctx, opts)
         stats: DlqStats = run(dlq_stats(ctx.settings, topics, flt))
-    except DlqInputError as exc:
-        fail(str(exc), EXIT_USAGE)
+    except DlqError as exc:
+        _fail_with(exc)
     if as_json:
         click.echo(
             orjson.dumps(
@@ -338,8 +344,8 @@ def dlq_replay(
         topics, flt = _selection(ctx, opts)
         records = run(_collect(ctx, topics, flt, limit))
         plan = run(plan_replay(ctx.settings, records, to=to, skip_replayed=skip_replayed))
-    except DlqInputError as exc:
-        fail(str(exc), EXIT_USAGE)
+    except DlqError as exc:
+        _fail_with(exc)
     todo = [i for i in plan if i.skip is None]
     skipped = Counter(i.skip for i in plan if i.skip)
     summary = f"{len(plan)} record(s) selected, {len(todo)} to replay" + "".join(
