@@ -244,16 +244,17 @@ async def _read_partition(
         await consumer.seek_to_beginning(tp)
     else:
         consumer.seek(tp, start)
-    idle = 0
+    idle, last = 0, -1
     while (position := await consumer.position(tp)) < end:
+        # Progress is the position moving: aborted transactions and their
+        # markers advance it without yielding records.
+        idle, last = (idle + 1, last) if position == last else (0, position)
         if idle >= _IDLE_LIMIT:
             raise DlqError(
                 f"reading {tp.topic}:{tp.partition} stalled at offset {position} of {end}"
             )
         batch = await consumer.getmany(tp, timeout_ms=500, max_records=500)
-        records = batch.get(tp, [])
-        idle = 0 if records else idle + 1
-        for record in records:
+        for record in batch.get(tp, []):
             if record.offset >= end:
                 return
             yield record
