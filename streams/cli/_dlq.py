@@ -165,7 +165,9 @@ def dlq_group() -> None:
 
 @dlq_group.command("list")
 @_filter_options
-@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Rows at most."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @pass_ctx
 @friendly_errors
@@ -173,6 +175,11 @@ def dlq_list(ctx: Context, /, limit: int, as_json: bool, **opts: Any) -> None:
     """List dead-lettered records, oldest first per partition.
 
     REF (topic:partition:offset) is what `dlq show` and `dlq replay --ref` take.
+
+    \b
+    Examples:
+      switchboard dlq list
+      switchboard dlq list --topic stripe.commands --reason retries_exhausted --since 2h
     """
     try:
         topics, flt = _selection(ctx, opts)
@@ -336,6 +343,12 @@ def dlq_replay(
 
     Asks for confirmation unless --yes or --dry-run (without a terminal it
     refuses, exit 2).
+
+    \b
+    Examples:
+      switchboard dlq replay --connector stripe --reason retries_exhausted --dry-run
+      switchboard dlq replay --ref stripe.commands.dlq:0:42 --yes
+      switchboard dlq replay --topic stripe.commands --since 1h --rate 20/s --skip-replayed
     """
     if not (yes or dry_run or sys.stdin.isatty()):
         fail(_NO_TERMINAL, EXIT_USAGE)
