@@ -1,10 +1,11 @@
-"""What every provider sandbox shares: JSON answers, bearer checks, side-effect counts.
+"""What every provider sandbox shares: JSON answers, auth parsing, ids.
 
 A provider without idempotency keys (``ClientSetup.idempotency == "ledger"``)
 gets no replay from its sandbox -- the real one does not replay either -- but
-its handlers count each side effect under the command id the call carries
-(``X-Switchboard-Command-Id``), so ``sandbox.side_effects(command_id)`` and
-``GET /_sandbox/idempotency`` answer "how many times did this command act".
+its handlers call ``count_effect(request)`` where they act, counting under
+the command id the call carries (``X-Switchboard-Command-Id``). The test API
+(``side_effects(command_id)``, ``total_side_effects()``, ``outage()``,
+``refuse()``...) is the core :class:`~core.testing.Sandbox`'s.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from urllib.parse import parse_qsl
 import orjson
 from aiohttp import web
 
-from core.apicall import COMMAND_ID_HEADER
 from core.testing import Sandbox
 
 __all__ = ["ProviderSandbox", "is_not_json", "json_response"]
@@ -46,12 +46,6 @@ class ProviderSandbox(Sandbox):
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):06d}"
-
-    def count_effect(self, request: web.Request) -> None:
-        """One side effect for the request's command id (if it carries one)."""
-        command_id = request.headers.get(COMMAND_ID_HEADER)
-        if command_id:
-            self.idempotency.count(command_id)
 
     @staticmethod
     def bearer(request: web.Request) -> str | None:

@@ -14,10 +14,16 @@ Routes (form-encoded bodies, bracket nesting)::
     DELETE /v1/subscriptions/{id}            cancel (again: the canceled subscription)
 
 Errors are ``{"error": {"type", "code", "param", "message"}}`` with Stripe's
-statuses. Idempotency (the base pipeline): same key + same request replays
-the first answer (``Idempotent-Replayed: true``), same key + different body
-is 400 ``idempotency_error``; ``side_effects(key)`` counts real executions.
-The auth check runs before the key is claimed, as at Stripe.
+statuses. Idempotency (the base pipeline, POST only): same key + same
+request replays the first answer (``Idempotent-Replayed: true``) with no new
+side effect; same key + different body is 400 ``idempotency_error``; the
+same key while its first request runs is 409 (stage it with ``hold()``).
+As at Stripe, the auth check runs before a key is claimed, and a request
+refused with a 4xx (validation, unknown resource) saves no result: its key
+is released and it counts no side effect. ``side_effects(command_id)``
+counts real executions (the sink's key is the command id); the DELETE of a
+cancel carries no key at Stripe and counts under the command id, once:
+cancelling a canceled subscription answers it again without acting.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -66,6 +73,13 @@ def _lists(node: Any) -> Any:
     if fixed and all(k.isdigit() for k in fixed):
         return [fixed[k] for k in sorted(fixed, key=int)]
     return fixed
+
+
+@dataclass(frozen=True)
+class _Unchanged:
+    """A handler's answer that did not act (no side effect to count)."""
+
+    obj: dict[str, Any]
 
 
 class _Invalid(Exception):
@@ -135,8 +149,11 @@ class StripeSandbox(ProviderSandbox):
             return _error(401, "Invalid API Key provided.", None, None)
         return await super()._handle(request, handler, body, seen)
 
+    def keeps_result(self, status: int) -> bool:
+        return not 400 <= status < 500
+
     def _wrap(
-        self, fn: Callable[[str | None, dict[str, Any]], dict[str, Any]]
+        self, fn: Callable[[str | None, dict[str, Any]], dict[str, Any] | _Unchanged]
     ) -> Callable[[web.Request], Any]:
         async def handler(request: web.Request) -> web.Response:
             pairs = await self.form(request)
@@ -147,6 +164,10 @@ class StripeSandbox(ProviderSandbox):
                     obj = fn(request.match_info.get("id"), decode_form(pairs))
             except _Invalid as exc:
                 return _error(exc.status, str(exc), exc.code, exc.param)
+            if isinstance(obj, _Unchanged):
+                obj = obj.obj
+            else:
+                self.count_effect(request)
             return json_response(obj, headers={"Request-Id": f"req_{self.new_id('')}"})
 
         return handler
@@ -377,8 +398,10 @@ class StripeSandbox(ProviderSandbox):
         self._sub_fields(sub, data)
         return sub
 
-    def _sub_cancel(self, ident: str | None, data: dict[str, Any]) -> dict[str, Any]:
+    def _sub_cancel(self, ident: str | None, data: dict[str, Any]) -> dict[str, Any] | _Unchanged:
         sub = self._sub(ident)
+        if sub["status"] == "canceled":
+            return _Unchanged(sub)
         sub["status"] = "canceled"
         return sub
 

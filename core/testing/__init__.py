@@ -15,7 +15,9 @@ foreground (CLI): ``run_sandbox(DemoSandbox, host, port)``.
 
 A provider sandbox subclasses :class:`Sandbox` and registers its routes in
 ``routes(router)``; the fault, rate, idempotency and recording pipeline
-comes with it.
+comes with it; its docstring lists the test API every sandbox shares
+(side-effect counts per command id, outages, faults, rate limits).
+:class:`core.testing.commands.CommandRunner` runs a connector's commands the way the sink does.
 """
 
 from core.testing._private.faults import Fault, FaultKind, ServerTokenBucket

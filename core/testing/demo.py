@@ -4,7 +4,8 @@ Routes, on top of :class:`~core.testing.sandbox.Sandbox`'s pipeline::
 
     GET|POST|PUT|PATCH|DELETE /echo    the request as JSON (method, path, query, headers, body)
     GET  /status/{code}                answers that status with a small JSON error body
-    POST /v1/things                    creates a thing (201); honours Idempotency-Key
+    POST /v1/things                    creates a thing (201, one side effect);
+                                       honours Idempotency-Key
     GET  /v1/things/{id}               reads it back (404 if unknown)
     /datasets/{name}/...               every pagination scheme (see _private/paging.py);
                                        dataset ``items`` holds 95 records by default
@@ -123,6 +124,7 @@ class DemoSandbox(Sandbox):
         thing = {"id": f"thing_{next(self._ids)}", "object": "thing", **params}
         with self._things_lock:
             self.things[thing["id"]] = thing
+        self.count_effect(request)
         return _json(thing, status=201)
 
     async def _get_thing(self, request: web.Request) -> web.Response:

@@ -6,7 +6,7 @@ Every request that is not a control request (``/_sandbox/...``) passes one
 pipeline, in this order::
 
     record -> latency -> enforced rate (429) -> one-shot fault (before handler)
-           -> idempotency key (replay / 400 / 409) -> handler
+           -> idempotency key (replay / 400 / 409) -> held? -> handler
            -> one-shot fault (after handler: reset or truncate) -> rate headers
 
 Behaviours switch at runtime, from the test (methods below; safe to call
@@ -15,11 +15,51 @@ from any thread) or over HTTP (``/_sandbox/*``, see
 (in the test's loop), ``with sandbox.in_thread()`` (own loop in a thread),
 :func:`core.testing.spawn_sandbox` (a separate process), or
 :func:`core.testing.run_sandbox` (blocking, for the CLI).
+
+The test API, the same on every sandbox
+---------------------------------------
+
+"Exactly once at the provider":
+
+- ``side_effects(command_id) -> int``: how many side effects the command
+  caused. A request honoured under an idempotency key counts under that key
+  when it is first claimed (the sink sends the command id as the key), and
+  a replay counts nothing; any other request counts under its
+  ``X-Switchboard-Command-Id`` header (:data:`core.apicall.COMMAND_ID_HEADER`)
+  when its handler really acts (:meth:`Sandbox.count_effect`). A request
+  the provider refuses (auth, validation, a fault) counts nothing.
+- ``total_side_effects() -> int``: every side effect so far, including
+  requests that carried neither a key nor a command id.
+- ``side_effect_counts() -> dict[str, int]``: by key / command id
+  (``GET /_sandbox/side_effects`` gives ``{"total", "by_id"}``).
+
+Faults (each returns the :class:`Fault`; ``remove_fault(fault)`` withdraws
+one, ``clear_faults()`` all; ``path`` is a path prefix, None = every route):
+
+- ``outage(status=503, *, seconds=None, path=None, retry_after=None)``:
+  every request answers ``status`` without running, for ``seconds`` on the
+  sandbox clock or until removed -- a provider that is down;
+- ``refuse(*, seconds=None, path=None)``: every request's connection is
+  reset before the handler (nothing happens at the provider);
+- ``fail_next(n, status=503, ...)``, ``throttle_next(n, retry_after=...)``,
+  ``hang_next``, ``reset_next(after_handler=True)`` (the side effect
+  happens, the answer is lost), ``truncate_next``, ``oversize_next``,
+  ``non_json_next``: the next ``n`` matching requests;
+- ``enforce_rate(rate, burst)``: a real token bucket: 429 + ``Retry-After``
+  and ``X-RateLimit-*`` / ``RateLimit`` headers on every answer;
+- ``set_latency(seconds)``; ``hold()`` / ``release()``: requests wait just
+  before their handler (after claiming their idempotency key) until
+  released, to stage concurrent use of a key (409) or work in flight.
+
+Over HTTP: ``POST /_sandbox/faults`` with a :class:`Fault` as JSON (an
+outage: ``{"kind": "status", "status": 503, "count": null, "duration": 30}``),
+``DELETE /_sandbox/faults``, ``GET /_sandbox/side_effects``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +68,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
+from core.apicall import COMMAND_ID_HEADER
 from core.testing._private import control, running
 from core.testing._private.faults import Fault, FaultPlan, ServerTokenBucket
 from core.testing._private.records import (
@@ -49,7 +90,7 @@ class Sandbox:
     ``clock`` (monotonic seconds) drives the enforced rate and anything a
     subclass expires; inject one to make time-based behaviour deterministic.
     ``idempotency_header`` names the key header; only ``idempotent_methods``
-    use it.
+    use it. See the module docstring for the test API.
     """
 
     name = "sandbox"
@@ -68,7 +109,7 @@ class Sandbox:
         self.host = host
         self.port = port
         self.clock = clock
-        self.faults = FaultPlan()
+        self.faults = FaultPlan(clock)
         self.log = RequestLog()
         self.idempotency = IdempotencyStore()
         self.latency = 0.0
@@ -79,6 +120,9 @@ class Sandbox:
         self._runner: web.AppRunner | None = None
         self._closing: asyncio.Event | None = None
         self._thread_stop: Callable[[], None] | None = None
+        # set = handlers run; cleared by hold()
+        self._released = threading.Event()
+        self._released.set()
 
     # --- for subclasses -------------------------------------------------
 
@@ -89,6 +133,36 @@ class Sandbox:
 
     def add_fault(self, fault: Fault) -> Fault:
         return self.faults.add(fault)
+
+    def remove_fault(self, fault: Fault) -> bool:
+        """Withdraw one fault (True if it was still pending)."""
+        return self.faults.remove(fault)
+
+    def outage(
+        self,
+        status: int = 503,
+        *,
+        seconds: float | None = None,
+        path: str | None = None,
+        retry_after: float | None = None,
+    ) -> Fault:
+        """Every matching request answers ``status`` without running, for
+        ``seconds`` (sandbox clock) or until :meth:`remove_fault` / :meth:`clear_faults`."""
+        return self.add_fault(
+            Fault("status", None, path, status=status, retry_after=retry_after, duration=seconds)
+        )
+
+    def refuse(self, *, seconds: float | None = None, path: str | None = None) -> Fault:
+        """Every matching request's connection is reset before its handler
+        runs, for ``seconds`` or until removed: nothing happens at the provider."""
+        return self.add_fault(Fault("reset", None, path, duration=seconds))
+
+    def hold(self) -> None:
+        """Requests wait just before their handler (key already claimed) until :meth:`release`."""
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
 
     def fail_next(
         self,
@@ -195,6 +269,7 @@ class Sandbox:
         self.clear_rate()
         self.latency = 0.0
         self.record = True
+        self.release()
         self.log.clear()
         self.idempotency.clear()
 
@@ -212,9 +287,50 @@ class Sandbox:
             if r.path == path and (method is None or r.method == method.upper())
         ]
 
-    def side_effects(self, idempotency_key: str) -> int:
-        """How many times a handler really ran for this idempotency key."""
-        return self.idempotency.side_effects(idempotency_key)
+    def side_effects(self, command_id: str) -> int:
+        """How many side effects the command (or idempotency key) caused."""
+        return self.idempotency.side_effects(command_id)
+
+    def total_side_effects(self) -> int:
+        """Every side effect so far, anonymous ones included."""
+        return self.idempotency.total()
+
+    def side_effect_counts(self) -> dict[str, int]:
+        """Side effects by idempotency key / command id."""
+        return self.idempotency.all_side_effects()
+
+    def count_effect(self, request: web.Request) -> None:
+        """Handlers call this where the provider really acts.
+
+        A request honoured under an idempotency key was counted when its key
+        was claimed, so this is a no-op for it; any other request counts
+        under its command id header (or anonymously).
+        """
+        if self._keyed(request):
+            return
+        self.idempotency.count(request.headers.get(COMMAND_ID_HEADER) or None)
+
+    def keeps_result(self, status: int) -> bool:
+        """Whether an answer with ``status`` is stored under its idempotency key.
+
+        False releases the key and its counted side effect (the provider did
+        not act); the base keeps every answer. Override per provider.
+        """
+        return True
+
+    def _keyed(self, request: web.Request) -> bool:
+        return (
+            request.method in self.idempotent_methods
+            and request.headers.get(self.idempotency_header) is not None
+        )
+
+    async def _run_handler(
+        self, request: web.Request, handler: Callable[[web.Request], Any]
+    ) -> web.StreamResponse:
+        while not self._released.is_set():  # noqa: ASYNC110 - set from any thread
+            await asyncio.sleep(0.005)
+        response: web.StreamResponse = await handler(request)
+        return response
 
     # --- the pipeline ------------------------------------------------------
 
@@ -304,8 +420,7 @@ class Sandbox:
     ) -> web.StreamResponse:
         key = request.headers.get(self.idempotency_header)
         if key is None or request.method not in self.idempotent_methods:
-            response: web.StreamResponse = await handler(request)
-            return response
+            return await self._run_handler(request, handler)
         fingerprint = IdempotencyStore.fingerprint(
             request.method, request.path, request.query_string, body
         )
@@ -329,8 +444,11 @@ class Sandbox:
             replay.headers["Idempotent-Replayed"] = "true"
             return replay
         try:
-            response = await handler(request)
+            response = await self._run_handler(request, handler)
         except web.HTTPException as exc:
+            if not self.keeps_result(exc.status):
+                self.idempotency.abandon(key)
+                raise
             raw_exc = exc.body
             self.idempotency.finish(
                 key,
@@ -342,6 +460,9 @@ class Sandbox:
         except BaseException:
             self.idempotency.abandon(key)
             raise
+        if not self.keeps_result(response.status):
+            self.idempotency.abandon(key)
+            return response
         raw = response.body if isinstance(response, web.Response) else b""
         self.idempotency.finish(
             key,

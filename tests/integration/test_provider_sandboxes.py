@@ -4,8 +4,6 @@ sandbox over real sockets. No Kafka needed."""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,55 +21,27 @@ from core import errors as e
 from core.apicall import (
     COMMAND_ID_HEADER,
     ApiCall,
-    CallContext,
-    CallResult,
-    ClientSetup,
-    execute,
-    run_command,
 )
-from core.breaker import BreakerRegistry
-from core.client import ProviderClient
-from core.ratelimit import BudgetRegistry
 from core.testing import Sandbox
+from core.testing.commands import CommandRunner
 
 
-async def no_sleep(seconds: float) -> None:
-    await asyncio.sleep(0)
-
-
-class Runner:
+def make_runner(connector: str, section: Any) -> CommandRunner:
     """One connector's setup and client against a sandbox, as the sink holds them."""
-
-    def __init__(self, connector: str, section: Any) -> None:
-        self.connector = connectors.get(connector)
-        assert self.connector.api is not None
-        self.section = section
-        self.setup: ClientSetup = self.connector.api(section)
-        self.client: ProviderClient = self.setup.client(
-            budgets=BudgetRegistry(), breakers=BreakerRegistry(), sleep=no_sleep
-        )
-
-    async def run(self, name: str, params: dict[str, Any], command_id: str | None = None) -> Any:
-        model = self.connector.commands[name].model_validate(params)
-        ctx = CallContext(command_id or str(uuid.uuid4()), self.section)
-        return await run_command(self.setup, self.client, model, ctx)
-
-    async def raw(self, call: ApiCall, command_id: str = "raw-1") -> CallResult:
-        """A call the params models would refuse: the sandbox's own validation."""
-        return await execute(self.client, self.setup.prepare(call, command_id))
+    return CommandRunner(connectors.get(connector), section)
 
 
 @pytest.fixture
-async def stripe() -> AsyncIterator[tuple[Sandbox, Runner]]:
+async def stripe() -> AsyncIterator[tuple[Sandbox, CommandRunner]]:
     async with connectors.get("stripe").sandbox() as sb:  # type: ignore[misc]
-        runner = Runner(
+        runner = make_runner(
             "stripe", StripeSettings(api_key="sk_test_sandbox", base_url=sb.url, rate=1000)
         )
         async with runner.client:
             yield sb, runner
 
 
-async def test_stripe_commands_end_to_end(stripe: tuple[Any, Runner]) -> None:
+async def test_stripe_commands_end_to_end(stripe: tuple[Any, CommandRunner]) -> None:
     sb, r = stripe
     cus = await r.run("customers.create", {"email": "a@example.com", "metadata": {"plan": "pro"}})
     customer = cus.data["id"]
@@ -137,7 +107,7 @@ async def test_stripe_commands_end_to_end(stripe: tuple[Any, Runner]) -> None:
     assert create.header("Content-Type") == "application/x-www-form-urlencoded"
 
 
-async def test_stripe_idempotency_key_is_the_command_id(stripe: tuple[Any, Runner]) -> None:
+async def test_stripe_idempotency_key_is_the_command_id(stripe: tuple[Any, CommandRunner]) -> None:
     sb, r = stripe
     first = await r.run("customers.create", {"email": "a@example.com"}, command_id="cmd-1")
     again = await r.run("customers.create", {"email": "a@example.com"}, command_id="cmd-1")
@@ -149,7 +119,9 @@ async def test_stripe_idempotency_key_is_the_command_id(stripe: tuple[Any, Runne
     assert replay.outcome == "replayed"
 
 
-async def test_stripe_lost_response_is_retried_and_acts_once(stripe: tuple[Any, Runner]) -> None:
+async def test_stripe_lost_response_is_retried_and_acts_once(
+    stripe: tuple[Any, CommandRunner],
+) -> None:
     sb, r = stripe
     sb.reset_next(1, path="/v1/customers", after_handler=True)
     result = await r.run("customers.create", {"email": "b@example.com"}, command_id="cmd-lost")
@@ -159,7 +131,7 @@ async def test_stripe_lost_response_is_retried_and_acts_once(stripe: tuple[Any, 
 
 
 async def test_stripe_same_key_different_body_is_fatal_not_retried(
-    stripe: tuple[Any, Runner],
+    stripe: tuple[Any, CommandRunner],
 ) -> None:
     sb, r = stripe
     await r.run("customers.create", {"email": "a@example.com"}, command_id="cmd-2")
@@ -171,7 +143,7 @@ async def test_stripe_same_key_different_body_is_fatal_not_retried(
     assert sb.side_effects("cmd-2") == 1
 
 
-async def test_stripe_validation_and_auth_errors(stripe: tuple[Any, Runner]) -> None:
+async def test_stripe_validation_and_auth_errors(stripe: tuple[Any, CommandRunner]) -> None:
     sb, r = stripe
     with pytest.raises(e.FatalRequestError) as info:
         await r.run("payment_intents.create", {"amount": 10, "currency": "usd"})
@@ -181,7 +153,7 @@ async def test_stripe_validation_and_auth_errors(stripe: tuple[Any, Runner]) -> 
         await r.run("customers.update", {"customer": "cus_nope", "name": "x"})
     assert missing.value.status == 404
     assert missing.value.provider_code == "resource_missing"
-    bad = Runner("stripe", StripeSettings(api_key="sk_test_wrong", base_url=sb.url, rate=1000))
+    bad = make_runner("stripe", StripeSettings(api_key="sk_test_wrong", base_url=sb.url, rate=1000))
     async with bad.client:
         with pytest.raises(e.FatalConfigError) as auth:
             await bad.run("customers.create", {"email": "a@example.com"}, command_id="cmd-auth")
@@ -194,7 +166,7 @@ async def test_stripe_validation_and_auth_errors(stripe: tuple[Any, Runner]) -> 
     ).status == 200
 
 
-async def test_stripe_sandbox_rate_headers_and_5xx(stripe: tuple[Any, Runner]) -> None:
+async def test_stripe_sandbox_rate_headers_and_5xx(stripe: tuple[Any, CommandRunner]) -> None:
     sb, r = stripe
     sb.enforce_rate(1000)
     sb.fail_next(2, status=503, path="/v1/customers")
@@ -208,14 +180,16 @@ async def test_stripe_sandbox_rate_headers_and_5xx(stripe: tuple[Any, Runner]) -
 
 
 @pytest.fixture
-async def github() -> AsyncIterator[tuple[Any, Runner]]:
+async def github() -> AsyncIterator[tuple[Any, CommandRunner]]:
     async with connectors.get("github").sandbox() as sb:  # type: ignore[misc]
-        runner = Runner("github", GitHubSettings(token="ghp_sandbox", base_url=sb.url, rate=1000))
+        runner = make_runner(
+            "github", GitHubSettings(token="ghp_sandbox", base_url=sb.url, rate=1000)
+        )
         async with runner.client:
             yield sb, runner
 
 
-async def test_github_commands(github: tuple[Any, Runner]) -> None:
+async def test_github_commands(github: tuple[Any, CommandRunner]) -> None:
     sb, r = github
     issue = await r.run(
         "issues.create", {"owner": "octo", "repo": "demo", "title": "Bug", "labels": ["bug"]}, "c1"
@@ -240,7 +214,7 @@ async def test_github_commands(github: tuple[Any, Runner]) -> None:
     assert req.header("Idempotency-Key") is None
 
 
-async def test_github_errors(github: tuple[Any, Runner]) -> None:
+async def test_github_errors(github: tuple[Any, CommandRunner]) -> None:
     sb, r = github
     with pytest.raises(e.FatalRequestError) as invalid:
         await r.run("issues.create", {"owner": "octo", "repo": "demo", "title": "   "})
@@ -251,14 +225,14 @@ async def test_github_errors(github: tuple[Any, Runner]) -> None:
             "issues.comment", {"owner": "octo", "repo": "nope", "issue_number": 1, "body": "x"}
         )
     assert missing.value.status == 404
-    bad = Runner("github", GitHubSettings(token="ghp_wrong", base_url=sb.url, rate=1000))
+    bad = make_runner("github", GitHubSettings(token="ghp_wrong", base_url=sb.url, rate=1000))
     async with bad.client:
         with pytest.raises(e.FatalConfigError):
             await bad.run("issues.create", {"owner": "octo", "repo": "demo", "title": "x"})
 
 
 async def test_github_post_without_key_is_not_retried_after_a_5xx(
-    github: tuple[Any, Runner],
+    github: tuple[Any, CommandRunner],
 ) -> None:
     # No idempotency key: a POST that may have reached GitHub is left to the
     # sink (and its ledger), never re-sent by the client.
@@ -270,7 +244,7 @@ async def test_github_post_without_key_is_not_retried_after_a_5xx(
     assert sb.side_effects("c9") == 0
 
 
-async def test_github_rate_limit_403_is_rate_limited(github: tuple[Any, Runner]) -> None:
+async def test_github_rate_limit_403_is_rate_limited(github: tuple[Any, CommandRunner]) -> None:
     sb, r = github
     sb.fail_next(1, status=403, path="/repos")
     sb.faults.pending()[0].headers.update({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1"})
@@ -282,16 +256,16 @@ async def test_github_rate_limit_403_is_rate_limited(github: tuple[Any, Runner])
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[tuple[Any, Runner]]:
+async def slack() -> AsyncIterator[tuple[Any, CommandRunner]]:
     async with connectors.get("slack").sandbox() as sb:  # type: ignore[misc]
-        runner = Runner(
+        runner = make_runner(
             "slack", SlackSettings(bot_token="xoxb-sandbox", base_url=sb.url, rate=1000)
         )
         async with runner.client:
             yield sb, runner
 
 
-async def test_slack_post_and_update(slack: tuple[Any, Runner]) -> None:
+async def test_slack_post_and_update(slack: tuple[Any, CommandRunner]) -> None:
     sb, r = slack
     posted = await r.run("chat.post_message", {"channel": "C0SANDBOX", "text": "hello"}, "s1")
     assert posted.data["ok"] is True
@@ -301,7 +275,7 @@ async def test_slack_post_and_update(slack: tuple[Any, Runner]) -> None:
     assert sb.side_effects("s1") == 1
 
 
-async def test_slack_ok_false_errors(slack: tuple[Any, Runner]) -> None:
+async def test_slack_ok_false_errors(slack: tuple[Any, CommandRunner]) -> None:
     sb, r = slack
     with pytest.raises(e.FatalRequestError) as missing:
         await r.run("chat.post_message", {"channel": "C0MISSING", "text": "x"})
@@ -314,7 +288,7 @@ async def test_slack_ok_false_errors(slack: tuple[Any, Runner]) -> None:
     with pytest.raises(e.RateLimitedError) as limited:
         await r.run("chat.post_message", {"channel": "C0SANDBOX", "text": "x"})
     assert limited.value.provider_code == "ratelimited"
-    bad = Runner("slack", SlackSettings(bot_token="xoxb-wrong", base_url=sb.url, rate=1000))
+    bad = make_runner("slack", SlackSettings(bot_token="xoxb-wrong", base_url=sb.url, rate=1000))
     async with bad.client:
         with pytest.raises(e.FatalConfigError) as auth:
             await bad.run("chat.post_message", {"channel": "C0SANDBOX", "text": "x"})
@@ -327,7 +301,7 @@ SID = "AC" + "0" * 32
 
 
 @pytest.fixture
-async def twilio() -> AsyncIterator[tuple[Any, Runner]]:
+async def twilio() -> AsyncIterator[tuple[Any, CommandRunner]]:
     async with connectors.get("twilio").sandbox() as sb:  # type: ignore[misc]
         section = TwilioSettings(
             account_sid=SID,
@@ -336,12 +310,12 @@ async def twilio() -> AsyncIterator[tuple[Any, Runner]]:
             base_url=sb.url,
             rate=1000,
         )
-        runner = Runner("twilio", section)
+        runner = make_runner("twilio", section)
         async with runner.client:
             yield sb, runner
 
 
-async def test_twilio_messages_create(twilio: tuple[Any, Runner]) -> None:
+async def test_twilio_messages_create(twilio: tuple[Any, CommandRunner]) -> None:
     sb, r = twilio
     params = {
         "to": "+15558675310",
@@ -358,7 +332,7 @@ async def test_twilio_messages_create(twilio: tuple[Any, Runner]) -> None:
     assert sb.side_effects("t1") == 1
 
 
-async def test_twilio_errors(twilio: tuple[Any, Runner]) -> None:
+async def test_twilio_errors(twilio: tuple[Any, CommandRunner]) -> None:
     sb, r = twilio
     with pytest.raises(e.FatalRequestError) as invalid:
         await r.run("messages.create", {"to": "12", "from": "+15017122661", "body": "x"})
@@ -367,7 +341,7 @@ async def test_twilio_errors(twilio: tuple[Any, Runner]) -> None:
     section = TwilioSettings(
         account_sid=SID, api_key_sid="SKx", api_key_secret="nope", base_url=sb.url
     )
-    bad = Runner("twilio", section)
+    bad = make_runner("twilio", section)
     async with bad.client:
         with pytest.raises(e.FatalConfigError) as auth:
             await bad.run(
@@ -380,9 +354,9 @@ async def test_twilio_errors(twilio: tuple[Any, Runner]) -> None:
 
 
 @pytest.fixture
-async def sendgrid() -> AsyncIterator[tuple[Any, Runner]]:
+async def sendgrid() -> AsyncIterator[tuple[Any, CommandRunner]]:
     async with connectors.get("sendgrid").sandbox() as sb:  # type: ignore[misc]
-        runner = Runner(
+        runner = make_runner(
             "sendgrid", SendGridSettings(api_key="SG.sandbox-key", base_url=sb.url, rate=1000)
         )
         async with runner.client:
@@ -397,7 +371,7 @@ MAIL = {
 }
 
 
-async def test_sendgrid_mail_send(sendgrid: tuple[Any, Runner]) -> None:
+async def test_sendgrid_mail_send(sendgrid: tuple[Any, CommandRunner]) -> None:
     sb, r = sendgrid
     sent = await r.run("mail.send", MAIL, "m1")
     assert sent.status == 202
@@ -406,14 +380,14 @@ async def test_sendgrid_mail_send(sendgrid: tuple[Any, Runner]) -> None:
     assert sb.side_effects("m1") == 1
 
 
-async def test_sendgrid_errors(sendgrid: tuple[Any, Runner]) -> None:
+async def test_sendgrid_errors(sendgrid: tuple[Any, CommandRunner]) -> None:
     sb, r = sendgrid
     body = {k: v for k, v in MAIL.items() if k != "from"}
     with pytest.raises(e.FatalRequestError) as invalid:
         await r.raw(ApiCall("POST", "/v3/mail/send", "json", body))
     assert invalid.value.status == 400
     assert "from object" in (invalid.value.provider_message or "")
-    bad = Runner("sendgrid", SendGridSettings(api_key="SG.wrong", base_url=sb.url, rate=1000))
+    bad = make_runner("sendgrid", SendGridSettings(api_key="SG.wrong", base_url=sb.url, rate=1000))
     async with bad.client:
         with pytest.raises(e.FatalConfigError):
             await bad.run("mail.send", MAIL)
@@ -423,16 +397,16 @@ async def test_sendgrid_errors(sendgrid: tuple[Any, Runner]) -> None:
 
 
 @pytest.fixture
-async def shopify() -> AsyncIterator[tuple[Any, Runner]]:
+async def shopify() -> AsyncIterator[tuple[Any, CommandRunner]]:
     async with connectors.get("shopify").sandbox(restore_rate=2000.0) as sb:  # type: ignore[misc]
-        runner = Runner(
+        runner = make_runner(
             "shopify", ShopifySettings(access_token="shpat_sandbox", base_url=sb.url, rate=1000)
         )
         async with runner.client:
             yield sb, runner
 
 
-async def test_shopify_mutations(shopify: tuple[Any, Runner]) -> None:
+async def test_shopify_mutations(shopify: tuple[Any, CommandRunner]) -> None:
     sb, r = shopify
     made = await r.run("customers.create", {"email": "a@example.com", "first_name": "Ada"}, "sh1")
     customer = made.data["customerCreate"]["customer"]
@@ -451,7 +425,9 @@ async def test_shopify_mutations(shopify: tuple[Any, Runner]) -> None:
     assert req.header("X-Shopify-Access-Token") == "shpat_sandbox"
 
 
-async def test_shopify_user_errors_graphql_errors_and_auth(shopify: tuple[Any, Runner]) -> None:
+async def test_shopify_user_errors_graphql_errors_and_auth(
+    shopify: tuple[Any, CommandRunner],
+) -> None:
     sb, r = shopify
     await r.run("customers.create", {"email": "a@example.com"})
     with pytest.raises(e.FatalRequestError) as taken:
@@ -461,13 +437,15 @@ async def test_shopify_user_errors_graphql_errors_and_auth(shopify: tuple[Any, R
     assert sb.side_effects("sh2") == 0
     with pytest.raises(e.GraphQLError):
         await r.run("graphql.mutation", {"query": "mutation { nope(id: 1) { id } }"})
-    bad = Runner("shopify", ShopifySettings(access_token="shpat_wrong", base_url=sb.url, rate=1000))
+    bad = make_runner(
+        "shopify", ShopifySettings(access_token="shpat_wrong", base_url=sb.url, rate=1000)
+    )
     async with bad.client:
         with pytest.raises(e.FatalConfigError):
             await bad.run("customers.create", {"email": "b@example.com"})
 
 
-async def test_shopify_cost_throttle(shopify: tuple[Any, Runner]) -> None:
+async def test_shopify_cost_throttle(shopify: tuple[Any, CommandRunner]) -> None:
     sb, r = shopify
     sb.set_available(0)
     with pytest.raises(e.RateLimitedError) as throttled:
@@ -486,7 +464,7 @@ async def test_shopify_cost_throttle(shopify: tuple[Any, Runner]) -> None:
 
 
 @pytest.fixture
-async def generic() -> AsyncIterator[tuple[Any, Runner]]:
+async def generic() -> AsyncIterator[tuple[Any, CommandRunner]]:
     async with connectors.get("generic").sandbox() as sb:  # type: ignore[misc]
         section = GenericSettings(
             base_url=sb.url,
@@ -506,12 +484,12 @@ async def generic() -> AsyncIterator[tuple[Any, Runner]]:
                 },
             },
         )
-        runner = Runner("generic", section)
+        runner = make_runner("generic", section)
         async with runner.client:
             yield sb, runner
 
 
-async def test_generic_request_template(generic: tuple[Any, Runner]) -> None:
+async def test_generic_request_template(generic: tuple[Any, CommandRunner]) -> None:
     sb, r = generic
     sb.reset_next(1, path="/v1/things", after_handler=True)
     made = await r.run("request", {"template": "thing", "values": {"name": "x", "n": [1, 2]}}, "g1")

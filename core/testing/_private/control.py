@@ -3,7 +3,8 @@
 =======  ==========================  ==============================================
 method   path                        effect
 =======  ==========================  ==============================================
-POST     /_sandbox/faults            add a fault (JSON: :class:`Fault` fields)
+POST     /_sandbox/faults            add a fault (JSON: :class:`Fault` fields;
+                                     an outage: ``count: null, duration: 30``)
 GET      /_sandbox/faults            pending faults
 DELETE   /_sandbox/faults            clear faults
 PUT      /_sandbox/latency           ``{"seconds": 0.05}``
@@ -13,7 +14,8 @@ DELETE   /_sandbox/rate              stop enforcing a rate
 PUT      /_sandbox/switches          ``{"<name>": value}`` for names in ``Sandbox.switches``
 GET      /_sandbox/requests          recorded requests (body as text)
 DELETE   /_sandbox/requests          forget recorded requests
-GET      /_sandbox/idempotency       ``{key: side effects}``
+GET      /_sandbox/idempotency       ``{key or command id: side effects}``
+GET      /_sandbox/side_effects      ``{"total": n, "by_id": {key or command id: n}}``
 POST     /_sandbox/reset             everything back to defaults
 =======  ==========================  ==============================================
 
@@ -144,6 +146,9 @@ def install(router: web.UrlDispatcher, sandbox: Sandbox, prefix: str) -> None:
     async def idempotency(request: web.Request) -> web.Response:
         return _json(sandbox.idempotency.all_side_effects())
 
+    async def side_effects(request: web.Request) -> web.Response:
+        return _json({"total": sandbox.total_side_effects(), "by_id": sandbox.side_effect_counts()})
+
     async def reset(request: web.Request) -> web.Response:
         sandbox.reset()
         return _json({"ok": True})
@@ -159,4 +164,5 @@ def install(router: web.UrlDispatcher, sandbox: Sandbox, prefix: str) -> None:
     router.add_get(f"{prefix}/requests", list_requests)
     router.add_delete(f"{prefix}/requests", clear_requests)
     router.add_get(f"{prefix}/idempotency", idempotency)
+    router.add_get(f"{prefix}/side_effects", side_effects)
     router.add_post(f"{prefix}/reset", reset)

@@ -27,7 +27,9 @@ FAULT_KINDS: frozenset[str] = frozenset(
 class Fault:
     """One switchable misbehaviour, applied to the next ``count`` matching requests.
 
-    ``count=None`` keeps the fault until it is cleared. ``path`` is a path
+    ``count=None`` keeps the fault until it is cleared; ``duration`` (seconds
+    on the sandbox's clock, counted from when the fault is added) ends it
+    earlier, whichever comes first. ``path`` is a path
     prefix and ``method`` an HTTP method; unset means any. With
     ``after_handler=True`` (``reset`` and ``truncate`` only) the route's
     handler runs first, so its side effect happens, and then the response is
@@ -48,6 +50,9 @@ class Fault:
     after_handler: bool = False
     content_type: str = "text/html"
     headers: dict[str, str] = field(default_factory=dict)
+    duration: float | None = None
+    #: set by :meth:`FaultPlan.add` from ``duration``
+    expires_at: float | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -58,6 +63,8 @@ class Fault:
             raise ValueError("after_handler: only 'reset' and 'truncate' can follow the handler")
         if self.size < 0:
             raise ValueError("size: must be >= 0")
+        if self.duration is not None and not self.duration > 0:
+            raise ValueError("duration: must be > 0 seconds (or None for 'until cleared')")
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
@@ -66,28 +73,49 @@ class Fault:
 
 
 class FaultPlan:
-    """An ordered list of pending faults; the first matching one is consumed per request."""
+    """An ordered list of pending faults; the first matching one is consumed per request.
 
-    def __init__(self) -> None:
+    ``clock`` (monotonic seconds) times faults with a ``duration``.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
+        self._clock = clock
 
     def add(self, fault: Fault) -> Fault:
+        if fault.duration is not None:
+            fault.expires_at = self._clock() + fault.duration
         with self._lock:
             self._faults.append(fault)
         return fault
+
+    def remove(self, fault: Fault) -> bool:
+        """Withdraw ``fault`` (True if it was still pending)."""
+        with self._lock:
+            for i, pending in enumerate(self._faults):
+                if pending is fault:
+                    del self._faults[i]
+                    return True
+            return False
 
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
 
+    def _expire(self) -> None:
+        now = self._clock()
+        self._faults = [f for f in self._faults if f.expires_at is None or now < f.expires_at]
+
     def pending(self) -> list[Fault]:
         with self._lock:
+            self._expire()
             return list(self._faults)
 
     def take(self, method: str, path: str, *, after_handler: bool) -> Fault | None:
         """Consume and return the first fault for this request and phase, if any."""
         with self._lock:
+            self._expire()
             for i, fault in enumerate(self._faults):
                 if fault.after_handler != after_handler or not fault.matches(method, path):
                     continue
@@ -100,6 +128,7 @@ class FaultPlan:
 
     def has_after_handler(self, method: str, path: str) -> bool:
         with self._lock:
+            self._expire()
             return any(f.after_handler and f.matches(method, path) for f in self._faults)
 
 

@@ -144,27 +144,39 @@ class IdempotencyStore:
                 entry.response = StoredResponse(status, kept, body)
 
     def abandon(self, key: str) -> None:
-        """The handler failed before producing a response: forget the claim."""
+        """The claim produced no side effect (the handler failed, or refused
+        the request before acting): forget it and its counted effect, so the
+        key may be used again."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry.response is None:
                 del self._entries[key]
+                self._effects[key] -= 1
+                if self._effects[key] <= 0:
+                    del self._effects[key]
 
-    def count(self, key: str) -> int:
+    def count(self, key: str | None) -> int:
         """Count one side effect for ``key`` without claiming it (providers
-        without idempotency keys count by command id); returns the new count."""
+        without idempotency keys count by command id; ``None``: a request
+        carrying neither). Returns the new count."""
         with self._lock:
-            self._effects[key] += 1
-            return self._effects[key]
+            self._effects[key or ""] += 1
+            return self._effects[key or ""]
 
     def side_effects(self, key: str) -> int:
-        """How many times a handler actually ran for ``key``."""
+        """How many side effects were counted for ``key``."""
         with self._lock:
-            return self._effects[key]
+            return self._effects[key] if key else 0
+
+    def total(self) -> int:
+        """Every side effect counted, anonymous ones included."""
+        with self._lock:
+            return sum(self._effects.values())
 
     def all_side_effects(self) -> dict[str, int]:
+        """Side effects by key or command id (anonymous ones left out)."""
         with self._lock:
-            return dict(self._effects)
+            return {k: n for k, n in self._effects.items() if k}
 
     def clear(self) -> None:
         with self._lock:
