@@ -46,6 +46,7 @@ __all__ = [
     "LocalKafkaSettings",
     "Settings",
     "SettingsError",
+    "SinkSettings",
     "WorkerSettings",
     "env_name",
     "load_settings",
@@ -166,6 +167,27 @@ class WorkerSettings(Section):
     store: Literal["memory://"] = "memory://"
 
 
+class SinkSettings(Section):
+    """How ``<c>.commands`` are consumed (see :mod:`streams.sink`)."""
+
+    connectors: list[str] | None = Field(
+        default=None, description="connectors to run sinks for (default: every configured one)"
+    )
+    concurrency: int = Field(default=64, ge=1, le=10_000, description="calls in flight")
+    max_buffered: int = Field(
+        default=2_000, ge=1, description="commands fetched but not finished before pausing"
+    )
+    ledger_window_s: float = Field(
+        default=7 * 24 * 3600,
+        gt=0,
+        description="how long a command id is remembered as executed (results/ledger retention)",
+    )
+    drain_timeout_s: float = Field(
+        default=20.0, gt=0, description="wait for calls in flight on rebalance or stop"
+    )
+    commit_interval_s: float = Field(default=0.5, gt=0)
+
+
 class Settings(BaseSettings):
     """Core settings; :func:`load_settings` extends it with connector sections."""
 
@@ -179,6 +201,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     local_kafka: LocalKafkaSettings = Field(default_factory=LocalKafkaSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    sink: SinkSettings = Field(default_factory=SinkSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod

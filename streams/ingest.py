@@ -26,7 +26,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,8 +117,10 @@ class IngestServer:
         routes: Mapping[str, Route],
         *,
         producer: AIOKafkaProducer | None = None,
+        health: Callable[[], Mapping[str, tuple[bool, str]]] | None = None,
     ) -> None:
         self.settings = settings
+        self.health = health
         self.routes = dict(routes)
         self._producer = producer
         self._own_producer = producer is None
@@ -163,9 +165,17 @@ class IngestServer:
 
     # handlers --------------------------------------------------------------
     async def healthz(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {"status": "ok", "roles": self.settings.worker.roles, "pid": os.getpid()}
-        )
+        """200 while every part of the worker can do its job; 503 (with the
+        reason per part) once one cannot, e.g. a sink stopped on a 401."""
+        parts = dict(self.health()) if self.health is not None else {}
+        ok = all(good for good, _detail in parts.values())
+        body = {
+            "status": "ok" if ok else "unhealthy",
+            "roles": self.settings.worker.roles,
+            "pid": os.getpid(),
+            "checks": {name: {"ok": good, "detail": d} for name, (good, d) in parts.items()},
+        }
+        return web.json_response(body, status=200 if ok else 503)
 
     async def readyz(self, request: web.Request) -> web.Response:
         from .worker import kafka_ready

@@ -1,7 +1,8 @@
 """Topic names (DESIGN.md) and their creation.
 
 ``<prefix><c>.ingest``, ``<prefix><c>.events``, ``<prefix><c>.commands``,
-``<prefix><c>.results`` per connector ``<c>``; ``<topic>.dlq`` beside any
+``<prefix><c>.results`` per connector ``<c>``, ``<prefix><c>.ledger`` (the
+sink's call markers); ``<topic>.dlq`` beside any
 topic whose records can fail; ``<prefix>switchboard.cursors`` (compacted)
 for poll cursors. :func:`ensure_topics` is idempotent: topics that already
 exist are left as they are.
@@ -55,6 +56,9 @@ class TopicNames:
     def results(self, connector: str) -> str:
         return f"{self.prefix}{connector}.results"
 
+    def ledger(self, connector: str) -> str:
+        return f"{self.prefix}{connector}.ledger"
+
     @staticmethod
     def dlq(topic: str) -> str:
         return f"{topic}.dlq"
@@ -83,6 +87,8 @@ def connector_topics(settings: Settings, connector: str) -> list[TopicSpec]:
         spec(names.events(connector), **{"retention.ms": week}),
         spec(names.commands(connector), **{"retention.ms": week}),
         spec(names.results(connector), **{"retention.ms": week}),
+        # the sink's "started" markers (see streams.sink), read back for the ledger window
+        spec(names.ledger(connector), **{"retention.ms": week}),
         spec(names.dlq(names.ingest(connector)), **{"retention.ms": month}),
         spec(names.dlq(names.commands(connector)), **{"retention.ms": month}),
     ]

@@ -6,6 +6,9 @@ every installed connector. Then one process runs, by role:
 
 - ``ingest``: ``POST /webhooks/<c>`` (see :mod:`streams.ingest`);
 - ``dedup``: one faust agent per connector (see :mod:`streams.dedup`);
+- ``sink``: one command consumer per configured connector (see
+  :mod:`streams.sink`); a sink stopped by a config error makes ``/healthz``
+  answer 503;
 - always: ``GET /healthz``, ``GET /readyz`` (Kafka answers), ``GET /metrics``.
 
 Every worker of a deployment joins the same consumer groups, so starting
@@ -24,6 +27,7 @@ from core.settings import Settings
 from . import localkafka
 from .app import create_app
 from .kafka import HOW_TO_START, KafkaUnavailable
+from .sink import Sink, build_sinks
 from .topics import connector_topics, ensure_topics, shared_topics
 
 __all__ = ["build_faust_app", "kafka_ready", "run_worker"]
@@ -56,24 +60,53 @@ def build_faust_app(settings: Settings, app_id: str = "switchboard-worker") -> A
     return app
 
 
-def _ingest_service(settings: Settings) -> Any:
-    """The ingest server as a mode service started and stopped with faust."""
-    from mode import Service
+def _sinks(settings: Settings) -> list[Sink]:
+    return build_sinks(settings) if "sink" in settings.worker.roles else []
 
+
+def _http_server(settings: Settings, sinks: list[Sink]) -> Any:
     from .ingest import IngestServer, build_routes
 
     routes = build_routes(settings) if "ingest" in settings.worker.roles else {}
-    server = IngestServer(settings, routes)
 
-    class IngestService(Service):
+    def health() -> dict[str, tuple[bool, str]]:
+        return {f"sink:{s.name}": (s.health.ok, s.health.detail) for s in sinks}
+
+    return IngestServer(settings, routes, health=health)
+
+
+def _worker_services(settings: Settings) -> Any:
+    """The HTTP server and the sinks as a mode service started and stopped with faust."""
+    from mode import Service
+
+    sinks = _sinks(settings)
+    server = _http_server(settings, sinks)
+
+    class WorkerServices(Service):
+        tasks: list[asyncio.Task[None]]
+
         async def on_start(self) -> None:
             port = await server.start()
-            log.info("HTTP on %s:%s; webhooks for %s", settings.worker.host, port, sorted(routes))
+            log.info(
+                "HTTP on %s:%s; webhooks for %s", settings.worker.host, port, sorted(server.routes)
+            )
+            self.tasks = [asyncio.create_task(_run_sink(s)) for s in sinks]
 
         async def on_stop(self) -> None:
+            for sink in sinks:
+                sink.stop()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
             await server.stop()
 
-    return IngestService()
+    return WorkerServices()
+
+
+async def _run_sink(sink: Sink) -> None:
+    try:
+        await sink.run()
+    except Exception as exc:  # reported, not fatal to the other roles
+        sink.health.ok, sink.health.detail = False, f"stopped: {exc}"
+        log.error("sink %s stopped: %s", sink.name, exc)
 
 
 def prepare(settings: Settings) -> None:
@@ -88,26 +121,29 @@ def prepare(settings: Settings) -> None:
     asyncio.run(ensure_topics(settings, specs))
 
 
-FAUST_ROLES = {"dedup", "sink", "poll"}
+FAUST_ROLES = {"dedup"}
 
 
-async def _serve_http_only(settings: Settings) -> None:
-    """An ingest-only worker: the HTTP server without a faust app (no
-    consumer group, no agents), until SIGTERM/SIGINT."""
+async def _serve_without_faust(settings: Settings) -> None:
+    """A worker without faust roles (ingest and/or sink): the HTTP server
+    and the sinks, no faust app, until SIGTERM/SIGINT."""
     import signal
 
-    from .ingest import IngestServer, build_routes
-
-    server = IngestServer(settings, build_routes(settings))
+    sinks = _sinks(settings)
+    server = _http_server(settings, sinks)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     port = await server.start()
     log.info("HTTP on %s:%s; webhooks for %s", settings.worker.host, port, sorted(server.routes))
+    tasks = [asyncio.create_task(_run_sink(s)) for s in sinks]
     try:
         await stop.wait()
     finally:
+        for sink in sinks:
+            sink.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await server.stop()
 
 
@@ -116,11 +152,11 @@ def run_worker(settings: Settings) -> None:
     prepare(settings)
     if not FAUST_ROLES & set(settings.worker.roles):
         logging.basicConfig(level=settings.log_level, force=True)
-        asyncio.run(_serve_http_only(settings))
+        asyncio.run(_serve_without_faust(settings))
         return
     import faust
 
     app = build_faust_app(settings)
     log.info("dedup processing guarantee: %s", settings.worker.processing_guarantee)
-    worker = faust.Worker(app, _ingest_service(settings), loglevel=settings.log_level.lower())
+    worker = faust.Worker(app, _worker_services(settings), loglevel=settings.log_level.lower())
     worker.execute_from_commandline()

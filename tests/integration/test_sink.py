@@ -1,0 +1,341 @@
+"""The sink against the real broker and the providers' sandboxes, in process.
+
+Each test runs a :class:`streams.sink.Sink` on its own topic namespace and
+checks what reached Kafka (Results, DLQ records, committed offsets) and what
+reached the provider (the sandbox's side-effect counts and request log).
+Crash tests with real worker processes are in ``test_sink_failover.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+import connectors
+from core.envelopes import Command, DlqHeaders, Result, utcnow
+from core.settings import Settings, load_settings
+from core.testing import Sandbox
+from streams import kafka
+from streams.commands import build_command
+from streams.sink import SOURCE_OFFSET_HEADER, Sink
+from streams.topics import TopicNames, connector_topics, ensure_topics
+from tests.kafkatools import committed_offsets, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.1)  # allowed: polling interval of a deadline loop
+
+
+class SinkRig:
+    """One connector's topics, sandbox and in-process sink."""
+
+    def __init__(self, settings: Settings, connector: str, sandbox: Sandbox) -> None:
+        self.settings = settings
+        self.connector = connector
+        self.sandbox = sandbox
+        names = TopicNames.from_settings(settings)
+        self.commands = names.commands(connector)
+        self.results = names.results(connector)
+        self.dlq = names.dlq(self.commands)
+        self.sinks: list[tuple[Sink, asyncio.Task[None]]] = []
+        self.producer: Any = None
+
+    async def start_sink(self, **section: Any) -> Sink:
+        connector = connectors.get(self.connector)
+        assert connector.api is not None
+        sink = Sink(self.settings, connector, connector.api(self.settings.section(self.connector)))
+        task = asyncio.create_task(sink.run())
+        self.sinks.append((sink, task))
+        await eventually(lambda: _ready(sink, task), 30)
+        return sink
+
+    async def stop_sinks(self) -> None:
+        for sink, _task in self.sinks:
+            sink.stop()
+        for _sink, task in self.sinks:
+            await task
+        self.sinks.clear()
+
+    async def send(self, command: Command, key: str | None = None) -> None:
+        await self.send_raw(command.to_json(), key or command.id)
+
+    async def send_raw(self, value: bytes, key: str, headers: list[Any] | None = None) -> None:
+        await self.producer.send_and_wait(
+            self.commands, value, key=key.encode(), headers=headers or []
+        )
+
+    async def results_by_id(self, expect: int, timeout: float = 60.0) -> dict[str, list[Result]]:
+        records = await read_topic(self.settings, self.results, expect=expect, timeout=timeout)
+        out: dict[str, list[Result]] = defaultdict(list)
+        for r in records:
+            out[r.key.decode()].append(Result.from_json(r.value))
+        return out
+
+
+async def _ready(sink: Sink, task: asyncio.Task[None]) -> bool:
+    if task.done():
+        task.result()  # raise what stopped it
+    return sink.started.is_set() and bool(sink._parts)
+
+
+@pytest.fixture
+async def stripe_rig(
+    kafka_bootstrap: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[SinkRig]:
+    async with connectors.get("stripe").sandbox() as sb:  # type: ignore[misc]
+        rig = await _rig(monkeypatch, kafka_bootstrap, topic_prefix, "stripe", sb)
+        async with kafka.connect(rig.settings, kafka.producer(rig.settings)) as producer:
+            rig.producer = producer
+            try:
+                yield rig
+            finally:
+                await rig.stop_sinks()
+
+
+@pytest.fixture
+async def github_rig(
+    kafka_bootstrap: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[SinkRig]:
+    async with connectors.get("github").sandbox() as sb:  # type: ignore[misc]
+        rig = await _rig(monkeypatch, kafka_bootstrap, topic_prefix, "github", sb)
+        async with kafka.connect(rig.settings, kafka.producer(rig.settings)) as producer:
+            rig.producer = producer
+            try:
+                yield rig
+            finally:
+                await rig.stop_sinks()
+
+
+async def _rig(
+    monkeypatch: pytest.MonkeyPatch, bootstrap: str, prefix: str, connector: str, sb: Sandbox
+) -> SinkRig:
+    env = {
+        "KAFKA__BOOTSTRAP_SERVERS": bootstrap,
+        "KAFKA__TOPIC_PREFIX": prefix,
+        "WORKER__SESSION_TIMEOUT_S": "6",
+        "SINK__COMMIT_INTERVAL_S": "0.2",
+        f"{connector.upper()}__BASE_URL": sb.url,
+    }
+    if connector == "stripe":
+        env |= {"STRIPE__API_KEY": "sk_test_sandbox", "STRIPE__RATE": "5000"}
+    else:
+        env |= {"GITHUB__TOKEN": "ghp_sandbox", "GITHUB__RATE": "5000"}
+    for name, value in env.items():
+        monkeypatch.setenv(f"SWITCHBOARD_{name}", value)
+    settings = load_settings(sections=connectors.settings_sections())
+    await ensure_topics(settings, connector_topics(settings, connector))
+    return SinkRig(settings, connector, sb)
+
+
+def customer(i: int, **extra: Any) -> Command:
+    return build_command("stripe.customers.create", {"email": f"c{i}@example.com", **extra})
+
+
+async def test_every_command_gets_one_result_and_one_side_effect(stripe_rig: SinkRig) -> None:
+    rig = stripe_rig
+    await rig.start_sink()
+    commands = [customer(i) for i in range(60)]
+    for i, command in enumerate(commands):
+        await rig.send(command, key=f"k{i % 7}")
+    results = await rig.results_by_id(expect=60)
+    assert sorted(results) == sorted(c.id for c in commands)
+    assert all(len(rs) == 1 for rs in results.values())
+    for command in commands:
+        (result,) = results[command.id]
+        assert result.status == "succeeded", result.error
+        assert result.http_status == 200
+        assert result.response["email"] == command.params["email"]
+        assert result.timings.duration_ms is not None
+        assert rig.sandbox.side_effects(command.id) == 1
+    # Offsets are committed for everything finished.
+    await _committed_all(rig)
+
+
+async def _committed_all(rig: SinkRig) -> None:
+    group = f"{rig.settings.kafka.topic_prefix}switchboard-sink-{rig.connector}"
+
+    async def done() -> bool:
+        committed, end = await committed_offsets(rig.settings, rig.commands, group)
+        return committed == end
+
+    await eventually(done, 30)
+
+
+async def test_same_key_runs_in_order_while_keys_run_concurrently(stripe_rig: SinkRig) -> None:
+    rig = stripe_rig
+    await rig.start_sink()
+    rig.sandbox.hold()  # requests arrive but are not answered
+    sent: dict[str, list[str]] = defaultdict(list)
+    for i in range(30):
+        key = f"cus_{i % 6}"
+        command = customer(i, metadata={"seq": str(i)})
+        sent[key].append(command.id)
+        await rig.send(command, key=key)
+
+    async def first_of_each_key_in_flight() -> bool:
+        return len(rig.sandbox.requests) >= 6
+
+    await eventually(first_of_each_key_in_flight, 30)
+    # Six keys run concurrently, and only the head of each key's queue.
+    in_flight = {r.header("X-Switchboard-Command-Id") for r in rig.sandbox.requests}
+    assert in_flight == {ids[0] for ids in sent.values()}
+    rig.sandbox.release()
+    await rig.results_by_id(expect=30)
+    arrived = [r.header("X-Switchboard-Command-Id") for r in rig.sandbox.requests]
+    for key, ids in sent.items():
+        assert [a for a in arrived if a in set(ids)] == ids, key
+
+
+async def test_poison_records_are_dead_lettered_and_processing_continues(
+    stripe_rig: SinkRig,
+) -> None:
+    rig = stripe_rig
+    await rig.start_sink()
+    good_before, good_after = customer(1), customer(2)
+    await rig.send(good_before)
+    poison: list[tuple[bytes, str, str]] = [
+        (b"\xff not json", "p1", "not a Command"),
+        (orjson.dumps({"id": "c-unknown", "type": "stripe.nope", "params": {}}), "p2", "unknown"),
+        (
+            orjson.dumps(
+                {"id": "c-invalid", "type": "stripe.customers.create", "params": {"email": 5}}
+            ),
+            "p3",
+            "email",
+        ),
+        (
+            orjson.dumps({"id": "c-wrong", "type": "github.issues.create", "params": {}}),
+            "p4",
+            "the topic of stripe",
+        ),
+    ]
+    for value, key, _ in poison:
+        await rig.send_raw(value, key, headers=[("trace", b"t-" + key.encode())])
+    await rig.send(good_after)
+    results = await rig.results_by_id(expect=6)
+    assert results[good_before.id][0].status == "succeeded"
+    assert results[good_after.id][0].status == "succeeded"
+    dlq = await read_topic(rig.settings, rig.dlq, expect=4)
+    assert len(dlq) == 4
+    by_key = {r.key.decode(): r for r in dlq}
+    for value, key, needle in poison:
+        record = by_key[key]
+        assert record.value == value  # byte for byte
+        headers = DlqHeaders.from_headers(record.headers)
+        assert ("trace", b"t-" + key.encode()) in list(record.headers)
+        assert headers.reason == "invalid_command"
+        assert headers.stage == "sink"
+        assert headers.original_topic == rig.commands
+        assert needle in headers.error_message
+    failed = [r for rs in results.values() for r in rs if r.status == "failed"]
+    assert len(failed) == 4
+    assert {r.error.code for r in failed if r.error} == {"invalid_command"}
+    assert rig.sandbox.total_side_effects() == 2
+
+
+async def test_provider_rejection_dead_letters_and_expired_is_not_sent(
+    stripe_rig: SinkRig,
+) -> None:
+    rig = stripe_rig
+    await rig.start_sink()
+    missing = build_command(
+        "stripe.customers.update", {"customer": "cus_doesnotexist", "name": "x"}
+    )
+    expired = build_command(
+        "stripe.customers.create",
+        {"email": "late@example.com"},
+        expires_at=utcnow() - timedelta(seconds=1),
+    )
+    await rig.send(missing)
+    await rig.send(expired)
+    results = await rig.results_by_id(expect=2)
+    (miss,) = results[missing.id]
+    assert miss.status == "failed" and miss.error is not None
+    assert miss.http_status == 404
+    assert miss.error.code == "fatal_request"
+    assert miss.attempts == 1
+    (late,) = results[expired.id]
+    assert late.status == "failed" and late.error is not None
+    assert late.error.code == "expired"
+    assert rig.sandbox.side_effects(expired.id) == 0
+    dlq = await read_topic(rig.settings, rig.dlq, expect=1)
+    assert [DlqHeaders.from_headers(r.headers).reason for r in dlq] == ["fatal_request"]
+    assert dlq[0].value == missing.to_json()
+
+
+async def test_stripe_same_key_different_body_is_fatal_not_retried(stripe_rig: SinkRig) -> None:
+    rig = stripe_rig
+    command_id = str(uuid.uuid4())
+    # Someone used this idempotency key at Stripe first, with another body.
+    from core.apicall import CallContext, run_command
+
+    connector = connectors.get("stripe")
+    assert connector.api is not None
+    setup = connector.api(rig.settings.section("stripe"))
+    async with setup.client() as client:
+        params = connector.commands["customers.create"].model_validate({"email": "a@example.com"})
+        await run_command(setup, client, params, CallContext(command_id))
+    await rig.start_sink()
+    clash = build_command(
+        "stripe.customers.create", {"email": "b@example.com"}, command_id=command_id
+    )
+    await rig.send(clash)
+    results = await rig.results_by_id(expect=1)
+    (result,) = results[command_id]
+    assert result.status == "failed" and result.error is not None
+    assert result.error.provider_code == "idempotency_error"
+    assert result.attempts == 1
+    assert len(rig.sandbox.requests_to("/v1/customers", "POST")) == 2
+    dlq = await read_topic(rig.settings, rig.dlq, expect=1)
+    assert DlqHeaders.from_headers(dlq[0].headers).reason == "fatal_request"
+
+
+async def test_a_redelivered_or_replayed_command_is_not_run_twice(github_rig: SinkRig) -> None:
+    """GitHub has no idempotency key: the ledger answers the second copy."""
+    rig = github_rig
+    await rig.start_sink()
+    command = build_command(
+        "github.issues.create", {"owner": "octo", "repo": "demo", "title": "Bug"}
+    )
+    await rig.send(command)
+    await rig.results_by_id(expect=1)
+    await rig.send(command)  # a replay: same id, new offset
+    await rig.stop_sinks()
+    await rig.start_sink()  # a fresh ledger, read back from Kafka
+    await rig.send(command)
+    follow = build_command(
+        "github.issues.create", {"owner": "octo", "repo": "demo", "title": "Next"}
+    )
+    await rig.send(follow)
+    results = await rig.results_by_id(expect=2)
+    assert len(results[command.id]) == 1
+    assert results[follow.id][0].status == "succeeded"
+    assert rig.sandbox.side_effects(command.id) == 1
+    assert len(rig.sandbox.requests_to("/repos/octo/demo/issues", "POST")) == 2
+    await _committed_all(rig)
+
+
+async def test_results_carry_the_source_offset(stripe_rig: SinkRig) -> None:
+    rig = stripe_rig
+    await rig.start_sink()
+    command = customer(3)
+    await rig.send(command)
+    records = await read_topic(rig.settings, rig.results, expect=1)
+    headers = dict(records[0].headers)
+    assert headers["content-type"] == b"application/json"
+    assert int(headers[SOURCE_OFFSET_HEADER]) >= 0
+    assert Counter(r.key for r in records) == {command.id.encode(): 1}
