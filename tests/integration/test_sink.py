@@ -264,12 +264,14 @@ async def test_provider_rejection_dead_letters_and_expired_is_not_sent(
     await rig.send(expired)
     results = await rig.results_by_id(expect=2)
     (miss,) = results[missing.id]
-    assert miss.status == "failed" and miss.error is not None
+    assert miss.status == "failed"
+    assert miss.error is not None
     assert miss.http_status == 404
     assert miss.error.code == "fatal_request"
     assert miss.attempts == 1
     (late,) = results[expired.id]
-    assert late.status == "failed" and late.error is not None
+    assert late.status == "failed"
+    assert late.error is not None
     assert late.error.code == "expired"
     assert rig.sandbox.side_effects(expired.id) == 0
     dlq = await read_topic(rig.settings, rig.dlq, expect=1)
@@ -296,7 +298,8 @@ async def test_stripe_same_key_different_body_is_fatal_not_retried(stripe_rig: S
     await rig.send(clash)
     results = await rig.results_by_id(expect=1)
     (result,) = results[command_id]
-    assert result.status == "failed" and result.error is not None
+    assert result.status == "failed"
+    assert result.error is not None
     assert result.error.provider_code == "idempotency_error"
     assert result.attempts == 1
     assert len(rig.sandbox.requests_to("/v1/customers", "POST")) == 2
