@@ -161,7 +161,7 @@ class Case:
     wire: Callable[[Ids], Any]
     status: int = 200
     prepare: Prepare = nothing
-    check: Callable[[Any, Ids], None] = field(default=lambda data, ids: None)
+    check: Callable[[Any, Ids], bool] = field(default=lambda data, ids: True)
 
 
 def same(value: Any) -> Callable[[Ids], Any]:
@@ -427,7 +427,7 @@ async def test_command_reaches_its_provider_once(command_type: str) -> None:
         result = await r.run(command, case.params(ids), COMMAND_ID)
         assert result.status == case.status
         assert result.attempts == 1
-        assert case.check(result.data, ids) is not False
+        assert case.check(result.data, ids)
         (req,) = [q for q in sb.requests if q.header(COMMAND_ID_HEADER) == COMMAND_ID]
         assert (req.method, req.path) == (case.method, case.path(ids))
         header, value = AUTH[name]

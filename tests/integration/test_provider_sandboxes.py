@@ -398,7 +398,7 @@ async def test_sendgrid_errors(sendgrid: tuple[Any, CommandRunner]) -> None:
 
 @pytest.fixture
 async def shopify() -> AsyncIterator[tuple[Any, CommandRunner]]:
-    async with connectors.get("shopify").sandbox(restore_rate=2000.0) as sb:  # type: ignore[misc]
+    async with connectors.get("shopify").sandbox(restore_rate=2000.0) as sb:  # type: ignore[misc,call-arg]
         runner = make_runner(
             "shopify", ShopifySettings(access_token="shpat_sandbox", base_url=sb.url, rate=1000)
         )
