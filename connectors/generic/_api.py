@@ -1,9 +1,9 @@
 """How generic requests are made: base URL, auth and idempotency from settings.
 
-With ``idempotency_header`` set (e.g. ``Idempotency-Key``) the provider is
-trusted to honour it for ``idempotency_window_s`` (``idempotency="key"``);
-without it the sink's ledger of command ids covers redelivery
-(``idempotency="ledger"``) for as long as it keeps an id.
+Idempotency: with ``idempotency_header`` set (e.g. ``Idempotency-Key``)
+``idempotency="key"``, window: ``idempotency_window_s`` (the provider is
+trusted to honour the key that long; default 24 h); without it
+``idempotency="ledger"``, window: covered by the sink's ledger window.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """How GitHub calls are made: bearer token, JSON, no idempotency key.
 
-GitHub's REST API has no idempotency key, so the sink keeps a ledger of
-executed command ids (``idempotency="ledger"``): a command is covered for
-as long as the ledger keeps its id. A POST is never retried by the client
-once it may have reached GitHub.
+Idempotency: ``idempotency="ledger"``, window: covered by the sink's ledger
+window. GitHub's REST API has no idempotency key (issues, comments and
+labels alike), so the sink checks its ledger of executed command ids before
+calling; a POST is never retried by the client once it may have reached
+GitHub. (``issues.add_labels`` is idempotent by nature; create and comment
+are not.)
 
 Rate limits: GitHub answers 403 *or* 429 with ``X-RateLimit-Remaining: 0``
 (primary limit, wait until ``X-RateLimit-Reset``) or with ``Retry-After``

@@ -1,8 +1,7 @@
 """How SendGrid calls are made: bearer API key, JSON, 202 Accepted.
 
-SendGrid's Mail Send has no idempotency key: the sink's ledger of command
-ids covers redelivery (``idempotency="ledger"``) for as long as it keeps an
-id. A 202 means queued for delivery, not delivered.
+Idempotency: ``idempotency="ledger"``, window: covered by the sink's ledger
+window. Mail Send v3 has no idempotency key. A 202 means queued for delivery, not delivered.
 """
 
 from __future__ import annotations

@@ -3,9 +3,11 @@
 Throttling is cost-based: every response's ``extensions.cost.throttleStatus``
 feeds the client's points budget, so the next mutation waits for the points
 it needs instead of being THROTTLED (a THROTTLED answer is RateLimitedError).
-Shopify has no general idempotency key for mutations: commands go through
-the sink's ledger (``idempotency="ledger"``), covered for as long as the
-ledger keeps the command id.
+Idempotency: ``idempotency="ledger"``, window: covered by the sink's ledger
+window. Shopify has no idempotency header: only some mutations (payments,
+billing attempts, ``refundCreate``, inventory adjustments) take an
+``@idempotent(key:)`` directive inside the document, which a
+``graphql.mutation`` command may carry itself; the ledger covers the rest.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """How Slack Web API calls are made: bot token, JSON, HTTP 200 errors.
 
-Slack has no idempotency key for ``chat.postMessage``: the sink's ledger of
-command ids covers redelivery (``idempotency="ledger"``) for as long as it
-keeps an id. ``{"ok": false, "error": code}`` is mapped by :func:`ok_false`:
+Idempotency: ``idempotency="ledger"``, window: covered by the sink's ledger
+window. The Web API has no idempotency key for ``chat.postMessage`` or
+``chat.update`` (Slack dedups the Events API it *sends*, not calls it
+receives). ``{"ok": false, "error": code}`` is mapped by :func:`ok_false`:
 ``ratelimited`` -> RateLimitedError (honouring ``Retry-After``), auth and
 scope errors -> FatalConfigError, Slack-side failures -> ServerError,
 anything else (``channel_not_found``, ``no_text``...) -> FatalRequestError

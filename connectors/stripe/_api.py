@@ -1,10 +1,14 @@
 """How Stripe calls are made: bearer secret key, Idempotency-Key = command id.
 
+Idempotency: ``idempotency="key"``, window: 24 h (:data:`IDEMPOTENCY_WINDOW`).
 Stripe keeps an idempotency key for at least 24 hours: a redelivered
 command within that window is answered with the first response and no new
 side effect; the same key with a different body is a 400
 ``idempotency_error`` (FatalRequestError, never retried). Concurrent use of
-a key answers 409, retried. ``Stripe-Should-Retry`` overrides the status.
+a key answers 409, retried. A request refused by validation saves no
+result, so a fixed command with the same id goes through. Keys are ignored
+on DELETE (``subscriptions.cancel``), which is idempotent by nature.
+``Stripe-Should-Retry`` overrides the status.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
 """How Twilio calls are made: HTTP Basic (account SID + auth token, or an
 API key SID + secret), form bodies, the account SID in the path.
 
-Twilio's Messages API has no idempotency key: the sink's ledger of command
-ids covers redelivery (``idempotency="ledger"``) for as long as it keeps an
-id. Errors carry Twilio's numeric ``code`` (e.g. 21211 invalid To) as the
+Idempotency: ``idempotency="ledger"``, window: covered by the sink's ledger
+window. The Messages API takes no idempotency key
+(``I-Twilio-Idempotency-Token`` is a header Twilio puts on the webhooks it
+sends, not one it honours).
+
+Errors carry Twilio's numeric ``code`` (e.g. 21211 invalid To) as the
 ``provider_code``.
 """
 
