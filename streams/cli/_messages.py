@@ -13,10 +13,16 @@ import orjson
 import connectors
 from core.envelopes import Command, DlqHeaders, Event, Result, utcnow
 
-from ..commands import CommandInvalid, build_command, send_command
+from ..commands import (
+    DEFAULT_RESULT_TIMEOUT,
+    CommandClient,
+    CommandInvalid,
+    ResultTimeout,
+    build_command,
+)
 from ..tail import TopicMissing, format_record, tail
 from ..topics import connector_topics, ensure_topics, existing_topics, shared_topics
-from ._common import EXIT_USAGE, Context, fail, friendly_errors, pass_ctx, run
+from ._common import EXIT_FAILURE, EXIT_USAGE, Context, fail, friendly_errors, pass_ctx, run
 
 
 def _parse_json(text: str) -> Any:
@@ -43,6 +49,36 @@ def _metadata(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+EXIT_TIMEOUT = 124  # as timeout(1): no Result in time
+
+
+def format_result(result: Result) -> str:
+    """A Result for people: outcome line, then http status, attempts,
+    duration, and the response or the error."""
+    lines = [f"{result.status}  {result.type}  command_id={result.command_id}"]
+    fields: list[tuple[str, Any]] = [
+        ("http status", result.http_status),
+        ("attempts", result.attempts),
+    ]
+    duration = result.timings.duration_ms
+    if duration is not None:
+        fields.append(("duration", f"{duration:.0f} ms"))
+    if result.error is not None:
+        error = result.error
+        fields += [
+            ("error", f"{error.code}: {error.message}"),
+            ("retryable", "yes" if error.retryable else "no"),
+            ("provider code", error.provider_code),
+            ("request id", error.request_id),
+        ]
+    lines += [f"  {name + ':':<15}{value}" for name, value in fields if value is not None]
+    if result.response is not None:
+        body = orjson.dumps(result.response, option=orjson.OPT_INDENT_2).decode()
+        lines.append("  response:")
+        lines += [f"    {line}" for line in body.splitlines()]
+    return "\n".join(lines)
+
+
 @click.command("send")
 @click.argument("command_type", metavar="TYPE")
 @click.option(
@@ -60,6 +96,12 @@ def _metadata(pairs: tuple[str, ...]) -> dict[str, str]:
     help="Seconds after which the command must not be sent to the provider.",
 )
 @click.option("--meta", multiple=True, metavar="NAME=VALUE", help="Metadata (repeatable).")
+@click.option("--wait", is_flag=True, help="Wait for the command's Result and print it.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help=f"Seconds --wait waits for the Result [default: {DEFAULT_RESULT_TIMEOUT:g}].",
+)
 @pass_ctx
 @friendly_errors
 def send(
@@ -71,16 +113,43 @@ def send(
     reply_to: str | None,
     expires_in: float | None,
     meta: tuple[str, ...],
+    wait: bool,
+    timeout: float | None,
 ) -> None:
     """Validate a command of TYPE and produce it to <connector>.commands.
 
     Prints the command id. A command that fails validation is not produced
-    (exit code 2). Example:
+    (exit code 2). With --wait, then waits for its Result on
+    <connector>.results and prints it: exit code 0 if it succeeded, 1 if it
+    failed, 124 if none came within --timeout (is the sink running?).
+    Examples:
 
+    \b
         switchboard send stripe.customers.create --json '{"email": "a@example.com"}'
+        switchboard send stripe.customers.create --json '{"email": "a@example.com"}' \\
+            --key cus_ada --wait
+        switchboard send github.issues.create --json @issue.json --wait --timeout 60
     """
+    if timeout is not None and not wait:
+        fail("--timeout only applies with --wait", EXIT_USAGE)
     params = _parse_json(params_json)
     expires_at = utcnow() + timedelta(seconds=expires_in) if expires_in else None
+
+    async def go(command: Command) -> Result | None:
+        async with CommandClient(ctx.settings) as client:
+            sent = await client.send(command, key=key)
+            click.echo(sent.command.id)
+            click.echo(f"produced to {sent.topic}[{sent.partition}]@{sent.offset}", err=True)
+            if not wait:
+                return None
+            limit = DEFAULT_RESULT_TIMEOUT if timeout is None else timeout
+            click.echo(
+                f"waiting up to {limit:g} s for its Result on "
+                f"{sent.results_topic}[{sent.partition}]",
+                err=True,
+            )
+            return await sent.result(limit)
+
     try:
         command = build_command(
             command_type,
@@ -90,11 +159,15 @@ def send(
             expires_at=expires_at,
             metadata=_metadata(meta),
         )
-        sent = run(send_command(ctx.settings, command, key=key))
+        result = run(go(command))
     except CommandInvalid as exc:
         fail(str(exc), EXIT_USAGE)
-    click.echo(sent.command.id)
-    click.echo(f"produced to {sent.topic}[{sent.partition}]@{sent.offset}", err=True)
+    except ResultTimeout as exc:
+        fail(str(exc), EXIT_TIMEOUT)
+    if result is not None:
+        click.echo(format_result(result))
+        if result.status != "succeeded":
+            raise SystemExit(EXIT_FAILURE)
 
 
 @click.command("tail")

@@ -103,14 +103,40 @@ def test_send_rejects_bad_input_with_one_line_and_exit_2(args: list[str], needle
 
 
 @pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["send", "stripe.customers.create", "--json", "{}", "--timeout", "5"], "with --wait"),
+        (["send", "stripe.customers.create", "--json", "{nope", "--wait"], "not valid JSON"),
+        (["send", "stripe.customers.update", "--json", "{}", "--wait"], "params.customer"),
+        (["send", "stripe.customers.create", "--json", "{}", "--wait", "--timeout", "0"], "x>0"),
+    ],
+)
+def test_send_wait_rejects_bad_input_before_connecting(args: list[str], needle: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2, result.stderr
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_send_help_shows_wait_and_its_exit_codes() -> None:
+    result = CliRunner().invoke(cli, ["send", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--key cus_ada --wait" in result.output
+    assert "--wait --timeout 60" in result.output
+    assert "124" in result.output
+
+
+@pytest.mark.parametrize(
     "args",
     [
         ["send", "stripe.customers.create", "--json", "{}"],
+        ["send", "stripe.customers.create", "--json", "{}", "--wait"],
         ["tail", "stripe.commands", "--limit", "1"],
         ["topics", "list"],
         ["topics", "create", "stripe"],
     ],
-    ids=lambda a: " ".join(a[:2]),
+    ids=lambda a: " ".join(a[:2] + a[4:]),
 )
 def test_unreachable_kafka_is_one_clear_line_within_seconds(args: list[str]) -> None:
     began = time.monotonic()
