@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 import connectors
@@ -415,7 +416,13 @@ class CommandClient:
                 expires_at=expires_at,
                 metadata=metadata,
             )
-        return await self._produce(built, key)
+        try:
+            return await self._produce(built, key)
+        except KafkaError as exc:  # the broker went away after we connected
+            raise kafka.KafkaUnavailable(
+                f"Kafka at {self.settings.bootstrap_servers} failed while sending "
+                f"({type(exc).__name__}): {kafka.HOW_TO_START}"
+            ) from exc
 
     async def send_and_wait(
         self,

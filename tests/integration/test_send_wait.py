@@ -14,7 +14,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
@@ -382,29 +381,28 @@ async def test_with_the_real_sink_and_the_stripe_sandbox(
             monkeypatch.setenv(f"SWITCHBOARD_{name}", value)
         settings = load_settings(sections=connectors.settings_sections())
         await ensure_topics(settings, connector_topics(settings, "stripe"))
-        async with CommandClient(settings) as client:
-            # Sent before the sink starts: they wait on the topic for it.
-            sent = [
-                await client.send(CREATE, {"email": "ada@example.com"}),
-                await client.send(
-                    "stripe.customers.update", {"customer": "cus_nobody"}, key="cus_nobody"
-                ),
-            ]
-            sink = Sink(settings, stripe, stripe.api(settings.section("stripe")))
-            sink_task = asyncio.create_task(sink.run())
-            results: asyncio.Future[list[Result]] = asyncio.ensure_future(
-                asyncio.gather(*(s.result(60) for s in sent))
-            )
-            try:
-                either: list[asyncio.Future[Any]] = [sink_task, results]
-                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-                if sink_task.done():
-                    sink_task.result()  # raise what stopped it
-                created, missing = await results
-            finally:
-                results.cancel()
-                sink.stop()
-                await sink_task
+        sink = Sink(settings, stripe, stripe.api(settings.section("stripe")))
+        sink_task = asyncio.create_task(sink.run())
+        try:
+            # Ready once it owns the partitions (as tests/integration/test_sink.py waits).
+            deadline = time.monotonic() + 30
+            while not (sink.started.is_set() and sink._parts):
+                assert not sink_task.done(), sink_task.result()
+                assert time.monotonic() < deadline, "sink not ready in 30 s"
+                await asyncio.sleep(0.05)  # allowed: polling interval of a deadline loop
+            async with CommandClient(settings) as client:
+                created, missing = await asyncio.gather(
+                    client.send_and_wait(CREATE, {"email": "ada@example.com"}, timeout=60),
+                    client.send_and_wait(
+                        "stripe.customers.update",
+                        {"customer": "cus_nobody"},
+                        key="cus_nobody",
+                        timeout=60,
+                    ),
+                )
+        finally:
+            sink.stop()
+            await sink_task
     assert (created.status, created.http_status) == ("succeeded", 200)
     assert created.response["email"] == "ada@example.com"
     assert (missing.status, missing.http_status) == ("failed", 404)
