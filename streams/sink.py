@@ -172,7 +172,8 @@ class _Ledger:
 @dataclass
 class _Partition:
     tp: TopicPartition
-    ledger: _Ledger
+    ledger: _Ledger = field(default_factory=_Ledger)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)  # ledger loaded
     order: deque[int] = field(default_factory=deque)  # offsets fetched, in order
     finished: set[int] = field(default_factory=set)
     next_offset: int | None = None  # one past the highest fetched
@@ -321,8 +322,8 @@ class Sink:
             self._apply_pause(consumer)
             batch = await consumer.getmany(timeout_ms=100, max_records=500)
             for tp, messages in batch.items():
-                part = self._parts.get(tp.partition)
-                if part is None:  # revoked while the fetch was on its way
+                part = self._partition(consumer, tp)
+                if part is None:  # revoked while the fetch was on its way: not committed
                     continue
                 for message in messages:
                     self._enqueue(part, _Record(message))
@@ -345,23 +346,45 @@ class Sink:
         self._paused = pause
 
     # partitions ------------------------------------------------------------
+    def _partition(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> _Partition | None:
+        """The state of an assigned partition. aiokafka starts fetching a new
+        assignment before the rebalance listener has run, so records may
+        arrive first: they wait in their queues until the ledger is loaded."""
+        part = self._parts.get(tp.partition)
+        if part is None and tp in consumer.assignment():
+            part = self._parts[tp.partition] = _Partition(tp)
+        return part
+
     async def assigned(self, tps: Iterable[TopicPartition]) -> None:
-        new = [
-            tp for tp in tps if tp.topic == self.commands_topic and tp.partition not in self._parts
-        ]
-        if new:
-            started = time.monotonic()
-            ledgers = await self._load_ledgers([tp.partition for tp in new])
-            for tp in new:
-                self._parts[tp.partition] = _Partition(tp, ledgers[tp.partition])
-            log.info(
-                "sink %s: partitions %s assigned (ledger of %d ids read in %.2f s)",
-                self.name,
-                sorted(tp.partition for tp in new),
-                sum(len(x.answered) + len(x.started) for x in ledgers.values()),
-                time.monotonic() - started,
-            )
+        new = [tp for tp in tps if tp.topic == self.commands_topic]
+        parts = [self._parts.setdefault(tp.partition, _Partition(tp)) for tp in new]
+        parts = [p for p in parts if not p.ready.is_set()]
         self._paused = False  # aiokafka resets pauses on assignment
+        if not parts:
+            return
+        started = time.monotonic()
+        delay = 0.5
+        while True:
+            try:
+                ledgers = await self._load_ledgers([p.tp.partition for p in parts])
+                break
+            except Exception as exc:  # aiokafka would swallow it: keep trying, visibly
+                self.health = SinkHealth(False, f"cannot read the ledger: {exc}")
+                log.warning("sink %s: reading the ledger failed (%s); retrying", self.name, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        if self._config_error is None:
+            self.health = SinkHealth()
+        for part in parts:
+            part.ledger = ledgers[part.tp.partition]
+            part.ready.set()
+        log.info(
+            "sink %s: partitions %s assigned (ledger of %d ids read in %.2f s)",
+            self.name,
+            sorted(p.tp.partition for p in parts),
+            sum(len(x.answered) + len(x.started) for x in ledgers.values()),
+            time.monotonic() - started,
+        )
 
     async def revoked(self, tps: Iterable[TopicPartition]) -> None:
         parts = [self._parts[tp.partition] for tp in tps if tp.partition in self._parts]
@@ -422,6 +445,7 @@ class Sink:
 
     async def _run_key(self, part: _Partition, key: tuple[int, bytes]) -> None:
         queue = self._keys[key]
+        await part.ready.wait()
         while queue:
             record = queue[0]
             began = time.perf_counter()

@@ -10,8 +10,10 @@ Topic names are unique per test (``topic_factory``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -71,8 +73,36 @@ def unique() -> str:
 
 
 @pytest.fixture
-def topic_prefix(unique: str) -> str:
-    return f"t{unique}."
+def topic_prefix(unique: str, kafka_bootstrap: str) -> Iterator[str]:
+    prefix = f"t{unique}."
+    yield prefix
+    delete_topics(kafka_bootstrap, prefix)
+
+
+def delete_topics(bootstrap: str, prefix: str) -> None:
+    """Delete a test's topics afterwards: a single broker with tens of
+    thousands of partitions left over gets slow to start and to serve."""
+
+    async def go() -> None:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        client = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await client.start()
+        try:
+            doomed = [t for t in await client.list_topics() if t.startswith(prefix)]
+            if doomed:
+                await client.delete_topics(doomed, timeout_ms=30_000)
+        finally:
+            await client.close()
+
+    def run() -> None:
+        with contextlib.suppress(Exception):  # best effort: a leftover topic is harmless
+            asyncio.run(go())
+
+    # In a thread: an async test's event loop may still be set on this one.
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
 
 
 @pytest.fixture
@@ -86,15 +116,18 @@ def prefixed_settings(
 
 
 @pytest.fixture
-async def topic_factory(settings: Settings) -> Callable[..., Any]:
+def topic_factory(settings: Settings, unique: str) -> Iterator[Callable[..., Any]]:
     from streams.topics import TopicSpec, ensure_topics
 
+    prefix = f"test.{unique}."
+
     async def make(name: str = "topic", partitions: int = 3, **config: str) -> str:
-        topic = f"test.{name}.{uuid.uuid4().hex[:10]}"
+        topic = f"{prefix}{name}.{uuid.uuid4().hex[:10]}"
         await ensure_topics(settings, [TopicSpec(topic, partitions, 1, dict(config))])
         return topic
 
-    return make
+    yield make
+    delete_topics(settings.bootstrap_servers, prefix)
 
 
 @pytest.fixture

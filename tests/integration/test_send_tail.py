@@ -116,7 +116,8 @@ async def test_topic_naming_scheme_and_idempotent_creation(
     specs = connector_topics(prefixed_settings, "github")
     names = {s.name for s in specs}
     assert names == {
-        f"{topic_prefix}github.{kind}" for kind in ("ingest", "events", "commands", "results")
+        f"{topic_prefix}github.{kind}"
+        for kind in ("ingest", "events", "commands", "results", "ledger")
     } | {f"{topic_prefix}github.ingest.dlq", f"{topic_prefix}github.commands.dlq"}
     assert set(await ensure_topics(prefixed_settings, specs)) == names
     assert await ensure_topics(prefixed_settings, specs) == []
