@@ -9,15 +9,18 @@ Crash tests with real worker processes are in ``test_sink_failover.py``.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from pydantic import SecretStr
 
 import connectors
 from core.envelopes import Command, DlqHeaders, Result, utcnow
@@ -30,6 +33,8 @@ from streams.topics import TopicNames, connector_topics, ensure_topics
 from tests.kafkatools import committed_offsets, read_topic
 
 pytestmark = pytest.mark.integration
+
+SWITCHBOARD = str(Path(sys.executable).parent / "switchboard")
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:
@@ -54,13 +59,15 @@ class SinkRig:
         self.sinks: list[tuple[Sink, asyncio.Task[None]]] = []
         self.producer: Any = None
 
-    async def start_sink(self, **section: Any) -> Sink:
+    async def start_sink(self, settings: Settings | None = None, *, wait: bool = True) -> Sink:
+        settings = settings or self.settings
         connector = connectors.get(self.connector)
         assert connector.api is not None
-        sink = Sink(self.settings, connector, connector.api(self.settings.section(self.connector)))
+        sink = Sink(settings, connector, connector.api(settings.section(self.connector)))
         task = asyncio.create_task(sink.run())
         self.sinks.append((sink, task))
-        await eventually(lambda: _ready(sink, task), 30)
+        if wait:
+            await eventually(lambda: _ready(sink, task), 30)
         return sink
 
     async def stop_sinks(self) -> None:
@@ -342,3 +349,98 @@ async def test_results_carry_the_source_offset(stripe_rig: SinkRig) -> None:
     assert headers["content-type"] == b"application/json"
     assert int(headers[SOURCE_OFFSET_HEADER]) >= 0
     assert Counter(r.key for r in records) == {command.id.encode(): 1}
+
+
+async def test_provider_outage_pauses_the_sink_and_dead_letters_nothing(
+    stripe_rig: SinkRig,
+) -> None:
+    """30 s of 503s: the breaker opens, the sink holds its commands and pauses
+    its partitions; after the outage every command succeeds, none is in the
+    DLQ. (Without the hold, each command's retries would run out in ~8 s.)"""
+    rig = stripe_rig
+    sink = await rig.start_sink()
+    rig.sandbox.outage(503, seconds=30)
+    commands = [customer(i) for i in range(100)]
+    for i, command in enumerate(commands):
+        await rig.send(command, key=f"cus_{i % 10}")
+
+    async def paused() -> bool:
+        return sink._paused and sink._held > 0
+
+    await eventually(paused, 60)
+    outage_requests = len(rig.sandbox.requests)
+    results = await rig.results_by_id(expect=100, timeout=150)
+    assert sorted(results) == sorted(c.id for c in commands)
+    assert all(len(rs) == 1 and rs[0].status == "succeeded" for rs in results.values())
+    assert all(rig.sandbox.side_effects(c.id) == 1 for c in commands)
+    assert await read_topic(rig.settings, rig.dlq) == []
+    # The breaker kept the outage from being hammered: far fewer calls than
+    # 100 commands x 5 attempts.
+    assert outage_requests < 100
+
+
+async def test_auth_failure_stops_the_sink_and_dead_letters_nothing(stripe_rig: SinkRig) -> None:
+    rig = stripe_rig
+    section = rig.settings.section("stripe").model_copy(
+        update={"api_key": SecretStr("sk_test_revoked")}
+    )
+    bad = rig.settings.model_copy(update={"stripe": section})
+    sink = await rig.start_sink(bad)
+    commands = [customer(i) for i in range(5)]
+    for command in commands:
+        await rig.send(command)
+
+    async def unhealthy() -> bool:
+        return not sink.health.ok
+
+    await eventually(unhealthy, 30)
+    assert "401" in sink.health.detail
+    assert "sk_test_revoked" not in sink.health.detail
+    assert not rig.sinks[0][1].done()  # reported, not crashed
+    assert await read_topic(rig.settings, rig.dlq) == []
+    assert await read_topic(rig.settings, rig.results) == []
+    # After the fix (a restart with the right key) every command runs once.
+    await rig.stop_sinks()
+    await rig.start_sink()
+    results = await rig.results_by_id(expect=5)
+    assert all(len(results[c.id]) == 1 for c in commands)
+    assert all(results[c.id][0].status == "succeeded" for c in commands)
+
+
+async def test_replay_after_the_fix_delivers_once(github_rig: SinkRig) -> None:
+    """Rejected commands are dead-lettered; replayed after the provider is
+    fixed they run once; a second replay of the same records runs nothing."""
+    rig = github_rig
+    await rig.start_sink()
+    rig.sandbox.fail_next(4, 422)
+    commands = [(f"repo-{i}", build_command("github.issues.create", _issue(i))) for i in range(4)]
+    for key, command in commands:
+        await rig.send(command, key=key)
+    failed = await rig.results_by_id(expect=4)
+    assert {r.error.code for rs in failed.values() for r in rs if r.error} == {"fatal_request"}
+    assert len(await read_topic(rig.settings, rig.dlq, expect=4)) == 4
+
+    for run in range(2):
+        await _cli("dlq", "replay", "--topic", "github.commands", "--yes")
+        # A sentinel behind each replayed record (same key: same queue).
+        for key, _command in commands:
+            await rig.send(build_command("github.issues.create", _issue(99)), key=key)
+        await rig.results_by_id(expect=4 + 4 + 4 * (run + 1))
+    results = await rig.results_by_id(expect=0)
+    for _key, command in commands:
+        statuses = [r.status for r in results[command.id]]
+        assert statuses == ["failed", "succeeded"]
+        assert rig.sandbox.side_effects(command.id) == 1
+
+
+def _issue(i: int) -> dict[str, Any]:
+    return {"owner": "octo", "repo": "demo", "title": f"issue {i}"}
+
+
+async def _cli(*args: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        SWITCHBOARD, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0, out.decode()
+    return out.decode()
