@@ -1,9 +1,12 @@
-"""The webhook half of ``switchboard demo``: a real worker process, signed
+"""The moving parts of ``switchboard demo``: a real worker process, signed
 deliveries from three providers (with a duplicate, a tampered and a stale
-one), and the events topics read back.
+one), the events topics read back, and the Results of commands its sink ran
+against a local Stripe sandbox.
 
-Demo-only secrets are passed to the worker process's environment; nothing
-here is used outside the demo.
+Demo-only secrets are passed to the worker process's environment (the
+Stripe API key is the sandbox's own test key, and the base URL points at
+the sandbox, so no command can reach the real Stripe); nothing here is used
+outside the demo.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,24 +24,38 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import orjson
 from aiokafka import TopicPartition
 
-from core.envelopes import Event
+from core.envelopes import Event, Result
 from core.settings import Settings
 from core.testing.signing import sign_github, sign_slack, sign_stripe
 
 from . import kafka
+from .dlq import DlqFilter, read_dlq
 from .topics import TopicNames, partitions_of
 
-__all__ = ["Delivery", "deliveries", "read_new_events", "running_worker", "start_offsets"]
+__all__ = [
+    "SANDBOX_API_KEY",
+    "Delivery",
+    "dead_lettered",
+    "deliveries",
+    "produce_raw",
+    "read_new_events",
+    "read_results",
+    "run_cli",
+    "running_worker",
+    "start_offsets",
+]
 
 STRIPE_SECRET = "whsec_demo_0123456789abcdef0123456789"  # noqa: S105 - demo only
 GITHUB_SECRET = "demo-github-secret-0123456789"  # noqa: S105 - demo only
 SLACK_SECRET = "demo-slack-signing-secret-0123456789"  # noqa: S105 - demo only
+SANDBOX_API_KEY = "sk_test_sandbox"  # the Stripe sandbox's own test key (demo only)
 PROVIDERS = ("stripe", "github", "slack")
 
 
@@ -148,10 +166,15 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_worker(settings: Settings) -> Iterator[str]:
-    """Run ``switchboard worker --roles ingest,dedup`` with demo secrets; yields its URL."""
+def running_worker(settings: Settings, *, stripe_url: str | None = None) -> Iterator[str]:
+    """Run ``switchboard worker --roles ingest,dedup`` with demo secrets; yields its URL.
+
+    With ``stripe_url`` (a Stripe sandbox) the worker also has the ``sink``
+    role, for Stripe only, with the sandbox's key and that base URL.
+    """
     port = _free_port()
     data_dir = tempfile.mkdtemp(prefix="switchboard-demo-")
+    roles = "ingest,dedup"
     env = {
         **os.environ,
         "SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS": settings.bootstrap_servers,
@@ -161,6 +184,15 @@ def running_worker(settings: Settings) -> Iterator[str]:
         "SWITCHBOARD_WORKER__DATA_DIR": data_dir,
         "SWITCHBOARD_LOG_LEVEL": "WARNING",
     }
+    if stripe_url is not None:
+        roles += ",sink"
+        env.update(
+            {
+                "SWITCHBOARD_STRIPE__API_KEY": SANDBOX_API_KEY,
+                "SWITCHBOARD_STRIPE__BASE_URL": stripe_url,
+                "SWITCHBOARD_SINK__CONNECTORS": '["stripe"]',
+            }
+        )
     log = Path(data_dir) / "worker.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -170,7 +202,7 @@ def running_worker(settings: Settings) -> Iterator[str]:
                 "streams.cli",
                 "worker",
                 "--roles",
-                "ingest,dedup",
+                roles,
                 "--port",
                 str(port),
             ],
@@ -179,6 +211,7 @@ def running_worker(settings: Settings) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
+    ok = False
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -190,7 +223,11 @@ def running_worker(settings: Settings) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the worker did not start within 90 s; see {log}")
             time.sleep(0.2)
-        yield url
+        try:
+            yield url
+        except TimeoutError as exc:  # e.g. no Result: the worker's log may say why
+            raise TimeoutError(f"{exc}; the worker's log: {log}") from exc
+        ok = True
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -198,6 +235,9 @@ def running_worker(settings: Settings) -> Iterator[str]:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
+        if ok:  # keep the log of a failed run
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 async def start_offsets(settings: Settings) -> dict[TopicPartition, int]:
@@ -240,3 +280,88 @@ async def read_new_events(
 
 def new_run_id() -> str:
     return uuid.uuid4().hex[:8]
+
+
+async def produce_raw(
+    settings: Settings, topic: str, results_topic: str, command_id: str, value: bytes
+) -> Result:
+    """Produce ``value`` to ``topic`` as any Kafka producer could (key =
+    ``command_id``, nothing validated) and wait for its Result."""
+    partitions = await partitions_of(settings, results_topic) or []
+    tps = [TopicPartition(results_topic, p) for p in partitions]
+    consumer = kafka.consumer(settings, group_id=None)
+    async with kafka.connect(settings, consumer):
+        ends = await consumer.end_offsets(tps)
+    async with kafka.connect(settings, kafka.producer(settings)) as producer:
+        meta = await producer.send_and_wait(topic, value, key=command_id.encode())
+    start = ends[TopicPartition(results_topic, meta.partition)]
+    found = await read_results(settings, results_topic, meta.partition, start, command_id)
+    return found[0]
+
+
+async def read_results(
+    settings: Settings,
+    topic: str,
+    partition: int,
+    start: int,
+    command_id: str,
+    *,
+    wait: bool = True,
+    timeout: float = 30,
+) -> list[Result]:
+    """The Results keyed ``command_id`` on ``topic[partition]`` from ``start``.
+
+    With ``wait``, reads until the first one arrives (TimeoutError after
+    ``timeout`` s); without, reads up to the partition's end now.
+    """
+    tp = TopicPartition(topic, partition)
+    consumer = kafka.consumer(settings, group_id=None)
+    found: list[Result] = []
+    async with kafka.connect(settings, consumer):
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        end = None if wait else (await consumer.end_offsets([tp]))[tp]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if end is not None and await consumer.position(tp) >= end:
+                return found
+            if loop.time() > deadline:
+                raise TimeoutError(f"no Result for {command_id} on {topic}[{partition}]")
+            batch = await consumer.getmany(tp, timeout_ms=500)
+            for record in batch.get(tp, []):
+                if end is not None and record.offset >= end:
+                    return found
+                if record.key == command_id.encode():
+                    found.append(Result.from_json(record.value or b""))
+            if wait and found:
+                return found
+
+
+def run_cli(settings: Settings, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run ``switchboard ARGS`` against the same broker; output captured."""
+    env = {**os.environ, "SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS": settings.bootstrap_servers}
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+async def dead_lettered(
+    settings: Settings, dlq_topic: str, since: datetime, id_prefix: str
+) -> dict[str, str]:
+    """Command id -> DLQ reason, for the records of ``dlq_topic`` that failed
+    since ``since`` and whose value is a command with an id starting ``id_prefix``."""
+    found = {}
+    async for record in read_dlq(settings, [dlq_topic], DlqFilter(since=since)):
+        try:
+            command_id = str(orjson.loads(record.value or b"").get("id"))
+        except (orjson.JSONDecodeError, AttributeError):
+            continue  # not a command of the demo's
+        if command_id.startswith(id_prefix) and record.errors is not None:
+            found[command_id] = record.errors.reason
+    return found

@@ -1,24 +1,55 @@
-"""``switchboard demo``: the whole path on a laptop, narrated."""
+"""``switchboard demo``: the whole path on a laptop, narrated.
+
+Every step checks what it shows: a line starts with ``ok`` when the
+expected outcome happened and ``!!`` when it did not, and the demo then
+exits 1 naming what was missed.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
 import click
+import orjson
 from aiokafka import ConsumerRecord, TopicPartition
 
-from core.envelopes import Event
+import connectors
+from core.envelopes import Event, Result
 from core.settings import Settings
 
 from .. import kafka, localkafka
-from ..commands import build_command, send_command
+from ..commands import CommandClient, build_command, send_command
 from ..tail import format_record
 from ..topics import TopicNames, connector_topics, ensure_topics, shared_topics
-from ._common import Context, friendly_errors, pass_ctx, run
+from ._common import Context, fail, friendly_errors, pass_ctx, run
+
+if TYPE_CHECKING:
+    from core.testing import Sandbox
 
 DEMO_CONNECTORS = ("stripe", "github", "slack")
+SINK_CONNECTOR = "stripe"  # the demo's sink runs against this connector's sandbox
+BAD_EMAIL = {"email": "ada-at-example"}
+BURST = 2  # 503s before the call succeeds: fewer than RetryPolicy.attempts (5 by default)
 
 
 def _step(text: str) -> None:
     click.echo(click.style(f"\n==> {text}", bold=True))
+
+
+@dataclass
+class _Checks:
+    """What the demo expected and did not see."""
+
+    missed: list[str] = field(default_factory=list)
+
+    def check(self, ok: bool, line: str, expected: str) -> bool:
+        click.echo(f"{'ok ' if ok else '!! '} {line}")
+        if not ok:
+            self.missed.append(expected)
+        return ok
 
 
 async def _read_back(
@@ -49,14 +80,18 @@ async def _produce_event(settings: Settings, event: Event) -> tuple[str, int, in
 @pass_ctx
 @friendly_errors
 def demo(ctx: Context) -> None:
-    """The whole path on this machine, narrated.
+    """The whole path on this machine, narrated and checked.
 
     Starts the local broker, creates the topics, sends an example command
-    and event and reads them back; then runs a worker and sends it signed
-    Stripe, GitHub and Slack webhooks (with a duplicate, a tampered and a
-    stale delivery) and shows one event per id on the events topics.
+    and event and reads them back; then runs a Stripe sandbox and a worker
+    (ingest, dedup and a Stripe sink pointed at the sandbox), sends it
+    signed webhooks (with a duplicate, a tampered and a stale delivery) and
+    shows one event per id; then sends commands (a good one, a duplicate, an
+    invalid one, one hitting a 5xx burst, one the provider rejects), shows
+    their Results and the DLQ. Exits 1 if an expected outcome did not happen.
     """
     settings = ctx.settings
+    checks = _Checks()
 
     _step("Kafka")
     bootstrap, started = localkafka.ensure_broker(settings)
@@ -71,8 +106,11 @@ def demo(ctx: Context) -> None:
     for name in DEMO_CONNECTORS:
         specs += connector_topics(settings, name)
     created = run(ensure_topics(settings, specs))
-    for spec in specs:
-        click.echo(f"{'created' if spec.name in created else 'exists '}  {spec.name}")
+    click.echo(f"{len(specs)} topics ready ({len(created)} created):")
+    for group in [shared_topics(settings)] + [
+        connector_topics(settings, name) for name in DEMO_CONNECTORS
+    ]:
+        click.echo("  " + "  ".join(spec.name for spec in group))
 
     _step("Command: switchboard send stripe.customers.create --key cus_demo ...")
     command = build_command(
@@ -103,48 +141,258 @@ def demo(ctx: Context) -> None:
         record = run(_read_back(settings, topic, partition, offset))
         click.echo(format_record(record, color=False))
 
-    _webhooks(settings)
+    _worker(settings, checks)
 
     _step("Done")
+    if checks.missed:
+        fail(
+            f"{len(checks.missed)} expected outcome(s) did not happen: " + "; ".join(checks.missed)
+        )
     click.echo(
-        "Follow a topic with `switchboard tail stripe.commands --from-beginning`; "
+        "Every expected outcome happened. Follow a topic with "
+        "`switchboard tail stripe.results --from-beginning`; "
         "stop the broker with `switchboard kafka stop`."
     )
 
 
-def _webhooks(settings: Settings) -> None:
+def _worker(settings: Settings, checks: _Checks) -> None:
+    from .. import demo as parts
+
+    _step(
+        "Worker: switchboard worker --roles ingest,dedup,sink "
+        "(demo secrets; the Stripe sink calls a local Stripe sandbox)"
+    )
+    since = run(parts.start_offsets(settings))
+    run_id = parts.new_run_id()
+    factory = connectors.get(SINK_CONNECTOR).sandbox
+    assert factory is not None
+    sandbox = factory()  # its API key is the demo's SANDBOX_API_KEY (sk_test_sandbox)
+    try:
+        with (
+            sandbox.in_thread() as provider,
+            parts.running_worker(settings, stripe_url=provider.url) as url,
+        ):
+            click.echo(f"stripe sandbox at {provider.url} (in this process)")
+            click.echo(f"worker at {url}")
+            _webhooks(settings, url, run_id, since, checks)
+            failed_since = datetime.now(UTC) - timedelta(seconds=1)
+            run(_commands(settings, provider, run_id, checks))
+            _dead_letters(settings, run_id, failed_since, checks)
+    except TimeoutError as exc:  # no Result or event came: nothing more to check
+        fail(str(exc))
+
+
+def _webhooks(
+    settings: Settings,
+    url: str,
+    run_id: str,
+    since: dict[TopicPartition, int],
+    checks: _Checks,
+) -> None:
     import httpx
 
-    from .. import demo as webhook_demo
+    from .. import demo as parts
 
-    _step("Worker: switchboard worker --roles ingest,dedup (demo secrets)")
-    since = run(webhook_demo.start_offsets(settings))
-    run_id = webhook_demo.new_run_id()
-    with webhook_demo.running_worker(settings) as url:
-        click.echo(f"worker at {url}")
-        _step("Signed webhooks -> POST /webhooks/<connector>")
-        accepted_ids = set()
-        for item in webhook_demo.deliveries(run_id):
-            response = httpx.post(
-                f"{url}/webhooks/{item.connector}",
-                content=item.body,
-                headers=item.headers,
-                timeout=30,
-            )
-            mark = "ok " if response.status_code == item.expect else "!! "
-            click.echo(f"{mark}{response.status_code}  {item.label}")
-            if response.status_code == 200 and b"challenge" in response.content:
-                click.echo(f"      answered {response.text}")
-        _step("Events topics: one event per provider event id")
-        events = run(webhook_demo.read_new_events(settings, since, expect=3))
-        for topic, event in events:
-            accepted_ids.add(event.id)
-            click.echo(f"{topic:<16} {event.type:<36} id={event.id} subject={event.subject}")
-        click.echo(f"{len(events)} events for {len(accepted_ids)} ids (the duplicate was dropped)")
-        _step("Rejections counted (GET /metrics)")
-        metrics = httpx.get(f"{url}/metrics", timeout=10).text
-        for line in metrics.splitlines():
-            if line.startswith("switchboard_webhooks_total{") or line.startswith(
-                "switchboard_dedup_total{"
-            ):
-                click.echo(line)
+    _step("Signed webhooks -> POST /webhooks/<connector>")
+    for item in parts.deliveries(run_id):
+        response = httpx.post(
+            f"{url}/webhooks/{item.connector}",
+            content=item.body,
+            headers=item.headers,
+            timeout=30,
+        )
+        checks.check(
+            response.status_code == item.expect,
+            f"{response.status_code}  {item.label}",
+            f"{item.label}: {item.expect}",
+        )
+        if response.status_code == 200 and b"challenge" in response.content:
+            click.echo(f"      answered {response.text}")
+
+    _step("Events topics: one event per provider event id")
+    events = run(parts.read_new_events(settings, since, expect=3))
+    for topic, event in events:
+        click.echo(f"{topic:<16} {event.type:<36} id={event.id} subject={event.subject}")
+    ids = {event.id for _topic, event in events}
+    checks.check(
+        len(events) == 3 and len(ids) == 3,
+        f"{len(events)} events for {len(ids)} ids (the duplicate was dropped)",
+        "3 events for 3 ids",
+    )
+
+    _step("Rejections counted (GET /metrics)")
+    metrics = httpx.get(f"{url}/metrics", timeout=10).text
+    for line in metrics.splitlines():
+        if line.startswith("switchboard_webhooks_total{") or line.startswith(
+            "switchboard_dedup_total{"
+        ):
+            click.echo(line)
+
+
+def _describe(result: Result) -> str:
+    parts = [f"Result: {result.status}"]
+    if result.http_status is not None:
+        parts.append(f"http {result.http_status}")
+    parts.append(f"attempts {result.attempts}")
+    if result.error is not None:
+        provider = f" ({result.error.provider_code})" if result.error.provider_code else ""
+        parts.append(f"error {result.error.code}{provider}")
+    return "  ".join(parts)
+
+
+def _expect(
+    checks: _Checks,
+    result: Result,
+    *,
+    status: str,
+    http: int | None,
+    attempts: int,
+    code: str | None = None,
+    note: str = "",
+) -> None:
+    ok = (
+        result.status == status
+        and result.http_status == http
+        and result.attempts == attempts
+        and (result.error.code if result.error else None) == code
+    )
+    expected = f"{status} http={http} attempts={attempts} error={code}"
+    checks.check(ok, _describe(result) + note, f"{result.command_id}: {expected}")
+
+
+async def _commands(settings: Settings, provider: Sandbox, run_id: str, checks: _Checks) -> None:
+    from .. import demo as parts
+
+    names = TopicNames.from_settings(settings)
+    commands_topic = names.commands(SINK_CONNECTOR)
+    dlq_topic = names.dlq(commands_topic)
+    ids = {k: f"demo-{run_id}-{k}" for k in ("good", "raw", "burst", "missing")}
+    key = f"ada-{run_id}"  # one ordering key: the duplicate is handled before the burst
+
+    _step(f"Commands -> {commands_topic} -> sink -> sandbox; one Result each")
+    async with CommandClient(settings) as client:
+        click.echo(f"good       stripe.customers.create  id={ids['good']}")
+        good = await client.send(
+            "stripe.customers.create",
+            {"email": f"ada-{run_id}@example.com", "name": "Ada Lovelace"},
+            command_id=ids["good"],
+            key=key,
+        )
+        result = await good.result()
+        customer = (result.response or {}).get("id", "?")
+        _expect(checks, result, status="succeeded", http=200, attempts=1, note=f"  -> {customer}")
+
+        click.echo("duplicate  the same command (same id) produced again, as a redelivery")
+        provider.fail_next(BURST, 503, path="/v1/payment_intents")
+        await client.send(good.command, key=key)
+        burst = await client.send(
+            "stripe.payment_intents.create",
+            {"amount": 2000, "currency": "usd", "customer": customer},
+            command_id=ids["burst"],
+            key=key,
+        )
+        burst_result = await burst.result()  # same key: answered after the duplicate
+        answers = await parts.read_results(
+            settings,
+            good.results_topic,
+            good.partition,
+            good.results_offset,
+            good.command.id,
+            wait=False,
+        )
+        effects = provider.side_effects(good.command.id)
+        checks.check(
+            len(answers) == 1 and effects == 1,
+            f"no second Result ({len(answers)} in all for {good.command.id}); "
+            f"side effects at the sandbox: {effects}",
+            f"one Result and one side effect for {good.command.id}",
+        )
+
+        click.echo(
+            f"5xx burst  stripe.payment_intents.create while the sandbox answers "
+            f"the next {BURST} calls 503  id={ids['burst']}"
+        )
+        _expect(
+            checks,
+            burst_result,
+            status="succeeded",
+            http=200,
+            attempts=BURST + 1,
+            note=f"  (retried; side effects: {provider.side_effects(ids['burst'])})",
+        )
+
+        cli_args = ["send", "stripe.customers.create", "--json", orjson.dumps(BAD_EMAIL).decode()]
+        click.echo(f"invalid    switchboard {' '.join(cli_args[:3])} '{cli_args[3]}'")
+        rejected = await asyncio.to_thread(parts.run_cli, settings, cli_args)
+        code, error = rejected.returncode, rejected.stderr.strip()
+        checks.check(
+            code == 2 and error.startswith("error: "),
+            f"exit {code}, nothing produced: {error}",
+            "the CLI rejects the invalid command with exit 2",
+        )
+
+        click.echo(
+            f"invalid    the same params produced raw (no validation) to {commands_topic}"
+            f"  id={ids['raw']}"
+        )
+        value = orjson.dumps(
+            {"id": ids["raw"], "type": "stripe.customers.create", "params": BAD_EMAIL}
+        )
+        result = await parts.produce_raw(
+            settings, commands_topic, names.results(SINK_CONNECTOR), ids["raw"], value
+        )
+        _expect(
+            checks,
+            result,
+            status="failed",
+            http=None,
+            attempts=0,
+            code="invalid_command",
+            note=f"  -> {dlq_topic}",
+        )
+
+        click.echo("rejected   stripe.customers.update of a customer that does not exist")
+        missing = await client.send(
+            "stripe.customers.update",
+            {"customer": f"cus_missing_{run_id}", "name": "Nobody"},
+            command_id=ids["missing"],
+        )
+        _expect(
+            checks,
+            await missing.result(),
+            status="failed",
+            http=404,
+            attempts=1,
+            code="fatal_request",
+            note=f"  -> {dlq_topic}",
+        )
+    no_effects = [i for i in (ids["raw"], ids["missing"]) if provider.side_effects(i)]
+    checks.check(
+        not no_effects,
+        "the invalid and the rejected command caused no side effect at the sandbox",
+        "no side effect for the failed commands",
+    )
+
+
+def _dead_letters(settings: Settings, run_id: str, since: datetime, checks: _Checks) -> None:
+    from .. import demo as parts
+
+    names = TopicNames.from_settings(settings)
+    dlq_topic = names.dlq(names.commands(SINK_CONNECTOR))
+    when = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+    args = ["dlq", "list", "--topic", names.commands(SINK_CONNECTOR), "--since", when]
+    _step(f"Dead letters: switchboard {' '.join(args)}")
+    listed = parts.run_cli(settings, args)
+    click.echo(listed.stdout.rstrip())
+    click.echo(listed.stderr.rstrip())
+    found = run(parts.dead_lettered(settings, dlq_topic, since, f"demo-{run_id}-"))
+    expected = {
+        f"demo-{run_id}-raw": "invalid_command",
+        f"demo-{run_id}-missing": "fatal_request",
+    }
+    checks.check(
+        listed.returncode == 0 and found == expected,
+        "dead-lettered from this run: "
+        + (", ".join(f"{k} ({v})" for k, v in sorted(found.items())) or "nothing"),
+        "the invalid and the rejected command (and nothing else of this run) in the DLQ",
+    )
