@@ -239,9 +239,11 @@ async def test_poison_records_are_dead_lettered_and_processing_continues(
     dlq = await read_topic(rig.settings, rig.dlq, expect=4)
     assert len(dlq) == 4
     by_key = {r.key.decode(): r for r in dlq}
+    originals = {r.key.decode(): r for r in await read_topic(rig.settings, rig.commands)}
     for value, key, needle in poison:
         record = by_key[key]
         assert record.value == value  # byte for byte
+        assert record.timestamp == originals[key].timestamp
         headers = DlqHeaders.from_headers(record.headers)
         assert ("trace", b"t-" + key.encode()) in list(record.headers)
         assert headers.reason == "invalid_command"
