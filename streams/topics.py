@@ -10,8 +10,10 @@ exist are left as they are.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -129,7 +131,26 @@ async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec]) -> list[
             elif code != TopicAlreadyExistsError.errno:
                 message = rest[0] if rest else ""
                 raise RuntimeError(f"could not create topic {topic}: error {code} {message}")
+        await _wait_visible(client, [s.name for s in missing])
         return created
+
+
+async def _wait_visible(client: Any, topics: list[str], timeout: float = 30.0) -> None:
+    """Wait until the broker's metadata shows ``topics`` with their partitions.
+
+    CreateTopics returns once the controller committed the topics; the
+    broker's metadata cache follows a moment later (longer on a busy
+    controller), and a client asking in between is told they do not exist.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    pending = list(topics)
+    while pending:
+        described = await client.describe_topics(pending)
+        pending = [d["topic"] for d in described if d["error_code"] != 0 or not d["partitions"]]
+        if pending and asyncio.get_running_loop().time() > deadline:
+            raise RuntimeError(f"topics not visible {timeout:g} s after creation: {pending}")
+        if pending:
+            await asyncio.sleep(0.05)  # polling interval of a deadline loop
 
 
 async def partitions_of(settings: Settings, topic: str) -> list[int] | None:
