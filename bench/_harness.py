@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, str] = {
     "client_overhead": "bench.client_overhead",
     "budget_accuracy": "bench.budget_accuracy",
     "webhook_ingest": "bench.webhook_ingest",
+    "sink_throughput": "bench.sink_throughput",
 }
 
 

@@ -1,0 +1,376 @@
+"""Sink throughput: Stripe commands end to end, and staying under a provider's rate.
+
+Part 1: ``BENCH_COMMANDS`` (default 20,000) ``stripe.customers.create``
+commands over 1,000 distinct keys are produced to a fresh topic namespace
+first; then a ``switchboard worker --roles sink`` process (the real
+deployment) runs them against the Stripe sandbox (5 ms latency, no rate
+limit, recording off), in its own process. Throughput is counted on
+``stripe.results``: a Result there is acknowledged by Kafka (acks=all), so
+every command counted went produce -> sink -> sandbox -> Result. The rate
+is taken between the first and the last Result's timestamp (the worker's
+start and the group join are left out; the wall time with them is shown).
+Latency per command is the Result's own timings (call started -> Result
+built: the HTTP call, and the wait at the client's connection gate).
+The worker runs with ``sink.concurrency`` = 10, the Stripe client's pool
+(10 connections, which caps its calls in flight); a second run with the
+default 64 shows what queueing commands on the client's gate costs.
+
+Baseline, measured in the same run against the same sandbox process: a bare
+httpx loop making the same calls (form-encoded POST /v1/customers, bearer
+key, a fresh Idempotency-Key each, JSON parsed) with the same calls in
+flight: 10 tasks over a 10-connection pool (a). (a') is 64 tasks over the
+same pool, for comparison with the default concurrency.
+
+Part 2: the sandbox enforces 100 req/s (token bucket 100 deep -- the 1 s
+window its ``RateLimit-Policy`` header announces -- 429 + rate headers),
+the worker runs with ``stripe.rate = 100``. Achieved rate from the
+sandbox's count of allowed requests over the Results' span; 429s as the
+sandbox counted them (the client would retry them, so Results alone would
+hide them).
+
+Targets (issue 5): >= 1,000 commands/s, >= 0.6 of the bare loop;
+>= 95 req/s with zero 429s under the 100 req/s limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+import orjson
+from aiokafka import TopicPartition
+
+import connectors
+from bench._harness import Check, Report
+from core.apicall import form_encode
+from core.envelopes import Command
+from core.settings import Settings, load_settings
+from core.testing import spawn_sandbox
+from streams import kafka, localkafka
+from streams.topics import TopicNames, connector_topics, ensure_topics
+
+COMMANDS = int(os.environ.get("BENCH_COMMANDS", "20000"))
+KEYS = 1_000
+LATENCY = 0.005
+POOL = 10  # the Stripe client's pool (ConnectionLimits default): at most 10 calls in flight
+CONCURRENCY = POOL  # sink.concurrency for the targets: no more slots than connections
+DEFAULT_CONCURRENCY = 64  # sink.concurrency's default, shown for comparison
+LIMIT = 100.0  # part 2: the sandbox's rate and stripe.rate
+BURST = LIMIT  # a 1 s window, as the sandbox's RateLimit-Policy header announces it
+LIMITED_COMMANDS = 1_500  # 15 s at 100/s
+API_KEY = "sk_test_sandbox"
+TIMEOUT = 300.0
+
+
+def _params(i: int) -> dict[str, Any]:
+    return {
+        "email": f"user{i}@example.com",
+        "name": f"Bench User {i}",
+        "metadata": {"order": str(i), "key": str(i % KEYS)},
+    }
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+async def _bare(url: str, n: int, run: str, tasks: int) -> dict[str, Any]:
+    """``n`` calls from ``tasks`` tasks over a POOL-connection httpx client."""
+    limits = httpx.Limits(max_connections=POOL, max_keepalive_connections=POOL)
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    latencies: list[float] = []
+    todo = iter(range(n))
+    async with httpx.AsyncClient(
+        base_url=url, limits=limits, headers=headers, timeout=30
+    ) as client:
+
+        async def worker() -> None:
+            for i in todo:
+                began = time.perf_counter()
+                resp = await client.post(
+                    "/v1/customers",
+                    data=dict(form_encode(_params(i))),
+                    headers={"Idempotency-Key": f"bare-{run}-{i}"},
+                )
+                resp.raise_for_status()
+                resp.json()
+                latencies.append(time.perf_counter() - began)
+
+        began, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(worker() for _ in range(tasks)))
+        elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
+    return {
+        "per_s": n / elapsed,
+        "cpu_ms": cpu / n * 1000,
+        "p50_ms": _percentile(latencies, 0.5) * 1000,
+        "p99_ms": _percentile(latencies, 0.99) * 1000,
+        "wall_s": elapsed,
+    }
+
+
+def _with_prefix(settings: Settings, bootstrap: str, prefix: str) -> Settings:
+    kafka_settings = settings.kafka.model_copy(
+        update={"bootstrap_servers": bootstrap, "topic_prefix": prefix}
+    )
+    return settings.model_copy(update={"kafka": kafka_settings})
+
+
+async def _produce(settings: Settings, n: int, run: str) -> None:
+    topic = TopicNames.from_settings(settings).commands("stripe")
+    async with kafka.connect(settings, kafka.producer(settings, linger_ms=20)) as producer:
+        pending = []
+        for i in range(n):
+            command = Command(
+                id=f"cmd-{run}-{i}", type="stripe.customers.create", params=_params(i)
+            )
+            pending.append(
+                await producer.send(topic, command.to_json(), key=f"key-{i % KEYS}".encode())
+            )
+        await asyncio.gather(*pending)
+
+
+async def _wait_results(settings: Settings, n: int, deadline: float) -> None:
+    """Poll the results topic's end offsets until ``n`` Results are there."""
+    topic = TopicNames.from_settings(settings).results("stripe")
+    consumer = kafka.consumer(settings, group_id=None)
+    async with kafka.connect(settings, consumer):
+        tps: list[TopicPartition] = []
+        while time.monotonic() < deadline:
+            if not tps:
+                await consumer._client.force_metadata_update()
+                partitions = consumer.partitions_for_topic(topic) or set()
+                tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+            if tps and sum((await consumer.end_offsets(tps)).values()) >= n:
+                return
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"fewer than {n} Results on {topic} after {TIMEOUT:g} s")
+
+
+async def _read_results(settings: Settings, n: int) -> list[tuple[int, dict[str, Any]]]:
+    """Every Result (its Kafka timestamp in ms, its JSON)."""
+    topic = TopicNames.from_settings(settings).results("stripe")
+    consumer = kafka.consumer(settings, topic, group_id=None)
+    out: list[tuple[int, dict[str, Any]]] = []
+    async with kafka.connect(settings, consumer):
+        while len(out) < n:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            for messages in batch.values():
+                out.extend((m.timestamp, orjson.loads(m.value)) for m in messages)
+    return out
+
+
+def _summary(results: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+    stamps = sorted(ts for ts, _ in results)
+    span = (stamps[-1] - stamps[0]) / 1000 if len(stamps) > 1 else 0.0
+    calls = [
+        (
+            datetime.fromisoformat(r["timings"]["finished_at"])
+            - datetime.fromisoformat(r["timings"]["started_at"])
+        ).total_seconds()
+        for _, r in results
+        if r["timings"].get("started_at")
+    ]
+    return {
+        "per_s": (len(stamps) - 1) / span if span else 0.0,
+        "p50_ms": _percentile(calls, 0.5) * 1000,
+        "p99_ms": _percentile(calls, 0.99) * 1000,
+        "span_s": span,
+        "failed": sum(1 for _, r in results if r["status"] != "succeeded"),
+    }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process (Linux /proc; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _worker(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "worker", "--roles", "sink", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)  # the worker drains and commits on SIGTERM
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=30)
+        proc.kill()  # a no-op once it has exited
+        proc.wait()
+
+
+def _sink_run(
+    settings: Settings,
+    bootstrap: str,
+    url: str,
+    n: int,
+    run: str,
+    *,
+    rate: float = 1e9,
+    concurrency: int = CONCURRENCY,
+) -> dict[str, Any]:
+    """Produce ``n`` commands under a fresh prefix, run a sink worker over them."""
+    prefix = f"bench{run}."
+    bench = _with_prefix(settings, bootstrap, prefix)
+    asyncio.run(ensure_topics(bench, connector_topics(bench, "stripe")))
+    asyncio.run(_produce(bench, n, run))
+    env = {
+        **os.environ,
+        "SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
+        "SWITCHBOARD_KAFKA__TOPIC_PREFIX": prefix,
+        "SWITCHBOARD_SINK__CONNECTORS": '["stripe"]',
+        "SWITCHBOARD_SINK__CONCURRENCY": str(concurrency),
+        "SWITCHBOARD_STRIPE__API_KEY": API_KEY,
+        "SWITCHBOARD_STRIPE__BASE_URL": url,
+        "SWITCHBOARD_STRIPE__RATE": f"{rate:g}",
+        "SWITCHBOARD_WORKER__DATA_DIR": tempfile.mkdtemp(prefix="switchboard-bench-"),
+        "SWITCHBOARD_LOG_LEVEL": "WARNING",
+    }
+    began = time.monotonic()
+    with _worker(env) as proc:
+        asyncio.run(_wait_results(bench, n, began + TIMEOUT))
+        wall = time.monotonic() - began
+        cpu = _cpu_seconds(proc.pid)
+    summary = _summary(asyncio.run(_read_results(bench, n)))
+    return {**summary, "wall_s": wall, "cpu_ms": cpu / n * 1000, "prefix": prefix}
+
+
+def _delete_topics(bootstrap: str, prefixes: list[str]) -> None:
+    """Best effort: a broker with thousands of leftover partitions gets slow."""
+
+    async def go() -> None:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        client = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await client.start()
+        try:
+            doomed = [t for t in await client.list_topics() if t.startswith(tuple(prefixes))]
+            if doomed:
+                await client.delete_topics(doomed, timeout_ms=30_000)
+        finally:
+            await client.close()
+
+    with contextlib.suppress(Exception):
+        asyncio.run(go())
+
+
+def _row(case: str, figures: dict[str, Any], refused: int | str = "-") -> dict[str, Any]:
+    return {
+        "case": case,
+        "per s": figures["per_s"],
+        "p50 ms": figures["p50_ms"],
+        "p99 ms": figures["p99_ms"],
+        "cpu ms/cmd": figures["cpu_ms"],
+        "wall s": figures["wall_s"],
+        "429s": refused,
+        "failed": figures.get("failed", 0),
+    }
+
+
+def run() -> Report:
+    settings = load_settings(sections=connectors.settings_sections())
+    bootstrap, started = localkafka.ensure_broker(settings)
+    run_id = uuid.uuid4().hex[:8]
+    prefixes: list[str] = []
+    try:
+        with spawn_sandbox("connectors.stripe:sandbox") as sandbox:
+            control = httpx.Client(base_url=f"{sandbox.url}/_sandbox", timeout=10)
+            control.put("/switches", json={"record": False, "latency": LATENCY}).raise_for_status()
+
+            bare = asyncio.run(_bare(sandbox.url, COMMANDS, run_id, POOL))
+            bare_wide = asyncio.run(
+                _bare(sandbox.url, COMMANDS // 2, run_id + "w", DEFAULT_CONCURRENCY)
+            )
+            ours = _sink_run(settings, bootstrap, sandbox.url, COMMANDS, run_id + "a")
+            wide = _sink_run(
+                settings,
+                bootstrap,
+                sandbox.url,
+                COMMANDS,
+                run_id + "c",
+                concurrency=DEFAULT_CONCURRENCY,
+            )
+            prefixes += [ours.pop("prefix"), wide.pop("prefix")]
+
+            rate = {"rate": LIMIT, "burst": BURST, "announce": True}
+            control.put("/rate", json=rate).raise_for_status()
+            before = control.get("/rate").json()
+            limited = _sink_run(
+                settings, bootstrap, sandbox.url, LIMITED_COMMANDS, run_id + "b", rate=LIMIT
+            )
+            prefixes.append(limited.pop("prefix"))
+            counts = control.get("/rate").json()
+            control.close()
+    finally:
+        _delete_topics(bootstrap, prefixes)
+        if started:
+            localkafka.stop(settings.local_kafka)
+    allowed = counts["allowed"] - before["allowed"]
+    refused = counts["refused"] - before["refused"]
+    limited = {**limited, "per_s": allowed / limited["span_s"] if limited["span_s"] else 0.0}
+    ratio = ours["per_s"] / bare["per_s"] if bare["per_s"] else 0.0
+    rows = [
+        _row(f"(a) bare httpx, {POOL} tasks, pool {POOL}, no Kafka", bare),
+        _row(f"(a') bare httpx, {DEFAULT_CONCURRENCY} tasks, pool {POOL}, no Kafka", bare_wide),
+        _row(f"sink worker, concurrency {CONCURRENCY}, no limit", ours),
+        _row(f"sink worker, concurrency {DEFAULT_CONCURRENCY} (default), no limit", wide),
+        _row(f"sink worker, concurrency {CONCURRENCY}, 100/s limit", limited, refused),
+    ]
+    return Report(
+        name="sink_throughput",
+        rows=rows,
+        checks=[
+            Check("commands/s end to end", ours["per_s"], 1000, ">=", "/s"),
+            Check("ratio to bare httpx loop (a)", ratio, 0.6, ">="),
+            Check(f"achieved rate under {LIMIT:g} req/s", limited["per_s"], 95, ">=", "/s"),
+            Check("429s under the limit", refused, 0, "<="),
+        ],
+        notes=[
+            f"{COMMANDS:,} commands (stripe.customers.create) over {KEYS:,} keys; sandbox"
+            f" latency {LATENCY * 1000:g} ms, recording off, in its own process",
+            "sink: `switchboard worker --roles sink` subprocess; SWITCHBOARD_SINK__CONCURRENCY"
+            f"={CONCURRENCY} (= the Stripe client's pool, {POOL}) for the targets, other sink"
+            " settings default; SWITCHBOARD_STRIPE__RATE=1e9 (no limit) or 100",
+            f"(a) has as many calls in flight as the sink's client can ({POOL}); (a') queues"
+            f" {DEFAULT_CONCURRENCY} tasks on httpx's own pool, which costs httpx CPU per"
+            f" request; sink.concurrency {DEFAULT_CONCURRENCY} (the default) queues commands"
+            f" on the client's gate: ratio to (a) {wide['per_s'] / bare['per_s']:.2f}",
+            "sink per s: between the first and the last Result's Kafka timestamp (wall s"
+            " includes worker start and group join); p50/p99: Result timings started ->"
+            " finished (client gate + HTTP call + Result built); cpu ms/cmd: the worker"
+            " process (bare: this process)",
+            f"rate-limited run: {LIMITED_COMMANDS:,} commands; sandbox token bucket {LIMIT:g}/s,"
+            f" burst {BURST:g}, rate headers on; per s = requests the sandbox allowed"
+            f" ({allowed}) over the Results' span; 429s as the sandbox counted them",
+            "bare loops, worker, sandbox, broker and this process share the machine's 2 cores",
+        ],
+    )
