@@ -251,7 +251,9 @@ class Sink:
         self.dlq_topic = names.dlq(self.commands_topic)
         self.group_id = group_id or f"{settings.kafka.topic_prefix}switchboard-sink-{self.name}"
         self.health = SinkHealth()
-        self._slots = asyncio.Semaphore(cfg.concurrency)
+        # More calls in flight than the client has connections only queue in
+        # its gate (measured: slower, and p50 9 -> 66 ms at 64 vs 10).
+        self._slots = asyncio.Semaphore(min(cfg.concurrency, setup.policy.limits.max_connections))
         self._parts: dict[int, _Partition] = {}
         self._keys: dict[tuple[int, bytes], deque[_Record]] = {}
         self._held = 0
