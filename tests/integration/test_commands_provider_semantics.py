@@ -99,7 +99,7 @@ async def test_stripe_concurrent_same_key_is_409(stripe: tuple[Any, CommandRunne
     deadline = loop.time() + 5
     while sb.side_effects("k-3") == 0:  # claimed, waiting before its handler
         assert loop.time() < deadline, "the first request never claimed its key"
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(0.005)  # allowed: polling interval of a deadline loop
     headers = {"Authorization": "Bearer sk_test_sandbox", "Idempotency-Key": "k-3"}
     async with httpx.AsyncClient(base_url=sb.url) as raw:
         concurrent = await raw.post(

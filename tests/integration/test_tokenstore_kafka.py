@@ -38,7 +38,7 @@ async def eventually(check: object, timeout: float = 15.0) -> None:
     while not await check():  # type: ignore[operator]
         if loop.time() > deadline:
             raise AssertionError(f"not true within {timeout} s")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # allowed: polling interval of a deadline loop
 
 
 async def test_round_trip_reload_and_tombstone(settings: Settings, topic: str) -> None:

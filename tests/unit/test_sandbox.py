@@ -248,7 +248,7 @@ async def test_same_key_while_in_flight_is_409(
     deadline = loop.time() + 5
     while sandbox.side_effects("key-3") == 0:
         assert loop.time() < deadline, "first request never reached the handler"
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(0.005)  # allowed: polling interval of a deadline loop
     concurrent = await client.post("/v1/things", json={"n": 1}, headers=headers)
     assert concurrent.status_code == 409
     sandbox.create_gate.set()
@@ -282,7 +282,7 @@ async def test_stop_does_not_wait_for_hung_requests() -> None:
         deadline = loop.time() + 5
         while not sandbox.requests:
             assert loop.time() < deadline
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.005)  # allowed: polling interval of a deadline loop
         started = loop.time()
         await sandbox.stop()
         assert loop.time() - started < 5
