@@ -41,8 +41,10 @@ class PolicyTransport(httpx.AsyncBaseTransport):
         budget: Budget | None = None,
         breakers: BreakerRegistry | None = None,
         breaker_policy: BreakerPolicy | None = None,
+        low_priority: bool = False,
     ) -> None:
         self.inner = inner
+        self.low_priority = low_priority
         self.connector = connector
         self.budget = budget
         self._metrics = metrics
@@ -70,7 +72,7 @@ class PolicyTransport(httpx.AsyncBaseTransport):
         permit = breaker.acquire() if breaker is not None else None  # may raise CircuitOpen
         try:
             if self.budget is not None:
-                waited = await self.budget.acquire()
+                waited = await self.budget.acquire(low_priority=self.low_priority)
                 if waited > 0:
                     self._wait_metric.inc(waited)
             response = await self.inner.handle_async_request(request)

@@ -176,6 +176,8 @@ class ErrorMapping:
             return self.statuses[status]
         if status < 300:
             return Action.SUCCESS
+        if status == 304:
+            return Action.SUCCESS  # Not Modified: only ever the answer to a conditional request
         if 300 <= status < 400:
             return Action.FATAL_CONFIG  # a redirect we were not allowed to follow
         if status < 500:

@@ -150,6 +150,8 @@ class ProviderClient:
     client of the same credential shares one budget. ``sleep``, ``clock`` and
     ``classifier`` are for tests and special connectors; ``transport``
     replaces the network (e.g. ``httpx.MockTransport`` in unit tests).
+    ``low_priority`` (polls): this client's requests yield the shared budget
+    to the other clients of the credential when it is tight.
     """
 
     def __init__(
@@ -165,6 +167,7 @@ class ProviderClient:
         sleep: Sleep | None = None,
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.AsyncBaseTransport | None = None,
+        low_priority: bool = False,
     ) -> None:
         self.policy = policy
         self.connector = policy.connector
@@ -192,6 +195,7 @@ class ProviderClient:
             budget=self.budget,
             breakers=breakers,
             breaker_policy=policy.breaker,
+            low_priority=low_priority,
         )
         t = policy.timeouts
         self._http = httpx.AsyncClient(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from core.apicall import ApiCall, CallContext, ClientSetup, Endpoint
 from core.envelopes import Event
+from core.poll import PollStream
 
 __all__ = [
     "ApiCall",
@@ -27,6 +28,7 @@ __all__ = [
     "Endpoint",
     "HandshakeReply",
     "MalformedPayload",
+    "PollStream",
     "Verifier",
     "WebhookSpec",
 ]
@@ -120,6 +122,10 @@ class Connector:
     commands run with, raising :class:`~core.errors.PolicyError` naming a
     missing setting (called when a sink starts, never at import).
 
+    ``polls(settings)`` lists the :class:`~core.poll.PollStream` s the
+    configured section can poll (none when e.g. no repository is set); each
+    runs through ``api(settings).client(low_priority=...)``.
+
     Running a command (what the sink does)::
 
         setup = connector.api(section)          # once per connector
@@ -136,6 +142,7 @@ class Connector:
     sandbox: Callable[[], Any] | None = None
     description: str = ""
     api: Callable[[Any], ClientSetup] | None = None
+    polls: Callable[[Any], Sequence[PollStream]] | None = None
 
     def command_types(self) -> list[str]:
         return sorted(f"{self.name}.{cmd}" for cmd in self.commands)

@@ -150,6 +150,7 @@ class Budget:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
         self._points_lock = asyncio.Lock()
+        self._normal_waiting = 0
 
     def _check_loop(self) -> None:
         # asyncio locks bind to the loop that first waits on them; a budget
@@ -175,30 +176,57 @@ class Budget:
         return max(0.0, self._blocked_until - self._clock())
 
     # -- acquiring -----------------------------------------------------------
-    async def acquire(self, cost: float = 1.0) -> float:
+    async def acquire(self, cost: float = 1.0, *, low_priority: bool = False) -> float:
         """Wait until one request may go; returns the seconds waited.
 
         Raises :class:`~core.errors.RateLimitedError` (with ``retry_at``)
         instead of waiting when the request would wait more than
         ``policy.max_wait`` in all (queue included): a provider quota
         exhausted for an hour must pause the caller, not hang it.
+
+        ``low_priority`` (polls) yields to everyone else: such a request
+        only queues once no normal request is waiting and the bucket holds
+        a token for it, so when the budget is tight the normal callers
+        (sinks) get it all and the low-priority ones wait their turn.
         """
         start = self._clock()
         self._check_loop()
-        async with self._lock:
-            while True:
-                wait = self._wait_needed(cost)
-                if wait <= 0:
-                    return self._clock() - start
-                wait = max(wait, _MIN_WAIT)
-                if self._clock() - start + wait > self.policy.max_wait:
-                    retry_at = datetime.now(UTC) + timedelta(seconds=wait)
-                    exc = RateLimitedError(
-                        f"rate budget {self.name} exhausted for {wait:.1f} s", retry_at=retry_at
-                    )
-                    exc.sent = False
-                    raise exc
-                await self._sleep(wait)
+        if low_priority:
+            await self._yield_to_normal(cost, start)
+        else:
+            self._normal_waiting += 1
+        try:
+            async with self._lock:
+                while True:
+                    wait = self._wait_needed(cost)
+                    if wait <= 0:
+                        return self._clock() - start
+                    wait = max(wait, _MIN_WAIT)
+                    self._check_max_wait(start, wait)
+                    await self._sleep(wait)
+        finally:
+            if not low_priority:
+                self._normal_waiting -= 1
+
+    async def _yield_to_normal(self, cost: float, start: float) -> None:
+        while True:
+            self._bucket.refill()
+            needed = min(cost, self._bucket.capacity)
+            if self._normal_waiting == 0 and self._bucket.tokens >= needed:
+                return
+            rate = self._bucket.rate or 1.0
+            wait = max(_MIN_WAIT, 1.0 / rate, self.blocked_for())
+            self._check_max_wait(start, wait)
+            await self._sleep(wait)
+
+    def _check_max_wait(self, start: float, wait: float) -> None:
+        if self._clock() - start + wait > self.policy.max_wait:
+            retry_at = datetime.now(UTC) + timedelta(seconds=wait)
+            exc = RateLimitedError(
+                f"rate budget {self.name} exhausted for {wait:.1f} s", retry_at=retry_at
+            )
+            exc.sent = False
+            raise exc
 
     def _wait_needed(self, cost: float) -> float:
         now = self._clock()
