@@ -48,6 +48,7 @@ from core.pagination import (
 )
 
 __all__ = [
+    "Advance",
     "Cursor",
     "PaginationError",
     "PollStream",
@@ -58,15 +59,18 @@ __all__ = [
 ]
 
 
-def keep_mark(mark: Any, _records: Sequence[Any]) -> Any:
+def keep_mark(mark: Any, _records: Sequence[Any], _request: PageRequest) -> Any:
     """A stream without an incremental position (every run reads everything)."""
     return mark
 
 
-def max_mark(field_name: str) -> Callable[[Any, Sequence[Any]], Any]:
+Advance = Callable[[Any, Sequence[Any], PageRequest], Any]
+
+
+def max_mark(field_name: str) -> Advance:
     """``advance`` keeping the largest ``record[field_name]`` seen (ISO times, ints)."""
 
-    def advance(mark: Any, records: Sequence[Any]) -> Any:
+    def advance(mark: Any, records: Sequence[Any], _request: PageRequest) -> Any:
         values: list[Any] = [r.get(field_name) for r in records if isinstance(r, Mapping)]
         present = [v for v in values if v is not None]
         if not present:
@@ -168,7 +172,8 @@ class PollStream:
       (``{"ending_before": mark}``, ``{"since": mark - lookback}``);
       ``backfill`` is the date to start from when there is no mark yet
       (None: from the beginning);
-    - ``advance(mark, records)``: the mark after a page (default: unchanged);
+    - ``advance(mark, records, request)``: the mark after a page fetched
+      with ``request`` (default: unchanged);
     - ``conditional``: send the previous first page's ETag as If-None-Match;
     - ``interval_s``: how often to poll by default (settings override it).
     """
@@ -178,7 +183,7 @@ class PollStream:
     paginator: Callable[[], Paginator]
     to_events: Callable[[Any], Sequence[Event]]
     first: Callable[[Any, datetime | None], Mapping[str, Any]] = _no_start
-    advance: Callable[[Any, Sequence[Any]], Any] = keep_mark
+    advance: Advance = keep_mark
     params: Mapping[str, Any] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     method: str = "GET"
@@ -278,7 +283,7 @@ async def poll_run(
     try:
         async for page in paginate(fetch, stream.paginator(), start=start, max_pages=max_pages):
             events = [event for record in page.records for event in stream.to_events(record)]
-            run_mark = stream.advance(run_mark, page.records)
+            run_mark = stream.advance(run_mark, page.records, page.request)
             if page.number == 1 and not resuming and stream.conditional:
                 etag = etags[0] if etags else None
             if page.next is None:
