@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -44,6 +45,7 @@ __all__ = [
     "ENV_PREFIX",
     "KafkaSettings",
     "LocalKafkaSettings",
+    "PollSettings",
     "Settings",
     "SettingsError",
     "SinkSettings",
@@ -188,6 +190,53 @@ class SinkSettings(Section):
     commit_interval_s: float = Field(default=0.5, gt=0)
 
 
+class PollSettings(Section):
+    """How poll streams run (see :mod:`streams.poll`). Stream ids are
+    ``<connector>.<stream>`` (``switchboard offsets list`` shows them)."""
+
+    connectors: list[str] | None = Field(
+        default=None, description="connectors to poll (default: every one with streams configured)"
+    )
+    streams: list[str] | None = Field(
+        default=None, description="only these stream ids (default: all of the connectors polled)"
+    )
+    interval_s: float | None = Field(
+        default=None, gt=0, description="every stream's interval (default: the stream's own)"
+    )
+    intervals: dict[str, float] = Field(
+        default_factory=dict, description="interval per stream id, e.g. {\"stripe.events\": 30}"
+    )
+    cron: dict[str, str] = Field(
+        default_factory=dict,
+        description="cron expression per stream id (UTC), instead of its interval",
+    )
+    jitter: float = Field(
+        default=0.1, ge=0, le=1, description="fraction of the interval streams are spread by"
+    )
+    priority: Literal["low", "normal"] = Field(
+        default="low", description="low: polls yield the rate budget to sinks when it is tight"
+    )
+    backfill_from: AwareDatetime | None = Field(
+        default=None, description="where a stream without a cursor starts (default: beginning)"
+    )
+    max_pages_per_run: int = Field(default=10_000, ge=1)
+    retry_min_s: float = Field(default=5.0, gt=0, description="first wait after a throttled poll")
+    retry_max_s: float = Field(default=300.0, gt=0, description="longest wait between retries")
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: dict[str, str]) -> dict[str, str]:
+        from croniter import croniter  # type: ignore[import-untyped]
+
+        for stream, expression in value.items():
+            if not croniter.is_valid(expression):
+                raise ValueError(
+                    f"cron[{stream!r}]: {expression!r} is not a cron expression "
+                    "(five fields: minute hour day-of-month month day-of-week)"
+                )
+        return value
+
+
 class Settings(BaseSettings):
     """Core settings; :func:`load_settings` extends it with connector sections."""
 
@@ -202,6 +251,7 @@ class Settings(BaseSettings):
     local_kafka: LocalKafkaSettings = Field(default_factory=LocalKafkaSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
+    poll: PollSettings = Field(default_factory=PollSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod

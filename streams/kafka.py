@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar, cast
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.helpers import create_ssl_context
 
@@ -34,6 +34,7 @@ __all__ = [
     "connect",
     "consumer",
     "producer",
+    "read_since",
     "ssl_context",
 ]
 
@@ -154,3 +155,29 @@ async def connect(settings: Settings, client: C) -> AsyncIterator[C]:
         yield client
     finally:
         await _close(client)
+
+
+async def read_since(settings: Settings, tps: list[TopicPartition], since_ms: int) -> list[Any]:
+    """Every record of ``tps`` written since ``since_ms``, up to their ends now."""
+    consumer_ = consumer(settings, group_id=None, enable_auto_commit=False)
+    out: list[Any] = []
+    async with connect(settings, consumer_):
+        consumer_.assign(tps)
+        ends = await consumer_.end_offsets(tps)
+        found = await consumer_.offsets_for_times({tp: since_ms for tp in tps})
+        todo = {}
+        for tp in tps:
+            start = found[tp].offset if found.get(tp) is not None else ends[tp]
+            if start < ends[tp]:
+                consumer_.seek(tp, start)
+                todo[tp] = ends[tp]
+        consumer_.pause(*[tp for tp in tps if tp not in todo])
+        while todo:
+            batch = await consumer_.getmany(*todo, timeout_ms=1000, max_records=5000)
+            for tp, messages in batch.items():
+                out.extend(m for m in messages if m.offset < todo.get(tp, -1))
+            for tp in list(todo):
+                if await consumer_.position(tp) >= todo[tp]:
+                    del todo[tp]
+                    consumer_.pause(tp)
+    return out

@@ -419,7 +419,7 @@ class Sink:
             for t in (self.results_topic, self.ledger_topic)
             for p in partitions
         ]
-        for message in await _read_since(self.settings, tps, since_ms):
+        for message in await kafka.read_since(self.settings, tps, since_ms):
             ledger = ledgers[message.partition]
             command_id = (message.key or b"").decode("utf-8", "replace")
             if message.topic == self.results_topic:
@@ -740,32 +740,6 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         await self.sink.assigned(assigned)
-
-
-async def _read_since(settings: Settings, tps: list[TopicPartition], since_ms: int) -> list[Any]:
-    """Every record of ``tps`` written since ``since_ms``, up to their ends now."""
-    consumer = kafka.consumer(settings, group_id=None, enable_auto_commit=False)
-    out: list[Any] = []
-    async with kafka.connect(settings, consumer):
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        found = await consumer.offsets_for_times({tp: since_ms for tp in tps})
-        todo = {}
-        for tp in tps:
-            start = found[tp].offset if found.get(tp) is not None else ends[tp]
-            if start < ends[tp]:
-                consumer.seek(tp, start)
-                todo[tp] = ends[tp]
-        consumer.pause(*[tp for tp in tps if tp not in todo])
-        while todo:
-            batch = await consumer.getmany(*todo, timeout_ms=1000, max_records=5000)
-            for tp, messages in batch.items():
-                out.extend(m for m in messages if m.offset < todo.get(tp, -1))
-            for tp in list(todo):
-                if await consumer.position(tp) >= todo[tp]:
-                    del todo[tp]
-                    consumer.pause(tp)
-    return out
 
 
 def _reason(exc: e.SwitchboardError) -> str:

@@ -98,10 +98,13 @@ def connector_topics(settings: Settings, connector: str) -> list[TopicSpec]:
 
 def shared_topics(settings: Settings) -> list[TopicSpec]:
     names = TopicNames.from_settings(settings)
+    k = settings.kafka
     return [
+        # as many partitions as the poll group may have workers: a stream's
+        # owner is the worker owning its cursor's partition (streams.poll)
         TopicSpec(
             names.cursors,
-            1,
+            k.partitions,
             settings.kafka.replication_factor,
             {"cleanup.policy": "compact"},
         )

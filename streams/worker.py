@@ -9,6 +9,9 @@ every installed connector. Then one process runs, by role:
 - ``sink``: one command consumer per configured connector (see
   :mod:`streams.sink`); a sink stopped by a config error makes ``/healthz``
   answer 503;
+- ``poll``: the poll streams this worker owns in the poll group (see
+  :mod:`streams.poll`); a stream stopped by an error makes ``/healthz``
+  answer 503;
 - always: ``GET /healthz``, ``GET /readyz`` (Kafka answers), ``GET /metrics``.
 
 Every worker of a deployment joins the same consumer groups, so starting
@@ -27,6 +30,7 @@ from core.settings import Settings
 from . import localkafka
 from .app import create_app
 from .kafka import HOW_TO_START, KafkaUnavailable
+from .poll import Poller, build_polls
 from .sink import Sink, build_sinks
 from .topics import connector_topics, ensure_topics, shared_topics
 
@@ -64,13 +68,23 @@ def _sinks(settings: Settings) -> list[Sink]:
     return build_sinks(settings) if "sink" in settings.worker.roles else []
 
 
-def _http_server(settings: Settings, sinks: list[Sink]) -> Any:
+def _pollers(settings: Settings) -> list[Poller]:
+    if "poll" not in settings.worker.roles:
+        return []
+    targets = build_polls(settings)
+    return [Poller(settings, targets)] if targets else []
+
+
+def _http_server(settings: Settings, sinks: list[Sink], pollers: list[Poller]) -> Any:
     from .ingest import IngestServer, build_routes
 
     routes = build_routes(settings) if "ingest" in settings.worker.roles else {}
 
     def health() -> dict[str, tuple[bool, str]]:
-        return {f"sink:{s.name}": (s.health.ok, s.health.detail) for s in sinks}
+        checks = {f"sink:{s.name}": (s.health.ok, s.health.detail) for s in sinks}
+        for poller in pollers:
+            checks.update(poller.health())
+        return checks
 
     return IngestServer(settings, routes, health=health)
 
@@ -80,7 +94,8 @@ def _worker_services(settings: Settings) -> Any:
     from mode import Service
 
     sinks = _sinks(settings)
-    server = _http_server(settings, sinks)
+    pollers = _pollers(settings)
+    server = _http_server(settings, sinks, pollers)
 
     class WorkerServices(Service):
         tasks: list[asyncio.Task[None]]
@@ -91,10 +106,13 @@ def _worker_services(settings: Settings) -> Any:
                 "HTTP on %s:%s; webhooks for %s", settings.worker.host, port, sorted(server.routes)
             )
             self.tasks = [asyncio.create_task(_run_sink(s)) for s in sinks]
+            self.tasks += [asyncio.create_task(_run_poller(p)) for p in pollers]
 
         async def on_stop(self) -> None:
             for sink in sinks:
                 sink.stop()
+            for poller in pollers:
+                poller.stop()
             await asyncio.gather(*self.tasks, return_exceptions=True)
             await server.stop()
 
@@ -107,6 +125,13 @@ async def _run_sink(sink: Sink) -> None:
     except Exception as exc:  # reported, not fatal to the other roles
         sink.health.ok, sink.health.detail = False, f"stopped: {exc}"
         log.error("sink %s stopped: %s", sink.name, exc)
+
+
+async def _run_poller(poller: Poller) -> None:
+    try:
+        await poller.run()
+    except Exception as exc:  # reported, not fatal to the other roles
+        log.error("poller stopped: %s", exc)
 
 
 def prepare(settings: Settings) -> None:
@@ -130,7 +155,8 @@ async def _serve_without_faust(settings: Settings) -> None:
     import signal
 
     sinks = _sinks(settings)
-    server = _http_server(settings, sinks)
+    pollers = _pollers(settings)
+    server = _http_server(settings, sinks, pollers)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -138,11 +164,14 @@ async def _serve_without_faust(settings: Settings) -> None:
     port = await server.start()
     log.info("HTTP on %s:%s; webhooks for %s", settings.worker.host, port, sorted(server.routes))
     tasks = [asyncio.create_task(_run_sink(s)) for s in sinks]
+    tasks += [asyncio.create_task(_run_poller(p)) for p in pollers]
     try:
         await stop.wait()
     finally:
         for sink in sinks:
             sink.stop()
+        for poller in pollers:
+            poller.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
         await server.stop()
 
