@@ -212,10 +212,14 @@ class Budget:
         while True:
             self._bucket.refill()
             needed = min(cost, self._bucket.capacity)
-            if self._normal_waiting == 0 and self._bucket.tokens >= needed:
-                return
             rate = self._bucket.rate or 1.0
-            wait = max(_MIN_WAIT, 1.0 / rate, self.blocked_for())
+            if self._normal_waiting:
+                wait = 1.0 / rate  # a normal request takes the next token
+            elif self._bucket.tokens >= needed - _EPS:
+                return
+            else:
+                wait = (needed - self._bucket.tokens) / rate
+            wait = max(_MIN_WAIT, wait, self.blocked_for())
             self._check_max_wait(start, wait)
             await self._sleep(wait)
 

@@ -319,3 +319,42 @@ def test_any_header_values_never_crash_or_stall(headers: dict[str, str], status:
     b.observe(headers, status)
     assert b.rate > 0
     assert 0 <= b.blocked_for() <= b.policy.max_block
+
+
+async def test_low_priority_waits_while_normal_requests_are_waiting() -> None:
+    """Polls yield to sinks: while sink tasks queue for a tight budget, a
+    low-priority request gets nothing; it goes once they are served."""
+    vt = VirtualTime()
+    b = budget(vt, rate=10, burst=1)
+    order: list[str] = []
+
+    async def normal(i: int) -> None:
+        await b.acquire()
+        order.append(f"n{i}")
+
+    async def low() -> None:
+        await b.acquire(low_priority=True)
+        order.append("low")
+
+    await b.acquire()  # the bucket is empty: everyone must wait
+    await asyncio.gather(low(), *(normal(i) for i in range(5)))
+    assert order[-1] == "low", order
+    assert sorted(order[:-1]) == [f"n{i}" for i in range(5)]
+
+
+async def test_low_priority_goes_at_full_rate_when_alone() -> None:
+    vt = VirtualTime()
+    b = budget(vt, rate=20)
+    start = vt.now
+    for _ in range(100):
+        await b.acquire(low_priority=True)
+    assert vt.now - start <= 100 / 20 + 0.1
+
+
+async def test_low_priority_still_raises_past_max_wait() -> None:
+    vt = VirtualTime()
+    b = budget(vt, rate=1, burst=1, max_wait=2)
+    await b.acquire()
+    b.observe({"Retry-After": "30"}, 429)
+    with pytest.raises(e.RateLimitedError):
+        await b.acquire(low_priority=True)
