@@ -64,8 +64,10 @@ async def test_a_run_yields_every_record_once_with_the_cursor_after_each_page(
     assert [p.number for p in pages] == list(range(1, 11))
     assert all(p.cursor.in_run for p in pages[:-1])
     last = pages[-1].cursor
-    assert not last.in_run and last.mark == 95
-    assert pages[3].cursor.run_mark == 40 and pages[3].cursor.mark is None
+    assert not last.in_run
+    assert last.mark == 95
+    assert pages[3].cursor.run_mark == 40
+    assert pages[3].cursor.mark is None
 
 
 async def test_resuming_from_page_k_yields_exactly_the_pages_after_it(
@@ -85,9 +87,13 @@ async def test_a_repeated_page_token_stops_the_run_after_the_good_pages(
 ) -> None:
     sandbox.repeat_cursor = True
     seen: list[PolledPage] = []
-    with pytest.raises(PaginationError, match="already fetched"):
+
+    async def consume() -> None:
         async for page in poll_run(stream(), client, Cursor()):
             seen.append(page)
+
+    with pytest.raises(PaginationError, match="already fetched"):
+        await consume()
     assert len(seen) == 2  # page 1, then page 2 pointed back at itself
     assert seen[-1].cursor.in_run  # the last good position is kept
 
