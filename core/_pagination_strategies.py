@@ -209,7 +209,10 @@ class CursorPaginator(Paginator):
     The cursor is read at ``cursor_path`` (Slack:
     ``response_metadata.next_cursor``), or taken from the last record's
     ``last_record_field`` (Stripe: ``starting_after`` = last object's
-    ``id``). Empty/None cursor, an empty page or ``has_more_path`` false
+    ``id``), or from the first record's ``first_record_field`` (Stripe
+    paging towards newer objects: ``ending_before`` = first object's ``id``,
+    since each page still comes newest-first). Set exactly one of the
+    three. Empty/None cursor, an empty page or ``has_more_path`` false
     ends the pagination.
     """
 
@@ -223,15 +226,19 @@ class CursorPaginator(Paginator):
         limit_param: str | None = "limit",
         limit: int = 100,
         records_path: RecordsPath = "data",
+        first_record_field: str | None = None,
     ) -> None:
         super().__init__(records_path)
-        if (cursor_path is None) == (last_record_field is None):
+        sources = (cursor_path, last_record_field, first_record_field)
+        if sum(source is not None for source in sources) != 1:
             raise PolicyError(
-                "cursor_path: set exactly one of cursor_path and last_record_field",
+                "cursor_path: set exactly one of cursor_path, last_record_field "
+                "and first_record_field",
                 setting="cursor_path",
             )
         self.cursor_param, self.cursor_path = cursor_param, cursor_path
         self.last_record_field, self.has_more_path = last_record_field, has_more_path
+        self.first_record_field = first_record_field
         self.limit_param, self.limit = limit_param, _check_size(limit, "limit")
 
     def first(self) -> PageRequest:
@@ -244,6 +251,8 @@ class CursorPaginator(Paginator):
             return None
         if self.last_record_field is not None:
             cursor = dig(records[-1], self.last_record_field) if records else None
+        elif self.first_record_field is not None:
+            cursor = dig(records[0], self.first_record_field) if records else None
         else:
             cursor = dig(response.data, self.cursor_path)
         if cursor is None or cursor == "" or not records:

@@ -174,6 +174,11 @@ class PollStream:
       (None: from the beginning);
     - ``advance(mark, records, request)``: the mark after a page fetched
       with ``request`` (default: unchanged);
+    - ``stop_at(mark, backfill, record)``: for a newest-first list the
+      provider cannot filter (GitHub repository events): True for the first
+      record the run must not emit -- one the last run's ``mark`` covers, or
+      on a first run one older than ``backfill``; that record and the rest of
+      its page are dropped and the run ends on that page (None: never);
     - ``conditional``: send the previous first page's ETag as If-None-Match;
     - ``interval_s``: how often to poll by default (settings override it).
     """
@@ -184,6 +189,7 @@ class PollStream:
     to_events: Callable[[Any], Sequence[Event]]
     first: Callable[[Any, datetime | None], Mapping[str, Any]] = _no_start
     advance: Advance = keep_mark
+    stop_at: Callable[[Any, datetime | None, Any], bool] | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     method: str = "GET"
@@ -204,7 +210,9 @@ class PollStream:
 @dataclass(frozen=True)
 class PolledPage:
     """One page of a run: its ``events``, and the ``cursor`` to save once
-    they are acknowledged. ``not_modified``: the provider answered 304."""
+    they are acknowledged. ``records``: how many of the page's records the
+    run kept (all but those cut by ``stop_at``). ``not_modified``: the
+    provider answered 304."""
 
     number: int
     records: int
@@ -282,14 +290,30 @@ async def poll_run(
     etag = cursor.etag
     try:
         async for page in paginate(fetch, stream.paginator(), start=start, max_pages=max_pages):
-            events = [event for record in page.records for event in stream.to_events(record)]
-            run_mark = stream.advance(run_mark, page.records, page.request)
+            records, last = _until(stream, cursor.mark, backfill, page.records)
+            events = [event for record in records for event in stream.to_events(record)]
+            run_mark = stream.advance(run_mark, records, page.request)
             if page.number == 1 and not resuming and stream.conditional:
                 etag = etags[0] if etags else None
-            if page.next is None:
+            if page.next is None or last:
                 after = Cursor(mark=run_mark, etag=etag)
             else:
                 after = Cursor(mark=cursor.mark, next=page.next, run_mark=run_mark, etag=etag)
-            yield PolledPage(page.number, len(page.records), events, after)
+            yield PolledPage(page.number, len(records), events, after)
+            if last:
+                return
     except _NotModified:
         yield PolledPage(1, 0, [], cursor, not_modified=True)
+
+
+def _until(
+    stream: PollStream, mark: Any, backfill: datetime | None, records: list[Any]
+) -> tuple[list[Any], bool]:
+    """The records before the first one ``stream.stop_at`` refuses, and
+    whether one was refused (then this page ends the run)."""
+    if stream.stop_at is None:
+        return records, False
+    for i, record in enumerate(records):
+        if stream.stop_at(mark, backfill, record):
+            return records[:i], True
+    return records, False
