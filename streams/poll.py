@@ -46,7 +46,7 @@ import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -61,7 +61,7 @@ from core.apicall import ClientSetup
 from core.client import ProviderClient
 from core.connector import Connector
 from core.envelopes import Event
-from core.poll import PollStream, poll_run
+from core.poll import PolledPage, PollStream, poll_run
 from core.settings import Settings
 
 from . import kafka
@@ -155,7 +155,7 @@ class Poller:
         self._partitions = len(await partitions_of(settings, self.cursors_topic) or [])
         if not self._partitions:
             raise kafka.KafkaUnavailable(f"topic {self.cursors_topic} does not exist")
-        producer = kafka.producer(settings, linger_ms=5)
+        producer = kafka.producer(settings, linger_ms=1)
         consumer = kafka.consumer(
             settings,
             group_id=self.group_id,
@@ -354,13 +354,14 @@ class Poller:
         pages = 0
         sid = stream.id
         try:
-            async for page in poll_run(
+            pages_in = poll_run(
                 stream.target.stream,
                 stream.client,
                 record.cursor,
                 backfill=backfill,
                 max_pages=self.cfg.max_pages_per_run,
-            ):
+            )
+            async for page in _prefetched(pages_in):
                 if stream.pending is not None:
                     return "interrupted"
                 acks = [
@@ -416,6 +417,35 @@ class Poller:
         with contextlib.suppress(KafkaError, OSError):
             await self._save(stream, stream.record.evolve(status=status, error=message))
         return "retry" if retry else "failed"
+
+
+async def _prefetched(pages: AsyncIterator[PolledPage]) -> AsyncIterator[PolledPage]:
+    """``pages`` with the next page fetched while the caller produces this one.
+
+    Only the HTTP request runs ahead: the caller still produces a page's
+    events, waits for their acks and saves its cursor before it looks at
+    the next page, so a crash re-polls at most one page. An error of the
+    page ahead surfaces after the pages before it were handed out.
+    """
+    iterator = aiter(pages)
+    ahead: asyncio.Task[PolledPage] = asyncio.ensure_future(anext(iterator))
+    try:
+        while True:
+            try:
+                page = await ahead
+            except StopAsyncIteration:
+                return
+            ahead = asyncio.ensure_future(anext(iterator))
+            yield page
+    finally:
+        if not ahead.done():
+            ahead.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, Exception):
+                await ahead
+        elif not ahead.cancelled():
+            ahead.exception()  # retrieved: an error after an early exit is not "never retrieved"
+        with contextlib.suppress(Exception):
+            await iterator.aclose()  # type: ignore[attr-defined]
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
