@@ -4,6 +4,7 @@ Web API commands out.
 Slack has no idempotency key for messages: commands go through the sink's
 ledger (``idempotency="ledger"``), covered for as long as the ledger keeps
 the command id. HTTP 200 ``{"ok": false}`` is an error (see ``_api.ok_false``).
+Polls: ``conversations.history`` of each channel in ``poll_channels`` (``_poll``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from core.webhooks import SlackVerifier
 
 from ._api import client_setup, ok_false
 from ._commands import COMMANDS
+from ._poll import polls
 from ._settings import SlackSettings
 from ._webhook import handshake, normalize
 
@@ -48,4 +50,5 @@ connector = Connector(
     description="Slack Web API and Events API",
     api=client_setup,
     sandbox=sandbox,
+    polls=polls,
 )
