@@ -1,4 +1,4 @@
-"""Stripe: signed webhooks in, API commands out.
+"""Stripe: signed webhooks in, ``/v1/events`` polled, API commands out.
 
 Commands are form-encoded (bracket nesting) and carry the command id as
 ``Idempotency-Key``: Stripe keeps keys for 24 hours, so a command redelivered
@@ -15,6 +15,7 @@ from core.webhooks import StripeVerifier
 
 from ._api import IDEMPOTENCY_WINDOW, client_setup
 from ._commands import COMMANDS
+from ._poll import poll_streams
 from ._settings import StripeSettings
 from ._webhook import normalize
 
@@ -46,4 +47,5 @@ connector = Connector(
     description="Stripe payments API (form-encoded, Idempotency-Key = command id)",
     api=client_setup,
     sandbox=sandbox,
+    polls=poll_streams,
 )

@@ -12,6 +12,7 @@ Routes (form-encoded bodies, bracket nesting)::
     POST   /v1/subscriptions                 customer must exist, items[n][price] = price_...
     POST   /v1/subscriptions/{id}            update
     DELETE /v1/subscriptions/{id}            cancel (again: the canceled subscription)
+    GET    /v1/events                        the event log, newest first (see below)
 
 Errors are ``{"error": {"type", "code", "param", "message"}}`` with Stripe's
 statuses. Idempotency (the base pipeline, POST only): same key + same
@@ -24,6 +25,20 @@ is released and it counts no side effect. ``side_effects(command_id)``
 counts real executions (the sink's key is the command id); the DELETE of a
 cancel carries no key at Stripe and counts under the command id, once:
 cancelling a canceled subscription answers it again without acting.
+
+Events: every call that acts records Stripe's event for it (``customer.created``
+/ ``.updated``, ``payment_intent.created`` / ``.amount_capturable_updated`` /
+``.succeeded``, ``refund.created``, ``customer.subscription.created`` /
+``.updated`` / ``.deleted``) with the object as it was then and the call's
+``request`` id and idempotency key; a refused call records none.
+``GET /v1/events`` lists them as Stripe does (cursors both ways, ``created``
+filters, ``has_more``: :mod:`connectors.stripe._sandbox_events`). Test API:
+``add_event(type, obj, created=None)``, ``add_events(n, type)`` (fast: a
+benchmark seeds 100,000), ``events()`` (oldest first),
+``event_webhook(event, secret)`` (body and headers to deliver an event to
+our ingest server), and the ``repeat_cursor`` switch (also ``PUT
+/_sandbox/switches {"repeat_cursor": true}``): a list request with a cursor
+gets the page that handed that cursor out again, ``has_more`` true.
 """
 
 from __future__ import annotations
@@ -34,10 +49,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from connectors._sandbox import ProviderSandbox, json_response
 from core.testing import RecordedRequest
+
+from ._sandbox_events import EventLog, StripeEvents
 
 __all__ = ["StripeSandbox", "decode_form"]
 
@@ -106,11 +124,12 @@ def _int(data: dict[str, Any], name: str, required: bool = False) -> int | None:
         raise _Invalid(f"Invalid integer: {raw}", name, "parameter_invalid_integer") from None
 
 
-class StripeSandbox(ProviderSandbox):
+class StripeSandbox(StripeEvents, ProviderSandbox):
     """Stripe's API, in memory. ``api_key`` is the only key accepted."""
 
     name = "stripe"
     idempotent_methods = frozenset({"POST"})
+    switches = ProviderSandbox.switches | {"repeat_cursor"}
 
     def __init__(self, *, api_key: str = "sk_test_sandbox", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -119,9 +138,16 @@ class StripeSandbox(ProviderSandbox):
         self.payment_intents: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
+        self.event_log = EventLog()
+        #: a list request with a cursor gets the page that handed it out again
+        self.repeat_cursor = False
+        # events of the call in progress (under self.lock), kept only if it succeeds
+        self._pending = []
 
     def reset(self) -> None:
         super().reset()
+        self.repeat_cursor = False
+        self.event_log.clear()
         with self.lock:
             for table in (self.customers, self.payment_intents, self.refunds, self.subscriptions):
                 table.clear()
@@ -137,6 +163,7 @@ class StripeSandbox(ProviderSandbox):
         add("POST", "/v1/subscriptions", self._wrap(self._sub_create))
         add("POST", "/v1/subscriptions/{id}", self._wrap(self._sub_update))
         add("DELETE", "/v1/subscriptions/{id}", self._wrap(self._sub_cancel))
+        add("GET", "/v1/events", self.list_events)
 
     async def _handle(
         self,
@@ -159,16 +186,20 @@ class StripeSandbox(ProviderSandbox):
             pairs = await self.form(request)
             if request.method == "DELETE":
                 pairs = list(request.query.items())
+            request_id = f"req_{self.new_id('')}"
+            call = {"id": request_id, "idempotency_key": request.headers.get("Idempotency-Key")}
             try:
                 with self.lock:
+                    self._pending.clear()
                     obj = fn(request.match_info.get("id"), decode_form(pairs))
+                    self._keep_events(call)
             except _Invalid as exc:
                 return _error(exc.status, str(exc), exc.code, exc.param)
             if isinstance(obj, _Unchanged):
                 obj = obj.obj
             else:
                 self.count_effect(request)
-            return json_response(obj, headers={"Request-Id": f"req_{self.new_id('')}"})
+            return json_response(obj, headers={"Request-Id": request_id})
 
         return handler
 
@@ -189,13 +220,16 @@ class StripeSandbox(ProviderSandbox):
         obj.update(email=None, name=None, description=None, phone=None, metadata={})
         self._customer_fields(obj, data)
         self.customers[ident] = obj
+        self._emit("customer.created", obj)
         return obj
 
     def _customer_update(self, ident: str | None, data: dict[str, Any]) -> dict[str, Any]:
         obj = self.customers.get(ident or "")
         if obj is None:
             raise _missing("customer", str(ident))
+        before = orjson.loads(orjson.dumps(obj))
         self._customer_fields(obj, data)
+        self._emit("customer.updated", obj, before)
         return obj
 
     # --- payment intents -------------------------------------------------------
@@ -230,6 +264,7 @@ class StripeSandbox(ProviderSandbox):
         }
         _merge_metadata(obj, data)
         self.payment_intents[obj["id"]] = obj
+        self._emit("payment_intent.created", obj)
         if data.get("confirm") == "true":
             self._confirm(obj, data)
         return obj
@@ -257,8 +292,10 @@ class StripeSandbox(ProviderSandbox):
             )
         if obj["capture_method"] == "manual":
             obj["status"] = "requires_capture"
+            self._emit("payment_intent.amount_capturable_updated", obj)
         else:
             obj["status"], obj["amount_received"] = "succeeded", obj["amount"]
+            self._emit("payment_intent.succeeded", obj)
 
     def _intent_confirm(self, ident: str | None, data: dict[str, Any]) -> dict[str, Any]:
         obj = self._intent(ident)
@@ -281,6 +318,7 @@ class StripeSandbox(ProviderSandbox):
             )
         obj["status"], obj["amount_received"] = "succeeded", amount
         _merge_metadata(obj, data)
+        self._emit("payment_intent.succeeded", obj)
         return obj
 
     # --- refunds -------------------------------------------------------------------
@@ -321,6 +359,7 @@ class StripeSandbox(ProviderSandbox):
         }
         _merge_metadata(obj, data)
         self.refunds[obj["id"]] = obj
+        self._emit("refund.created", obj)
         return obj
 
     # --- subscriptions ---------------------------------------------------------------
@@ -370,6 +409,7 @@ class StripeSandbox(ProviderSandbox):
         self._items(sub, data["items"])
         self._sub_fields(sub, data)
         self.subscriptions[sub["id"]] = sub
+        self._emit("customer.subscription.created", sub)
         return sub
 
     def _sub_fields(self, sub: dict[str, Any], data: dict[str, Any]) -> None:
@@ -393,9 +433,11 @@ class StripeSandbox(ProviderSandbox):
                 None,
                 "resource_missing",
             )
+        before = orjson.loads(orjson.dumps(sub))
         if "items" in data:
             self._items(sub, data["items"])
         self._sub_fields(sub, data)
+        self._emit("customer.subscription.updated", sub, before)
         return sub
 
     def _sub_cancel(self, ident: str | None, data: dict[str, Any]) -> dict[str, Any] | _Unchanged:
@@ -403,6 +445,7 @@ class StripeSandbox(ProviderSandbox):
         if sub["status"] == "canceled":
             return _Unchanged(sub)
         sub["status"] = "canceled"
+        self._emit("customer.subscription.deleted", sub)
         return sub
 
 
