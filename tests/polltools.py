@@ -61,9 +61,26 @@ def assert_once(pages: Sequence[PolledPage]) -> list[str]:
     return found
 
 
-def assert_resumes(full: Sequence[PolledPage], resumed: Sequence[PolledPage], k: int) -> None:
-    """``resumed`` (a run from page ``k``'s cursor) is exactly pages k+1..end of ``full``."""
-    assert ids(resumed) == ids(full[k:])
-    assert [p.records for p in resumed] == [p.records for p in full[k:]]
-    assert resumed[-1].cursor.mark == full[-1].cursor.mark
-    assert not resumed[-1].cursor.in_run
+async def assert_resumes_after_each_page(
+    stream: PollStream, client: Any, full: Sequence[PolledPage]
+) -> None:
+    """A run from page k's cursor (JSON round trip) is exactly pages k+1..end
+    of ``full``, for every page k but the last, and ends at the same mark."""
+    assert len(full) > 2, "resuming needs a run of three pages or more"
+    for k in range(1, len(full)):
+        assert full[k - 1].cursor.in_run
+        resumed = await run(stream, client, full[k - 1].cursor)
+        assert ids(resumed) == ids(full[k:]), f"resumed after page {k}"
+        assert [p.records for p in resumed] == [p.records for p in full[k:]]
+        assert final(resumed).mark == final(full).mark
+
+
+async def assert_repeat_stops(
+    stream: PollStream, client: Any, full: Sequence[PolledPage], good: int = 2
+) -> PaginationError:
+    """With the sandbox's repeat switch on, the run yields the ``good`` pages
+    of ``full`` it could trust, then raises a non-retryable PaginationError."""
+    pages, error = await run_until_error(stream, client)
+    assert ids(pages) == ids(full[:good])
+    assert not error.retryable
+    return error

@@ -2,7 +2,8 @@
 
 Twilio has no idempotency key for messages: commands go through the sink's
 ledger (``idempotency="ledger"``), covered for as long as the ledger keeps
-the command id.
+the command id. Polls: the account's message list when ``poll_messages``
+is on (``_poll``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from core.webhooks import TwilioVerifier
 
 from ._api import client_setup
 from ._commands import COMMANDS
+from ._poll import polls
 from ._settings import TwilioSettings
 from ._webhook import normalize
 
@@ -45,4 +47,5 @@ connector = Connector(
     description="Twilio Programmable Messaging",
     api=client_setup,
     sandbox=sandbox,
+    polls=polls,
 )

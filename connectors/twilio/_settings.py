@@ -22,6 +22,15 @@ class TwilioSettings(ConnectorSettings):
         "the full URL, which a proxy in front of the worker changes",
     )
     base_url: HttpUrl = HttpUrl("https://api.twilio.com")
+    poll_messages: bool = Field(
+        default=False, description="poll the account's message list (stream messages)"
+    )
+    poll_lookback_s: float = Field(
+        default=300,
+        ge=0,
+        description="seconds before the newest polled message a run starts; Twilio filters "
+        "by day, so a run reads that whole UTC day",
+    )
 
     @model_validator(mode="after")
     def _public_url_for_webhooks(self) -> TwilioSettings:
@@ -29,4 +38,10 @@ class TwilioSettings(ConnectorSettings):
             raise ValueError(
                 "public_url is required with auth_tokens: Twilio signs the full URL it calls"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _account_for_polls(self) -> TwilioSettings:
+        if self.poll_messages and not self.account_sid:
+            raise ValueError("poll_messages needs account_sid: the message list is per account")
         return self

@@ -16,7 +16,14 @@ from connectors.slack._sandbox import SlackSandbox
 from core import errors as e
 from core.poll import Cursor, PollStream
 from core.testing.commands import CommandRunner
-from tests.polltools import assert_once, assert_resumes, final, ids, run, run_until_error
+from tests.polltools import (
+    assert_once,
+    assert_repeat_stops,
+    assert_resumes_after_each_page,
+    final,
+    ids,
+    run,
+)
 
 CHANNEL = "C0SANDBOX"
 SLACK = connectors.get("slack")
@@ -115,13 +122,11 @@ async def test_the_lookback_reads_again_only_its_window_with_the_same_ids(
 async def test_resuming_from_page_k_yields_exactly_the_pages_after_it(
     slack: tuple[SlackSandbox, CommandRunner],
 ) -> None:
-    _sb, r = slack
+    sb, r = slack
     stream = history(r)
     full = await run(stream, r.client)
-    for k in (1, 2):
-        assert full[k - 1].cursor.in_run
-        resumed = await run(stream, r.client, full[k - 1].cursor)
-        assert_resumes(full, resumed, k)
+    sb.seed_messages(CHANNEL, 5)  # posted during the run: the cursor is a position
+    await assert_resumes_after_each_page(stream, r.client, full)
 
 
 async def test_a_repeated_cursor_stops_the_run_with_a_pagination_error(
@@ -131,10 +136,7 @@ async def test_a_repeated_cursor_stops_the_run_with_a_pagination_error(
     stream = history(r)
     full = await run(stream, r.client)
     sb.repeat_cursor = True
-    pages, error = await run_until_error(stream, r.client)
-    assert len(pages) == 2
-    assert ids(pages) == ids(full[:2])
-    assert not error.retryable
+    error = await assert_repeat_stops(stream, r.client, full)
     assert "already fetched" in str(error)
 
 
