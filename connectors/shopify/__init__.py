@@ -3,7 +3,8 @@
 Mutations are cost-throttled (``extensions.cost``) and have no general
 idempotency key: commands go through the sink's ledger
 (``idempotency="ledger"``), covered for as long as the ledger keeps the
-command id.
+command id. Polls: orders by ``updated_at`` when ``poll_orders`` is on
+(``_poll``: REST Link page_info, or GraphQL pageInfo).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from core.webhooks import ShopifyVerifier
 
 from ._api import client_setup
 from ._commands import COMMANDS
+from ._poll import polls
 from ._settings import ShopifySettings
 from ._webhook import normalize
 
@@ -43,4 +45,5 @@ connector = Connector(
     description="Shopify Admin API",
     api=client_setup,
     sandbox=sandbox,
+    polls=polls,
 )

@@ -1,8 +1,9 @@
-"""A local Shopify GraphQL Admin API with cost-based throttling.
+"""A local Shopify Admin API: GraphQL with cost-based throttling, REST orders.
 
-Route::
+Routes::
 
     POST /admin/api/{version}/graphql.json   {"query", "variables"}
+    GET  /admin/api/{version}/orders.json    the order list (Link page_info)
 
 ``X-Shopify-Access-Token`` must equal ``access_token`` (else 401
 ``{"errors": "[API] Invalid API key or access token ..."}``). Mutations
@@ -13,20 +14,36 @@ GraphQL error (``undefinedField``) without data. Every answer carries
 per second, ``cost`` per mutation); a mutation the bucket cannot afford
 answers ``THROTTLED`` and does nothing. No idempotency key: side effects
 are counted per command id.
+
+Orders (see :mod:`connectors.shopify._sandbox_orders` for the REST and
+GraphQL list semantics): the GraphQL query ``orders(...)`` (cost ``2 +
+first`` requested, ``2 + nodes`` charged) and ``GET orders.json`` read the
+same store. A refused REST request is a 400 ``{"errors": {param: message}}``.
+
+Test API: ``seed_orders(count, start=, step_s=, **fields)`` and
+``update_order(id, at=None, **changes)`` (a new ``updated_at``; ``now()``
+is injectable), ``orders`` (by id); the ``repeat_cursor`` switch (also
+``PUT /_sandbox/switches``) hands a page's ``page_info`` / ``after`` back
+as the next one.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from connectors._sandbox import ProviderSandbox, is_not_json, json_response
 
+from ._sandbox_orders import BadRequest, Orders
+
 __all__ = ["ShopifySandbox"]
 
 _FIELD = re.compile(r"^\s*mutation\b[^{]*\{\s*(\w+)", re.S)
+_QUERY_FIELD = re.compile(r"^\s*(?:query\b[^{]*)?\{\s*(\w+)", re.S)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -34,7 +51,7 @@ class ShopifySandbox(ProviderSandbox):
     """Customers in memory, and the points bucket."""
 
     name = "shopify"
-    switches = frozenset({"latency", "record", "maximum", "restore_rate", "cost"})
+    switches = frozenset({"latency", "record", "maximum", "restore_rate", "cost", "repeat_cursor"})
 
     def __init__(
         self,
@@ -43,12 +60,17 @@ class ShopifySandbox(ProviderSandbox):
         maximum: float = 1000.0,
         restore_rate: float = 50.0,
         cost: float = 10.0,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        utc_offset_minutes: int = -300,
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
         self.access_token = access_token
         self.maximum, self.restore_rate, self.cost = maximum, restore_rate, cost
         self.customers: dict[str, dict[str, Any]] = {}
+        self._orders = Orders(now, utc_offset_minutes)
+        #: a page fetched with a page_info / after hands the same token back
+        self.repeat_cursor = False
         self._available = maximum
         self._at = self.clock()
         self.throttled = 0
@@ -57,7 +79,34 @@ class ShopifySandbox(ProviderSandbox):
         super().reset()
         with self.lock:
             self.customers.clear()
+            self._orders.by_id.clear()
+            self.repeat_cursor = False
             self._available, self._at, self.throttled = self.maximum, self.clock(), 0
+
+    @property
+    def orders(self) -> dict[int, dict[str, Any]]:
+        """The orders by id (the live store: read, do not change it)."""
+        return self._orders.by_id
+
+    def seed_orders(
+        self,
+        count: int,
+        *,
+        start: datetime | None = None,
+        step_s: float = 60.0,
+        **fields: Any,
+    ) -> list[dict[str, Any]]:
+        """Add ``count`` orders created (and updated) ``step_s`` apart from
+        ``start`` (default ``now()``); ``fields`` override the defaults."""
+        with self.lock:
+            return self._orders.seed(count, start=start, step_s=step_s, **fields)
+
+    def update_order(
+        self, order_id: int, *, at: datetime | None = None, **changes: Any
+    ) -> dict[str, Any]:
+        """Change an order and set its ``updated_at`` to ``at`` (default ``now()``)."""
+        with self.lock:
+            return self._orders.update(order_id, at, changes)
 
     def set_available(self, points: float) -> None:
         with self.lock:
@@ -65,6 +114,57 @@ class ShopifySandbox(ProviderSandbox):
 
     def routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/admin/api/{version}/graphql.json", self._graphql)
+        router.add_get("/admin/api/{version}/orders.json", self._orders_rest)
+
+    def _unauthorized(self, request: web.Request) -> web.Response | None:
+        if request.headers.get("X-Shopify-Access-Token") == self.access_token:
+            return None
+        return json_response(
+            {
+                "errors": "[API] Invalid API key or access token (unrecognized login or "
+                "wrong password)"
+            },
+            status=401,
+        )
+
+    async def _orders_rest(self, request: web.Request) -> web.Response:
+        refused = self._unauthorized(request)
+        if refused is not None:
+            return refused
+        try:
+            with self.lock:
+                page, links = self._orders.rest_page(request.query, request.url, self.repeat_cursor)
+        except BadRequest as exc:
+            return json_response({"errors": {exc.param: str(exc)}}, status=400)
+        headers = {"Link": ", ".join(links)} if links else None
+        return json_response({"orders": page}, headers=headers)
+
+    def _orders_query(self, variables: dict[str, Any]) -> web.Response:
+        # called under the lock, after _refill
+        first = variables.get("first")
+        requested = 2 + (first if isinstance(first, int) else 0)
+        if self._available < requested:
+            self.throttled += 1
+            return json_response(
+                {
+                    "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
+                    "extensions": self._extensions(requested, 0),
+                }
+            )
+        try:
+            connection = self._orders.connection(variables, self.repeat_cursor)
+        except BadRequest as exc:
+            return json_response(
+                {
+                    "errors": [{"message": str(exc), "extensions": {"code": "badRequest"}}],
+                    "extensions": self._extensions(requested, 0),
+                }
+            )
+        actual = 2 + len(connection["nodes"])
+        self._available -= actual
+        return json_response(
+            {"data": {"orders": connection}, "extensions": self._extensions(requested, actual)}
+        )
 
     def _extensions(self, requested: float, actual: float) -> dict[str, Any]:
         return {
@@ -85,14 +185,9 @@ class ShopifySandbox(ProviderSandbox):
         self._at = now
 
     async def _graphql(self, request: web.Request) -> web.Response:
-        if request.headers.get("X-Shopify-Access-Token") != self.access_token:
-            return json_response(
-                {
-                    "errors": "[API] Invalid API key or access token (unrecognized login or "
-                    "wrong password)"
-                },
-                status=401,
-            )
+        refused = self._unauthorized(request)
+        if refused is not None:
+            return refused
         body = await self.json_body(request)
         if (
             is_not_json(body)
@@ -104,13 +199,16 @@ class ShopifySandbox(ProviderSandbox):
         variables = body.get("variables") or {}
         with self.lock:
             self._refill()
+            queried = _QUERY_FIELD.match(body["query"]) if match is None else None
+            if queried is not None and queried.group(1) == "orders":
+                return self._orders_query(variables)
             if match is None:
                 ext = self._extensions(1, 1)
                 return json_response(
                     {
                         "errors": [
                             {
-                                "message": "only mutations are served here",
+                                "message": "only mutations and the orders query are served here",
                                 "extensions": {"code": "badRequest"},
                             }
                         ],

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, HttpUrl, SecretStr
 
 from core.connector import ConnectorSettings
@@ -18,3 +20,14 @@ class ShopifySettings(ConnectorSettings):
         default_factory=list, description="the app's client secret(s)"
     )
     base_url: HttpUrl = HttpUrl("https://example.myshopify.com")
+    poll_orders: bool = Field(
+        default=False, description="poll the shop's orders by updated_at (needs read_orders)"
+    )
+    poll_orders_api: Literal["rest", "graphql"] = Field(
+        default="rest",
+        description="rest: orders.json + Link page_info (stream orders); "
+        "graphql: orders + pageInfo (stream orders-graphql)",
+    )
+    poll_lookback_s: float = Field(
+        default=300, ge=0, description="seconds before the latest polled update a run starts"
+    )
