@@ -1,4 +1,4 @@
-"""GitHub: signed webhooks in, REST API commands out.
+"""GitHub: signed webhooks in, issues and repository events polled, REST API commands out.
 
 GitHub has no idempotency key: commands go through the sink's ledger of
 executed command ids (``idempotency="ledger"``), so a command is covered
@@ -14,6 +14,7 @@ from core.webhooks import GitHubVerifier
 
 from ._api import client_setup
 from ._commands import COMMANDS
+from ._poll import poll_streams
 from ._settings import GitHubSettings
 from ._webhook import MAX_BODY, handshake, normalize
 
@@ -48,4 +49,5 @@ connector = Connector(
     description="GitHub REST API",
     api=client_setup,
     sandbox=sandbox,
+    polls=poll_streams,
 )
