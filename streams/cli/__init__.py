@@ -18,6 +18,7 @@ from ._demo import demo
 from ._dlq import dlq_group
 from ._kafka import kafka_group
 from ._messages import schema_group, send, tail_cmd, topics_group
+from ._offsets import offsets_group
 from ._sandbox import sandbox
 from ._worker import worker
 
@@ -51,6 +52,7 @@ for command in (
     send,
     tail_cmd,
     dlq_group,
+    offsets_group,
     schema_group,
     worker,
     sandbox,
