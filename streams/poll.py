@@ -79,6 +79,8 @@ PAGES = Counter("switchboard_poll_pages_total", "Pages polled, by outcome", ["st
 LAST_POLL = Gauge("switchboard_poll_last_success_seconds", "Time of the last good page", ["stream"])
 _CONTENT_TYPE = [("content-type", Event.CONTENT_TYPE.encode())]
 _NEVER = float("inf")
+_SETTLED = frozenset({"ok", "not_modified"})
+MAX_START_SPREAD_S = 300.0  # streams due at start are spread over jitter x this at most
 _RANDOM = random.Random()  # noqa: S311 - schedule jitter, not cryptography
 
 
@@ -286,12 +288,28 @@ class Poller:
             return loop.time() + wait + _RANDOM.uniform(0, jitter * 60)
         return started + interval * (1 + _RANDOM.uniform(-jitter / 2, jitter / 2))
 
+    def _first_due(self, stream: _Stream) -> float:
+        """When a newly owned stream polls first: at once (spread by a little
+        jitter) if it is new, in the middle of a run or overdue; otherwise
+        one interval after its last poll, whichever worker did it."""
+        loop = asyncio.get_running_loop()
+        if stream.id in self.cfg.cron:
+            return self._next_due(stream, loop.time())
+        interval = self._interval(stream.id, stream.target.stream)
+        spread = _RANDOM.uniform(0, self.cfg.jitter * min(interval, MAX_START_SPREAD_S))
+        record = stream.record
+        if record.polled_at is None or record.cursor.in_run or record.status not in _SETTLED:
+            return loop.time() + spread
+        try:
+            last = datetime.fromisoformat(record.polled_at).timestamp()
+        except ValueError:
+            return loop.time() + spread
+        wait = last + interval - datetime.now(UTC).timestamp()
+        return loop.time() + max(0.0, wait) + spread
+
     async def _run_stream(self, stream: _Stream) -> None:
         loop = asyncio.get_running_loop()
-        interval = self._interval(stream.id, stream.target.stream)
-        due = loop.time() + _RANDOM.uniform(0, self.cfg.jitter * interval)
-        if stream.id in self.cfg.cron:
-            due = self._next_due(stream, loop.time())
+        due = self._first_due(stream)
         while True:
             timeout = due - loop.time()
             if stream.pending is None and timeout > 0:
