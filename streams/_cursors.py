@@ -106,6 +106,13 @@ class CursorRecord:
         if not isinstance(obj, Mapping) or not isinstance(obj.get("stream"), str):
             raise ValueError("cursor record has no stream")
         backfill = obj.get("backfill")
+        try:
+            return cls._parse(obj, backfill)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"cursor record of {obj['stream']!r}: {exc}") from None
+
+    @classmethod
+    def _parse(cls, obj: Mapping[str, Any], backfill: Any) -> CursorRecord:
         return cls(
             stream=obj["stream"],
             cursor=Cursor.from_obj(obj.get("cursor")),

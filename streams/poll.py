@@ -68,7 +68,7 @@ from . import kafka
 from ._cursors import CursorRecord, partition_for
 from .topics import TopicNames, partitions_of
 
-__all__ = ["PollTarget", "Poller", "build_polls", "stream_id"]
+__all__ = ["PollTarget", "Poller", "build_polls", "new_request_id", "stream_id"]
 
 log = logging.getLogger(__name__)
 
@@ -198,18 +198,29 @@ class Poller:
         if not mine and not assigned:
             return
         latest: dict[str, CursorRecord] = {}
+        changes: dict[str, CursorRecord] = {}  # CLI changes not echoed yet
         tps = list(assigned)
-        # Everything up to the end now; the group consumer reads on from there.
+        consumer = self._consumer
+        # The group consumer reads on from these ends: a record written while
+        # we load is seen twice at worst (a CLI change then echoes twice).
+        ends = await consumer.end_offsets(tps) if consumer is not None and tps else {}
         for message in await kafka.read_since(self.settings, tps, 0):
+            if message.value is None:  # a tombstone: the stream's state was deleted
+                latest.pop(message.key.decode(errors="replace"), None)
+                continue
             try:
                 record = CursorRecord.from_json(message.value)
             except ValueError as exc:
                 log.warning("poll: unreadable cursor record at %s: %s", message.offset, exc)
                 continue
             latest[record.stream] = record
-        consumer = self._consumer
-        if consumer is not None and tps:
-            ends = await consumer.end_offsets(tps)
+            if record.origin == "cli":
+                changes[record.stream] = record
+            elif record.request is not None and record.request == getattr(
+                changes.get(record.stream), "request", None
+            ):
+                del changes[record.stream]
+        if consumer is not None:
             for tp in tps:
                 consumer.seek(tp, ends[tp])
         for sid, target in mine.items():
@@ -221,8 +232,9 @@ class Poller:
                 partition=partition_for(sid, self._partitions),
                 record=record,
             )
-            if record.origin == "cli":
-                stream.pending = record
+            # A change the last owner never applied (it wrote a page's cursor
+            # after the change landed, then lost the stream) still wins.
+            stream.pending = changes.get(sid)
             self._streams[sid] = stream
             stream.task = asyncio.create_task(self._run_stream(stream), name=f"poll {sid}")
         if mine:
@@ -433,7 +445,9 @@ class Poller:
             stream.failed = message
             log.error("poll %s: stopped: %s (fix, then `switchboard offsets`)", stream.id, message)
         with contextlib.suppress(KafkaError, OSError):
-            await self._save(stream, stream.record.evolve(status=status, error=message))
+            await self._save(
+                stream, stream.record.evolve(status=status, error=message, request=None)
+            )
         return "retry" if retry else "failed"
 
 
