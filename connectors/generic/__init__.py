@@ -3,30 +3,48 @@ request templates (``generic.request``) out.
 
 Idempotency: with ``idempotency_header`` set the provider's key covers
 ``idempotency_window_s``; without it the sink's ledger covers redelivery for
-as long as it keeps the command id. The sandbox is the core demo provider
-(``/echo``, ``/v1/things`` with Idempotency-Key).
+as long as it keeps the command id. Polls are declared in settings (``polls``:
+endpoint, paginator, record fields, incremental parameter; see ``_poll``).
+The sandbox is the core demo provider (``/echo``, ``/v1/things`` with
+Idempotency-Key, ``/datasets/...`` under every pagination scheme) plus an
+incremental feed, ``/v1/events?since=``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from core.connector import Connector, Verifier, WebhookSpec
+from core.connector import Connector, PollStream, Verifier, WebhookSpec
 from core.webhooks import StandardWebhooksVerifier
 
 from ._api import client_setup
 from ._commands import COMMANDS, RequestTemplate
+from ._poll import GenericPoll, poll_streams
 from ._settings import GenericSettings
 from ._webhook import normalize
 
-__all__ = ["GenericSettings", "RequestTemplate", "client_setup", "connector", "sandbox"]
+__all__ = [
+    "GenericPoll",
+    "GenericSettings",
+    "RequestTemplate",
+    "client_setup",
+    "connector",
+    "polls",
+    "sandbox",
+]
 
 
 def sandbox(**kwargs: Any) -> Any:
-    """The core demo sandbox."""
-    from core.testing import DemoSandbox
+    """A :class:`~connectors.generic._sandbox.GenericSandbox` (the core demo sandbox
+    plus an incremental ``/v1/events`` feed)."""
+    from ._sandbox import GenericSandbox
 
-    return DemoSandbox(**kwargs)
+    return GenericSandbox(**kwargs)
+
+
+def polls(settings: GenericSettings) -> list[PollStream]:
+    """The streams declared in ``settings.polls``."""
+    return poll_streams(settings.polls)
 
 
 def _verifier(settings: GenericSettings) -> Verifier | None:
@@ -48,4 +66,5 @@ connector = Connector(
     description="Any provider: Standard Webhooks or configured HMAC",
     api=client_setup,
     sandbox=sandbox,
+    polls=polls,
 )
