@@ -24,7 +24,8 @@ __all__ = ["client_setup"]
 def client_setup(settings: GenericSettings) -> ClientSetup:
     if settings.base_url is None:
         raise PolicyError(
-            "generic.base_url is not set (needed to send commands)", setting="generic.base_url"
+            "generic.base_url is not set (needed for commands and polls)",
+            setting="generic.base_url",
         )
     key = settings.idempotency_header
     auth = build_auth(settings.auth) if settings.auth is not None else None

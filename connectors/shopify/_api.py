@@ -31,7 +31,7 @@ ERRORS = ErrorMapping().override(
 def client_setup(settings: ShopifySettings) -> ClientSetup:
     if settings.access_token is None or not settings.access_token.get_secret_value():
         raise PolicyError(
-            "shopify.access_token is not set (needed to send commands)",
+            "shopify.access_token is not set (needed for commands and polls)",
             setting="shopify.access_token",
         )
     return ClientSetup(

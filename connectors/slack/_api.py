@@ -65,7 +65,7 @@ ERRORS = ErrorMapping().override(rules=[ok_false])
 def client_setup(settings: SlackSettings) -> ClientSetup:
     if settings.bot_token is None or not settings.bot_token.get_secret_value():
         raise PolicyError(
-            "slack.bot_token is not set (needed to send commands)", setting="slack.bot_token"
+            "slack.bot_token is not set (needed for commands and polls)", setting="slack.bot_token"
         )
     return ClientSetup(
         policy=ClientPolicy(

@@ -29,7 +29,8 @@ ERRORS = ErrorMapping().override(request_id_headers=("twilio-request-id", "x-req
 def client_setup(settings: TwilioSettings) -> ClientSetup:
     if not settings.account_sid:
         raise PolicyError(
-            "twilio.account_sid is not set (needed to send commands)", setting="twilio.account_sid"
+            "twilio.account_sid is not set (needed for commands and polls)",
+            setting="twilio.account_sid",
         )
     if settings.api_key_sid and settings.api_key_secret is not None:
         user, secret = settings.api_key_sid, settings.api_key_secret
@@ -38,7 +39,7 @@ def client_setup(settings: TwilioSettings) -> ClientSetup:
     else:
         raise PolicyError(
             "twilio.auth_tokens (or api_key_sid + api_key_secret) is not set "
-            "(needed to send commands)",
+            "(needed for commands and polls)",
             setting="twilio.auth_tokens",
         )
     return ClientSetup(
