@@ -27,6 +27,11 @@ the channel, time = the ``ts``, data = the message as listed. These ids do
 message's webhook delivery carries: a message seen both ways is two events
 on ``slack.events``; Slack gives no way to derive one id from the other.
 
+Slack's limits: ``limit=200`` is its recommended page size; since 2025 apps
+distributed outside the Marketplace get at most 15 messages a page and one
+request a minute on this method -- paging still works, and
+``poll.intervals`` should give such an app's streams a minute or more.
+
 Not covered: thread replies (``conversations.replies``), and edits and
 deletions of messages older than the mark (an edit keeps its ``ts``).
 """

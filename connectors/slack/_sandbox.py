@@ -10,7 +10,8 @@ Routes (JSON or form bodies, ``Authorization: Bearer xoxb-...``)::
 
 Failures are HTTP 200 ``{"ok": false, "error": code}`` as at Slack:
 ``not_authed``/``invalid_auth``, ``channel_not_found``, ``no_text``,
-``message_not_found``, ``invalid_json``, ``invalid_cursor``, ``invalid_limit``.
+``message_not_found``, ``invalid_json``, ``invalid_cursor``, ``invalid_limit``,
+``invalid_ts_oldest``/``invalid_ts_latest``.
 ``ratelimit_channel(channel, n)`` makes the next ``n`` posts there answer
 429 ``ratelimited`` with ``Retry-After: 1``. No idempotency key: side
 effects are counted per command id.
@@ -266,6 +267,9 @@ class SlackSandbox(ProviderSandbox):
         limit = min(max(limit, 1), 999)
         inclusive = args.get("inclusive", "").lower() in ("1", "true")
         oldest, latest = _bound(args.get("oldest")), _bound(args.get("latest"))
+        for name, parsed in (("oldest", oldest), ("latest", latest)):
+            if args.get(name) and parsed is None:
+                return _fail(f"invalid_ts_{name}")
         cursor = args.get("cursor") or None
         below = _decode_cursor(cursor) if cursor else None
         if cursor and below is None:
