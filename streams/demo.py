@@ -1,7 +1,8 @@
 """The moving parts of ``switchboard demo``: a real worker process, signed
 deliveries from three providers (with a duplicate, a tampered and a stale
-one), the events topics read back, and the Results of commands its sink ran
-against a local Stripe sandbox.
+one), the events topics read back, the Results of commands its sink ran
+against a local Stripe sandbox, and the Stripe events poll (against the same
+sandbox) recovering a webhook that was never delivered.
 
 Demo-only secrets are passed to the worker process's environment (the
 Stripe API key is the sandbox's own test key, and the base URL points at
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
+import re
 import shutil
 import signal
 import socket
@@ -22,34 +25,50 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 
 from core.envelopes import Event, Result
+from core.poll import Cursor
 from core.settings import Settings
 from core.testing.signing import sign_github, sign_slack, sign_stripe
 
 from . import kafka
+from ._cursors import CursorRecord
 from .dlq import DlqFilter, read_dlq
+from .offsets import change_record, cursors_topic, read_states, write_change
 from .topics import TopicNames, partitions_of
 
 __all__ = [
+    "POLL_INTERVAL_S",
     "SANDBOX_API_KEY",
+    "STRIPE_EVENTS",
+    "STRIPE_SECRET",
     "Delivery",
+    "Watch",
+    "cursor_mark",
     "dead_lettered",
+    "dedup_count",
     "deliveries",
+    "end_offsets",
+    "number_events_uniquely",
     "produce_raw",
     "read_new_events",
     "read_results",
+    "reset_stale_cursor",
     "run_cli",
     "running_worker",
     "start_offsets",
+    "stripe_env",
+    "wait_until",
+    "watching",
 ]
 
 STRIPE_SECRET = "whsec_demo_0123456789abcdef0123456789"  # noqa: S105 - demo only
@@ -57,6 +76,8 @@ GITHUB_SECRET = "demo-github-secret-0123456789"  # noqa: S105 - demo only
 SLACK_SECRET = "demo-slack-signing-secret-0123456789"  # noqa: S105 - demo only
 SANDBOX_API_KEY = "sk_test_sandbox"  # the Stripe sandbox's own test key (demo only)
 PROVIDERS = ("stripe", "github", "slack")
+STRIPE_EVENTS = "stripe.events"  # the poll stream id (``<connector>.<stream>``)
+POLL_INTERVAL_S = 2.0  # the demo's poll interval (the stream's own is 60 s)
 
 
 @dataclass(frozen=True)
@@ -165,12 +186,26 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def stripe_env(stripe_url: str) -> dict[str, str]:
+    """Settings (environment) for Stripe against the sandbox at ``stripe_url``:
+    its key and base URL, the Stripe sink, and the ``stripe.events`` poll
+    every ``POLL_INTERVAL_S`` without jitter."""
+    return {
+        "SWITCHBOARD_STRIPE__API_KEY": SANDBOX_API_KEY,
+        "SWITCHBOARD_STRIPE__BASE_URL": stripe_url,
+        "SWITCHBOARD_SINK__CONNECTORS": '["stripe"]',
+        "SWITCHBOARD_POLL__CONNECTORS": '["stripe"]',
+        "SWITCHBOARD_POLL__INTERVAL_S": f"{POLL_INTERVAL_S:g}",
+        "SWITCHBOARD_POLL__JITTER": "0",
+    }
+
+
 @contextlib.contextmanager
 def running_worker(settings: Settings, *, stripe_url: str | None = None) -> Iterator[str]:
     """Run ``switchboard worker --roles ingest,dedup`` with demo secrets; yields its URL.
 
     With ``stripe_url`` (a Stripe sandbox) the worker also has the ``sink``
-    role, for Stripe only, with the sandbox's key and that base URL.
+    and ``poll`` roles, for Stripe only (:func:`stripe_env`).
     """
     port = _free_port()
     data_dir = tempfile.mkdtemp(prefix="switchboard-demo-")
@@ -185,14 +220,8 @@ def running_worker(settings: Settings, *, stripe_url: str | None = None) -> Iter
         "SWITCHBOARD_LOG_LEVEL": "WARNING",
     }
     if stripe_url is not None:
-        roles += ",sink"
-        env.update(
-            {
-                "SWITCHBOARD_STRIPE__API_KEY": SANDBOX_API_KEY,
-                "SWITCHBOARD_STRIPE__BASE_URL": stripe_url,
-                "SWITCHBOARD_SINK__CONNECTORS": '["stripe"]',
-            }
-        )
+        roles += ",sink,poll"
+        env.update(stripe_env(stripe_url))
     log = Path(data_dir) / "worker.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -243,22 +272,30 @@ def running_worker(settings: Settings, *, stripe_url: str | None = None) -> Iter
 async def start_offsets(settings: Settings) -> dict[TopicPartition, int]:
     """End offsets of the demo's events topics now: read only what comes after."""
     names = TopicNames.from_settings(settings)
-    tps = []
-    for provider in PROVIDERS:
-        topic = names.events(provider)
-        tps += [TopicPartition(topic, p) for p in await partitions_of(settings, topic) or []]
-    consumer = kafka.consumer(settings, group_id=None)
-    async with kafka.connect(settings, consumer):
-        return dict(await consumer.end_offsets(tps))
+    return await end_offsets(settings, [names.events(provider) for provider in PROVIDERS])
 
 
 async def read_new_events(
-    settings: Settings, since: dict[TopicPartition, int], expect: int, timeout: float = 60
+    settings: Settings,
+    since: dict[TopicPartition, int],
+    expect: int,
+    timeout: float = 60,
+    *,
+    delivery: str = "webhook",
 ) -> list[tuple[str, Event]]:
-    """Events after ``since`` on the demo's topics: wait for ``expect`` of
-    them, then also read anything else already there."""
+    """Events that came by ``delivery`` after ``since`` on the demo's topics:
+    wait for ``expect`` of them, then also read anything else already there.
+    (The worker's Stripe poll adds events of its own: the sandbox's.)"""
     consumer = kafka.consumer(settings, group_id=None)
     found: list[tuple[str, Event]] = []
+
+    def add(batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        for records in batch.values():
+            for record in records:
+                event = Event.from_json(record.value or b"")
+                if event.delivery == delivery:
+                    found.append((record.topic, event))
+
     async with kafka.connect(settings, consumer):
         consumer.assign(list(since))
         for tp, offset in since.items():
@@ -266,15 +303,11 @@ async def read_new_events(
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                found.extend((r.topic, Event.from_json(r.value)) for r in records)
+            add(await consumer.getmany(timeout_ms=500))
             if len(found) >= expect:
                 break
         # anything that arrived together with the last one (a duplicate would show here)
-        batch = await consumer.getmany(timeout_ms=1000)
-        for records in batch.values():
-            found.extend((r.topic, Event.from_json(r.value)) for r in records)
+        add(await consumer.getmany(timeout_ms=1000))
     return found
 
 
@@ -338,9 +371,16 @@ async def read_results(
                 return found
 
 
-def run_cli(settings: Settings, args: list[str]) -> subprocess.CompletedProcess[str]:
-    """Run ``switchboard ARGS`` against the same broker; output captured."""
-    env = {**os.environ, "SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS": settings.bootstrap_servers}
+def run_cli(
+    settings: Settings, args: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``switchboard ARGS`` against the same broker (``env`` added to
+    this process's environment); output captured."""
+    env = {
+        **os.environ,
+        "SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        **(env or {}),
+    }
     return subprocess.run(
         [sys.executable, "-m", "streams.cli", *args],
         env=env,
@@ -365,3 +405,128 @@ async def dead_lettered(
         if command_id.startswith(id_prefix) and record.errors is not None:
             found[command_id] = record.errors.reason
     return found
+
+
+# -- the missed webhook and the poll ---------------------------------------------
+
+
+def number_events_uniquely(sandbox: Any) -> None:
+    """Number the Stripe sandbox's event ids from a point unique to this run.
+
+    Every sandbox numbers its events ``evt_00000000000001``, 2, ...; dedup
+    remembers an id for days (``worker.dedup_retention_s``), so a second
+    demo on the same topics would see its events dropped as the first
+    run's. Starting the count at the time (in 0.1 ms) keeps runs apart.
+    """
+    log = sandbox.event_log
+    if not isinstance(getattr(log, "_ids", None), itertools.count):
+        raise RuntimeError("the Stripe sandbox's event log no longer numbers ids with _ids")
+    log._ids = itertools.count(time.time_ns() // 100_000)
+
+
+async def reset_stale_cursor(settings: Settings, stream: str) -> CursorRecord | None:
+    """Clear ``stream``'s stored cursor, as ``switchboard offsets reset STREAM
+    --beginning`` does (a CLI change the owning poller applies), if it has
+    one; returns the record it replaced.
+
+    The demo's sandbox is new every run: a mark left by an earlier run names
+    an event it never had (Stripe answers 400, and the stream stops).
+    """
+    topic = await cursors_topic(settings)
+    states, _ = await read_states(settings, topic, [stream])
+    state = states[stream]
+    record = state.record
+    if record is None or record.cursor.to_obj() == Cursor().to_obj():
+        return None
+    await write_change(settings, topic, change_record(state, Cursor()))
+    return record
+
+
+async def cursor_mark(settings: Settings, stream: str) -> Any:
+    """The mark of ``stream``'s latest cursor record (None without one)."""
+    topic = await cursors_topic(settings)
+    states, _ = await read_states(settings, topic, [stream])
+    record = states[stream].record
+    return None if record is None else record.cursor.mark
+
+
+async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
+    """The end offsets of every partition of ``topics`` now."""
+    tps = []
+    for topic in topics:
+        tps += [TopicPartition(topic, p) for p in await partitions_of(settings, topic) or []]
+    consumer = kafka.consumer(settings, group_id=None)
+    async with kafka.connect(settings, consumer):
+        return dict(await consumer.end_offsets(tps))
+
+
+@dataclass
+class Watch:
+    """Events read from some topics as they arrive (see :func:`watching`):
+    ``copies[topic][event id]`` lists every record of that id, in order."""
+
+    consumer: Any
+    copies: dict[str, dict[str, list[Event]]] = field(default_factory=dict)
+
+    def of(self, topic: str, event_id: str) -> list[Event]:
+        return self.copies.get(topic, {}).get(event_id, [])
+
+    def _add(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            event = Event.from_json(record.value or b"")
+        except ValueError:
+            return  # not an Event: dedup dead-letters it, nothing of the demo's
+        self.copies.setdefault(record.topic, {}).setdefault(event.id, []).append(event)
+
+    async def until(self, done: Callable[[], Awaitable[bool]], timeout: float) -> bool:
+        """Read on until ``done()`` (checked after every batch, and at least
+        every 0.25 s) or ``timeout`` s; returns whether it was done."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not await done():
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            batch = await self.consumer.getmany(timeout_ms=int(min(left, 0.25) * 1000) + 1)
+            for records in batch.values():
+                for record in records:
+                    self._add(record)
+        return True
+
+
+@contextlib.asynccontextmanager
+async def watching(settings: Settings, since: dict[TopicPartition, int]) -> AsyncIterator[Watch]:
+    """A :class:`Watch` of the partitions of ``since``, each from its offset there."""
+    consumer = kafka.consumer(settings, group_id=None)
+    async with kafka.connect(settings, consumer):
+        consumer.assign(list(since))
+        for tp, offset in since.items():
+            consumer.seek(tp, offset)
+        yield Watch(consumer)
+
+
+async def wait_until(
+    done: Callable[[], Awaitable[bool]], timeout: float, every: float = 0.2
+) -> bool:
+    """Check ``done()`` every ``every`` s until it holds (True) or ``timeout`` s
+    have passed (False)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await done():
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(every)
+    return True
+
+
+_METRIC = re.compile(r'^switchboard_dedup_total\{connector="(\w+)",outcome="(\w+)"\} (\S+)$', re.M)
+
+
+async def dedup_count(http: httpx.AsyncClient, connector: str, outcome: str) -> int:
+    """The worker's ``switchboard_dedup_total`` for ``connector`` and ``outcome``
+    (``duplicate``: ingest records dropped as already seen), from ``GET /metrics``."""
+    text = (await http.get("/metrics")).text
+    for name, kind, value in _METRIC.findall(text):
+        if (name, kind) == (connector, outcome):
+            return int(float(value))
+    return 0

@@ -8,9 +8,10 @@ exits 1 naming what was missed.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
@@ -27,12 +28,19 @@ from ..topics import TopicNames, connector_topics, ensure_topics, shared_topics
 from ._common import Context, fail, friendly_errors, pass_ctx, run
 
 if TYPE_CHECKING:
+    import httpx
+
+    from connectors.stripe._sandbox import StripeSandbox
     from core.testing import Sandbox
+
+    from ..demo import Watch
 
 DEMO_CONNECTORS = ("stripe", "github", "slack")
 SINK_CONNECTOR = "stripe"  # the demo's sink runs against this connector's sandbox
 BAD_EMAIL = {"email": "ada-at-example"}
 BURST = 2  # 503s before the call succeeds: fewer than RetryPolicy.attempts (5 by default)
+RECOVERY_S = 30.0  # how long the missed webhook may take to come in by poll
+CURSOR_S = 10.0  # how long the poll's cursor may take to show its last page after that
 
 
 def _step(text: str) -> None:
@@ -88,7 +96,11 @@ def demo(ctx: Context) -> None:
     signed webhooks (with a duplicate, a tampered and a stale delivery) and
     shows one event per id; then sends commands (a good one, a duplicate, an
     invalid one, one hitting a 5xx burst, one the provider rejects), shows
-    their Results and the DLQ. Exits 1 if an expected outcome did not happen.
+    their Results and the DLQ; then lets Stripe events happen at the sandbox,
+    delivers all but one as webhooks, and shows the worker's poll of
+    GET /v1/events bringing in the missed one, each event once on
+    stripe.events, and the poll's cursor. Exits 1 if an expected outcome did
+    not happen.
     """
     settings = ctx.settings
     checks = _Checks()
@@ -159,25 +171,38 @@ def _worker(settings: Settings, checks: _Checks) -> None:
     from .. import demo as parts
 
     _step(
-        "Worker: switchboard worker --roles ingest,dedup,sink "
-        "(demo secrets; the Stripe sink calls a local Stripe sandbox)"
+        "Worker: switchboard worker --roles ingest,dedup,sink,poll (demo secrets; the "
+        "Stripe sink and the Stripe events poll call a local Stripe sandbox)"
     )
     since = run(parts.start_offsets(settings))
     run_id = parts.new_run_id()
     factory = connectors.get(SINK_CONNECTOR).sandbox
     assert factory is not None
     sandbox = factory()  # its API key is the demo's SANDBOX_API_KEY (sk_test_sandbox)
+    parts.number_events_uniquely(sandbox)
+    stale = run(parts.reset_stale_cursor(settings, parts.STRIPE_EVENTS))
+    if stale is not None:
+        click.echo(
+            f"{parts.STRIPE_EVENTS}: cursor of an earlier run's sandbox (mark "
+            f"{orjson.dumps(stale.cursor.mark).decode()}) reset, as `switchboard offsets "
+            f"reset {parts.STRIPE_EVENTS} --beginning` does: this sandbox starts with no events"
+        )
     try:
         with (
             sandbox.in_thread() as provider,
             parts.running_worker(settings, stripe_url=provider.url) as url,
         ):
             click.echo(f"stripe sandbox at {provider.url} (in this process)")
-            click.echo(f"worker at {url}")
+            click.echo(
+                f"worker at {url}; it polls {parts.STRIPE_EVENTS} (GET /v1/events) "
+                f"every {parts.POLL_INTERVAL_S:g} s"
+            )
             _webhooks(settings, url, run_id, since, checks)
             failed_since = datetime.now(UTC) - timedelta(seconds=1)
             run(_commands(settings, provider, run_id, checks))
             _dead_letters(settings, run_id, failed_since, checks)
+            run(_missed_webhook(settings, provider, url, run_id, checks))
+            _cursor(settings, provider, checks)
     except TimeoutError as exc:  # no Result or event came: nothing more to check
         fail(str(exc))
 
@@ -209,7 +234,7 @@ def _webhooks(
         if response.status_code == 200 and b"challenge" in response.content:
             click.echo(f"      answered {response.text}")
 
-    _step("Events topics: one event per provider event id")
+    _step("Events topics: one event per provider event id (of the webhooks above)")
     events = run(parts.read_new_events(settings, since, expect=3))
     for topic, event in events:
         click.echo(f"{topic:<16} {event.type:<36} id={event.id} subject={event.subject}")
@@ -395,4 +420,187 @@ def _dead_letters(settings: Settings, run_id: str, since: datetime, checks: _Che
         "dead-lettered from this run: "
         + (", ".join(f"{k} ({v})" for k, v in sorted(found.items())) or "nothing"),
         "the invalid and the rejected command (and nothing else of this run) in the DLQ",
+    )
+
+
+def _stripe_happenings(run_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """Three things that happen at Stripe, as (event type, object)."""
+    invoice = {
+        "id": f"in_demo_{run_id}",
+        "object": "invoice",
+        "customer": f"cus_demo_{run_id}",
+        "amount_due": 2000,
+        "currency": "usd",
+        "status": "open",
+    }
+    charge = {
+        "id": f"ch_demo_{run_id}",
+        "object": "charge",
+        "amount": 2000,
+        "currency": "usd",
+        "invoice": invoice["id"],
+        "status": "succeeded",
+    }
+    return [
+        ("invoice.created", invoice),
+        ("invoice.paid", {**invoice, "status": "paid", "amount_paid": 2000}),
+        ("charge.succeeded", charge),
+    ]
+
+
+async def _missed_webhook(
+    settings: Settings, provider: StripeSandbox, url: str, run_id: str, checks: _Checks
+) -> None:
+    """Events happen at the sandbox; every one but one is delivered as a
+    webhook; the poll brings the missed one in, and each is once on
+    ``stripe.events`` though the delivered ones are polled too."""
+    import httpx
+
+    from .. import demo as parts
+
+    names = TopicNames.from_settings(settings)
+    ingest, events = names.ingest(SINK_CONNECTOR), names.events(SINK_CONNECTOR)
+    _step(
+        f"A webhook missed on purpose, recovered by the poll "
+        f"({parts.STRIPE_EVENTS}: GET /v1/events every {parts.POLL_INTERVAL_S:g} s)"
+    )
+    since = await parts.end_offsets(settings, [ingest, events])
+    async with (
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+        parts.watching(settings, since) as watch,
+    ):
+        dropped = await parts.dedup_count(http, SINK_CONNECTOR, "duplicate")
+        # Held, the poll cannot read the events before their webhooks are in,
+        # so each event's first copy is the same in every run.
+        provider.hold()
+        try:
+            happened = [provider.add_event(kind, obj) for kind, obj in _stripe_happenings(run_id)]
+            missed = happened[1]
+            click.echo(
+                f"{len(happened)} events happen at the sandbox (its GET /v1/events held until "
+                "the webhooks are in); Stripe delivers them -> POST /webhooks/stripe"
+            )
+            delivered = await _deliver(http, provider, happened, missed, checks)
+            if not await watch.until(_all_on(watch, events, delivered), RECOVERY_S):
+                checks.check(
+                    False,
+                    f"the delivered events did not reach {events} within {RECOVERY_S:g} s",
+                    f"the delivered events on {events}",
+                )
+        finally:
+            provider.release()
+        click.echo(
+            f"GET /v1/events released: waiting up to {RECOVERY_S:g} s for the poll to bring "
+            f"{missed['id']} in (and dedup to drop the polled copies of the others)"
+        )
+        every = _all_on(watch, events, [event["id"] for event in happened])
+
+        async def settled() -> bool:
+            polled = all("poll" in _deliveries(watch.of(ingest, i)) for i in delivered)
+            if not (polled and await every()):
+                return False
+            now = await parts.dedup_count(http, SINK_CONNECTOR, "duplicate")
+            return now >= dropped + len(delivered)
+
+        await watch.until(settled, RECOVERY_S)
+    for event in happened:
+        _show_copies(watch, ingest, events, event["id"], event is missed, checks)
+
+
+async def _deliver(
+    http: httpx.AsyncClient,
+    provider: StripeSandbox,
+    happened: list[dict[str, Any]],
+    missed: dict[str, Any],
+    checks: _Checks,
+) -> list[str]:
+    """Deliver each event of ``happened`` as Stripe would, except ``missed``;
+    returns the ids delivered."""
+    from .. import demo as parts
+
+    delivered = []
+    for event in happened:
+        label = f"webhook  {event['id']}  {event['type']}"
+        if event is missed:
+            click.echo(f"--  ---  {label}: not delivered (the endpoint was down)")
+            continue
+        body, headers = provider.event_webhook(event, parts.STRIPE_SECRET)
+        response = await http.post("/webhooks/stripe", content=body, headers=headers)
+        if checks.check(
+            response.status_code == 200,
+            f"{response.status_code}  {label}",
+            f"the webhook of {event['id']}: 200",
+        ):
+            delivered.append(event["id"])
+    return delivered
+
+
+def _all_on(watch: Watch, topic: str, ids: list[str]) -> Callable[[], Awaitable[bool]]:
+    async def done() -> bool:
+        return all(watch.of(topic, i) for i in ids)
+
+    return done
+
+
+def _deliveries(copies: list[Event]) -> list[str]:
+    return [event.delivery for event in copies]
+
+
+def _show_copies(
+    watch: Watch, ingest: str, events: str, event_id: str, missed: bool, checks: _Checks
+) -> None:
+    """One line per event: how its first copy came, how many records of it
+    are on the events topic, and the copies that came in on ingest."""
+    out = watch.of(events, event_id)
+    came = _deliveries(watch.of(ingest, event_id))
+    copies = f"(copies on {ingest}: {', '.join(came) or 'none'})"
+    if not out:
+        checks.check(
+            False,
+            f"{event_id}  not on {events} within {RECOVERY_S:g} s {copies}",
+            f"{event_id} on {events} within {RECOVERY_S:g} s",
+        )
+        return
+    first = out[0]
+    if missed:  # it can only have come in by poll
+        ok = first.delivery == "poll"
+        copies += "  <- the missed webhook, recovered by the poll"
+        expected = f"{event_id} once on {events}, by poll"
+    else:  # delivered, then polled too: two copies in, one event out
+        ok = set(came) == {"webhook", "poll"}
+        expected = f"{event_id} once on {events}, though both delivered and polled"
+    checks.check(
+        ok and len(out) == 1,
+        f"{event_id}  {first.type:<24} delivery={first.delivery:<8} "
+        f"{len(out)} record(s) on {events}  {copies}",
+        expected,
+    )
+
+
+def _cursor(settings: Settings, provider: StripeSandbox, checks: _Checks) -> None:
+    """``switchboard offsets list``: the poll's cursor is at the newest event."""
+    from .. import demo as parts
+
+    newest = provider.events()[-1]["id"]
+    _step("The poll's cursor: switchboard offsets list")
+
+    async def at_newest() -> bool:
+        return bool(await parts.cursor_mark(settings, parts.STRIPE_EVENTS) == newest)
+
+    reached = run(parts.wait_until(at_newest, CURSOR_S))
+    listed = parts.run_cli(settings, ["offsets", "list"], env=parts.stripe_env(provider.url))
+    for text in (listed.stdout.rstrip(), listed.stderr.rstrip()):
+        if text:
+            click.echo(text)
+    if reached:
+        line = f"the next poll starts after {newest}, the newest event at the sandbox"
+    else:
+        mark = run(parts.cursor_mark(settings, parts.STRIPE_EVENTS))
+        line = f"mark {orjson.dumps(mark).decode()}, not {newest} (the newest event at the sandbox)"
+    if listed.returncode != 0:
+        line += f"; `switchboard offsets list` exited {listed.returncode}"
+    checks.check(
+        listed.returncode == 0 and reached,
+        f"{parts.STRIPE_EVENTS}: {line}",
+        f"the {parts.STRIPE_EVENTS} cursor at the newest event",
     )
