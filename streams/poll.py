@@ -81,6 +81,9 @@ _CONTENT_TYPE = [("content-type", Event.CONTENT_TYPE.encode())]
 _NEVER = float("inf")
 _SETTLED = frozenset({"ok", "not_modified"})
 MAX_START_SPREAD_S = 300.0  # streams due at start are spread over jitter x this at most
+#: loop turns a prefetch gets to write its request before the caller produces
+#: a page: httpx (httpcore's pool, anyio locks) passes 3 checkpoints first
+_SEND_TURNS = 3
 _RANDOM = random.Random()  # noqa: S311 - schedule jitter, not cryptography
 
 
@@ -458,6 +461,12 @@ async def _prefetched(pages: AsyncIterator[PolledPage]) -> AsyncIterator[PolledP
     events, waits for their acks and saves its cursor before it looks at
     the next page, so a crash re-polls at most one page. An error of the
     page ahead surfaces after the pages before it were handed out.
+
+    Before a page is handed out, the fetch of the next one gets
+    :data:`_SEND_TURNS` turns of the event loop to write its request:
+    producing a page is ~1 ms of CPU that does not yield, and a request
+    still queued behind it would start its provider round trip that much
+    later, on every page (bench/poll_throughput: 9.6 -> 8.2 ms a page).
     """
     iterator = aiter(pages)
     ahead: asyncio.Task[PolledPage] = asyncio.ensure_future(anext(iterator))
@@ -468,6 +477,8 @@ async def _prefetched(pages: AsyncIterator[PolledPage]) -> AsyncIterator[PolledP
             except StopAsyncIteration:
                 return
             ahead = asyncio.ensure_future(anext(iterator))
+            for _ in range(_SEND_TURNS):
+                await asyncio.sleep(0)
             yield page
     finally:
         if not ahead.done():
