@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "budget_accuracy": "bench.budget_accuracy",
     "webhook_ingest": "bench.webhook_ingest",
     "sink_throughput": "bench.sink_throughput",
+    "poll_throughput": "bench.poll_throughput",
 }
 
 
