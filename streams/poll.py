@@ -72,9 +72,7 @@ __all__ = ["PollTarget", "Poller", "build_polls", "new_request_id", "stream_id"]
 
 log = logging.getLogger(__name__)
 
-POLLED = Counter(
-    "switchboard_poll_records_total", "Records polled and acknowledged", ["stream"]
-)
+POLLED = Counter("switchboard_poll_records_total", "Records polled and acknowledged", ["stream"])
 PAGES = Counter("switchboard_poll_pages_total", "Pages polled, by outcome", ["stream", "outcome"])
 LAST_POLL = Gauge("switchboard_poll_last_success_seconds", "Time of the last good page", ["stream"])
 _CONTENT_TYPE = [("content-type", Event.CONTENT_TYPE.encode())]
