@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import os
 import re
 import shutil
@@ -418,10 +417,7 @@ def number_events_uniquely(sandbox: Any) -> None:
     demo on the same topics would see its events dropped as the first
     run's. Starting the count at the time (in 0.1 ms) keeps runs apart.
     """
-    log = sandbox.event_log
-    if not isinstance(getattr(log, "_ids", None), itertools.count):
-        raise RuntimeError("the Stripe sandbox's event log no longer numbers ids with _ids")
-    log._ids = itertools.count(time.time_ns() // 100_000)
+    sandbox.event_log.number_from(time.time_ns() // 100_000)
 
 
 async def reset_stale_cursor(settings: Settings, stream: str) -> CursorRecord | None:

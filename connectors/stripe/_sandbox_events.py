@@ -71,6 +71,12 @@ class EventLog:
         self._index: dict[str, int] = {}
         self._ids = itertools.count(1)
 
+    def number_from(self, first: int) -> None:
+        """Number the next event ids from ``first`` (ids unique across runs
+        that share topics: dedup remembers ids for days)."""
+        with self._lock:
+            self._ids = itertools.count(first)
+
     def _append(self, event_type: str, obj: dict[str, Any], created: int | None) -> dict[str, Any]:
         newest = self._created[-1] if self._created else 0
         if created is None:
