@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from types import TracebackType
@@ -53,6 +54,7 @@ __all__ = [
     "build_command",
     "command_type_of",
     "send_command",
+    "topic_name_problem",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,22 @@ DEFAULT_RESULT_TIMEOUT = 30.0
 # only grow); reusing one for this long saves a round trip per send at the
 # cost of re-reading at most this much of the results partition.
 _SNAPSHOT_MAX_AGE_S = 1.0
+
+
+_TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+
+
+def topic_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid Kafka topic name (None if it is one).
+
+    Kafka's own rule: 1 to 249 of ``a-z A-Z 0-9 . _ -``, and not ``.`` or ``..``.
+    """
+    if _TOPIC_NAME.fullmatch(name) and name not in {".", ".."}:
+        return None
+    return (
+        f"{name!r} is not a valid Kafka topic name "
+        "(1 to 249 of a-z A-Z 0-9 . _ -, and not '.' or '..')"
+    )
 
 
 class CommandInvalid(ValueError):
@@ -140,6 +158,7 @@ def build_command(
     except ValidationError as exc:
         _field, message = describe_validation_error(exc, prefix="params")
         raise CommandInvalid(f"{command_type}: {message}") from None
+    _check_reply_to(reply_to)
     envelope: dict[str, Any] = {
         "type": command_type,
         "params": validated.model_dump(mode="json", exclude_unset=True),
@@ -153,6 +172,12 @@ def build_command(
         return Command.from_obj({k: v for k, v in envelope.items() if v is not None})
     except EnvelopeError as exc:
         raise CommandInvalid(str(exc)) from None
+
+
+def _check_reply_to(reply_to: str | None) -> None:
+    problem = None if reply_to is None else topic_name_problem(reply_to)
+    if problem:
+        raise CommandInvalid(f"reply_to {problem}")
 
 
 class SentCommand:
@@ -400,6 +425,7 @@ class CommandClient:
         if isinstance(command, Command):
             if params is not None or command_id or reply_to or expires_at or metadata:
                 raise TypeError("a built Command takes no params, command_id, reply_to, ...")
+            _check_reply_to(command.reply_to)
             built = command
         else:
             if isinstance(command, CommandParams):

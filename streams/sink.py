@@ -67,7 +67,13 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import (
+    CommitFailedError,
+    KafkaError,
+    KafkaTimeoutError,
+    TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
+)
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 
@@ -91,6 +97,7 @@ from core.retry import default_classifier
 from core.settings import Settings
 
 from . import kafka
+from .commands import topic_name_problem
 from .topics import TopicNames, partitions_of
 
 __all__ = ["SOURCE_OFFSET_HEADER", "STATUS_HEADER", "Sink", "SinkHealth", "build_sinks"]
@@ -110,6 +117,14 @@ PAUSED = Gauge("switchboard_sink_paused", "1 while a sink's partitions are pause
 HEALTHY = Gauge(
     "switchboard_sink_healthy", "0 once a sink stopped on a config error", ["connector"]
 )
+REPLY_FAILED = Counter(
+    "switchboard_sink_reply_failed_total",
+    "Result copies to a command's reply_to that could not be delivered (dropped)",
+    ["connector", "reason"],
+)
+# How long a reply_to topic that failed is not tried again (its copies are
+# counted as failed meanwhile): a topic created later is used after this.
+_REPLY_RETRY_S = 60.0
 
 
 class _Invalid(Exception):
@@ -264,6 +279,8 @@ class Sink:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._last_commit = 0.0
+        self._bad_replies: dict[str, tuple[float, str]] = {}  # topic -> (when, reason)
+        self._reply_logged: set[tuple[str, str]] = set()
         self.started = asyncio.Event()
 
     # lifecycle -------------------------------------------------------------
@@ -665,10 +682,54 @@ class Sink:
         )
         part.ledger.add_result(result.command_id, record.offset, result.status)
         if command is not None and command.reply_to:
+            await self._reply(command.reply_to, result.command_id.encode(), value, headers)
+
+    async def _reply(
+        self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]
+    ) -> None:
+        """The Result's copy to ``reply_to``: best effort, bounded, never raises.
+
+        The Result is already on ``<c>.results``; a copy that cannot be
+        delivered (a name Kafka refuses, a topic that does not exist while the
+        broker does not auto-create, no authorization) is counted in
+        ``switchboard_sink_reply_failed_total`` and dropped, logged once per
+        topic and reason. Such a topic is not tried again for
+        ``_REPLY_RETRY_S``, so its commands do not each wait out the
+        metadata timeout (it was: a retry every 30 s, forever, the
+        partition's offset stuck behind it).
+        """
+        problem = topic_name_problem(topic)
+        reason: str | None = "invalid_name" if problem else None
+        detail = problem or ""
+        failed = self._bad_replies.get(topic)
+        if reason is None and failed is not None and time.monotonic() - failed[0] < _REPLY_RETRY_S:
+            reason, detail = failed[1], "failed recently"
+        if reason is None:
+            producer = self._producer
+            assert producer is not None
             try:
-                await self._send(command.reply_to, result.command_id.encode(), value, headers, None)
-            except Exception as exc:  # the Result itself is on <c>.results
-                log.warning("sink %s: reply_to %s: %s", self.name, command.reply_to, exc)
+                await asyncio.wait_for(
+                    producer.send_and_wait(topic, value, key=key, headers=headers),
+                    self.settings.kafka.connect_timeout_s,
+                )
+                self._bad_replies.pop(topic, None)
+                return
+            except Exception as exc:  # every failure is counted, none raised
+                reason, detail = _reply_failure(exc)
+            self._bad_replies[topic] = (time.monotonic(), reason)
+            _untrack(producer, topic)
+        REPLY_FAILED.labels(self.name, reason).inc()
+        if (topic, reason) not in self._reply_logged:
+            self._reply_logged.add((topic, reason))
+            log.warning(
+                "sink %s: reply_to %r cannot be delivered (%s: %s); the Result is on %s only "
+                "(counted in switchboard_sink_reply_failed_total, logged once)",
+                self.name,
+                topic,
+                reason,
+                detail,
+                self.results_topic,
+            )
 
     async def _send(
         self,
@@ -757,6 +818,23 @@ def _error_info(exc: BaseException, reason: str) -> ErrorInfo:
         info = exc.to_error_info()
         return info if info.code != "error" else info.model_copy(update={"code": reason})
     return ErrorInfo(code=reason, message=redact_text(str(exc))[:500] or type(exc).__name__)
+
+
+def _reply_failure(exc: BaseException) -> tuple[str, str]:
+    """(reason label, detail) for a reply copy Kafka did not take."""
+    if isinstance(exc, TopicAuthorizationFailedError):
+        return "not_authorized", "this worker may not write to it"
+    if isinstance(exc, UnknownTopicOrPartitionError | KafkaTimeoutError | TimeoutError):
+        return "unknown_topic", "no such topic, and the broker does not create topics on use"
+    return "error", redact_text(str(exc))[:200] or type(exc).__name__
+
+
+def _untrack(producer: AIOKafkaProducer, topic: str) -> None:
+    """Stop aiokafka from asking for ``topic`` in every metadata refresh (it
+    keeps a topic it once waited for, and warns each minute it is missing)."""
+    tracked = getattr(producer.client, "_topics", None)
+    if isinstance(tracked, set) and topic in tracked:
+        producer.client.set_topics(tracked - {topic})
 
 
 def _fallback_id(record: _Record) -> str:

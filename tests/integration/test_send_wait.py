@@ -286,6 +286,18 @@ def test_a_params_instance_of_another_command_is_rejected() -> None:
         )
 
 
+@pytest.mark.parametrize("reply_to", ["bad topic!", ".", "..", "x" * 250, "a/b", ""])
+async def test_a_reply_to_that_is_not_a_topic_name_is_refused(reply_to: str) -> None:
+    """Before connecting, for a command built here or one built elsewhere."""
+    with pytest.raises(CommandInvalid, match=r"reply_to .* is not a valid Kafka topic name"):
+        build_command(CREATE, {"email": "a@example.com"}, reply_to=reply_to)
+    built = Command.model_construct(**{**build_command(CREATE, {}).__dict__, "reply_to": reply_to})
+    client = CommandClient(load_settings(sections=connectors.settings_sections()))
+    with pytest.raises(CommandInvalid, match="not a valid Kafka topic name"):
+        await client.send(built)  # not started: refused before any Kafka call
+    assert build_command(CREATE, {}, reply_to="my-app.replies_1").reply_to == "my-app.replies_1"
+
+
 # --- the CLI ----------------------------------------------------------------------------------
 
 

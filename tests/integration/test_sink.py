@@ -29,7 +29,7 @@ from core.testing import Sandbox
 from streams import kafka
 from streams.commands import build_command
 from streams.sink import SOURCE_OFFSET_HEADER, Sink
-from streams.topics import TopicNames, connector_topics, ensure_topics
+from streams.topics import TopicNames, TopicSpec, connector_topics, ensure_topics
 from tests.kafkatools import committed_offsets, read_topic
 
 pytestmark = pytest.mark.integration
@@ -446,3 +446,43 @@ async def _cli(*args: str) -> str:
     out, _ = await proc.communicate()
     assert proc.returncode == 0, out.decode()
     return out.decode()
+
+
+def _reply_failures(reason: str) -> float:
+    from prometheus_client import REGISTRY
+
+    labels = {"connector": "stripe", "reason": reason}
+    return REGISTRY.get_sample_value("switchboard_sink_reply_failed_total", labels) or 0.0
+
+
+async def test_an_undeliverable_reply_to_never_blocks_the_partition(stripe_rig: SinkRig) -> None:
+    """A reply copy that cannot be delivered (a name Kafka refuses, a topic
+    that does not exist on a broker without auto-creation) is counted and
+    dropped: every command still gets its Result, later commands of the same
+    key run, a good reply_to still gets its copy, and the offsets commit."""
+    rig = stripe_rig
+    replies = f"{rig.settings.kafka.topic_prefix}my.replies"
+    await ensure_topics(rig.settings, [TopicSpec(replies, 1, 1, {})])
+    # The CLI and CommandClient refuse a bad reply_to; a raw producer does not.
+    bad, missing, good, bad_again = (customer(i) for i in range(4))
+    before = {r: _reply_failures(r) for r in ("invalid_name", "unknown_topic")}
+    targets = [
+        (bad, "bad topic!"),
+        (missing, f"{rig.settings.kafka.topic_prefix}nobody.created.this"),
+        (good, replies),
+        (bad_again, "bad topic!"),
+    ]
+    # A short metadata wait for the missing topic (the sink bounds it by this).
+    kafka_settings = rig.settings.kafka.model_copy(update={"connect_timeout_s": 2.0})
+    await rig.start_sink(rig.settings.model_copy(update={"kafka": kafka_settings}))
+    for command, reply_to in targets:
+        value = orjson.loads(command.to_json()) | {"reply_to": reply_to}
+        await rig.send_raw(orjson.dumps(value), key="one-key")  # one partition, in order
+    results = await rig.results_by_id(expect=4, timeout=30)
+    assert {c.id for c, _ in targets} <= set(results)
+    assert all(results[c.id][0].status == "succeeded" for c, _ in targets)
+    copies = await read_topic(rig.settings, replies, expect=1)
+    assert [r.key.decode() for r in copies] == [good.id]
+    await _committed_all(rig)
+    assert _reply_failures("invalid_name") - before["invalid_name"] == 2
+    assert _reply_failures("unknown_topic") - before["unknown_topic"] == 1

@@ -90,6 +90,10 @@ def run_cli(
         (["send", "stripe.customers.create", "--json", '{"email": "nope"}'], "params.email"),
         (["send", "stripe.customers.create", "--json", '{"colour": "red"}'], "params.colour"),
         (["send", "stripe.customers.create", "--json", "{}", "--meta", "x"], "NAME=VALUE"),
+        (
+            ["send", "stripe.customers.create", "--json", "{}", "--reply-to", "bad topic!"],
+            "reply_to 'bad topic!' is not a valid Kafka topic name",
+        ),
     ],
 )
 def test_send_rejects_bad_input_with_one_line_and_exit_2(args: list[str], needle: str) -> None:
