@@ -73,7 +73,12 @@ class WebhookSpec:
       verification, before normalization;
     - ``max_body_bytes`` (413 above it) and ``ack_deadline_s``: how long the
       ingest server waits for Kafka before answering 503, kept below the
-      provider's own timeout.
+      provider's own timeout;
+    - ``content_encodings``: the ``Content-Encoding`` s the provider sends
+      besides identity (``gzip``, ``deflate``); any other is answered 415.
+      The signature is checked over the bytes as received, and only a
+      verified body is decoded (bounded by ``max_body_bytes``, 413 above it,
+      400 if it does not decode).
     """
 
     verifier: Callable[[Any], Verifier | None]
@@ -83,6 +88,7 @@ class WebhookSpec:
     )
     max_body_bytes: int = MiB
     ack_deadline_s: float = 4.0
+    content_encodings: frozenset[str] = frozenset()
 
 
 class ConnectorSettings(BaseModel):

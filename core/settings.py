@@ -167,6 +167,33 @@ class WorkerSettings(Section):
     # RocksDB-backed tables are not offered yet: with rocksdict the dedup
     # agent hung at start in our check; memory tables restore from the changelog.
     store: Literal["memory://"] = "memory://"
+    # The HTTP server's limits against slow and hostile clients (streams.ingest).
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="time a new connection has to send its headers"
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, le=600, description="time a request has to send its body (else 408)"
+    )
+    keepalive_timeout_s: float = Field(
+        default=15.0, ge=0, le=3600, description="idle time before a kept-alive connection closes"
+    )
+    max_connections: int | None = Field(
+        default=None,
+        ge=1,
+        description="open connections at most (default: half the open-files limit, <= 1024)",
+    )
+    ops_host: str = Field(
+        default="127.0.0.1", description="bind address of /healthz /readyz /metrics on ops_port"
+    )
+    ops_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="serve /healthz /readyz /metrics only on this port (default: on port)",
+    )
+    ops_token: SecretStr | None = Field(
+        default=None, description="bearer token /healthz /readyz /metrics require when set"
+    )
 
 
 class SinkSettings(Section):

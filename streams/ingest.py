@@ -7,13 +7,23 @@ The contract with providers:
 
 - 2xx only after Kafka acknowledged every record of the delivery (idempotent
   producer, ``acks=all``), keyed by the provider event id;
+- the body is read whole (however it is split or chunked) up to the
+  connector's size limit, within ``worker.body_timeout_s``;
 - 401 for a missing or bad signature or a stale timestamp, checked on the
-  raw bytes before anything is parsed; 400 for a verified body that cannot
-  be normalized; 413 above the connector's size limit; 404 for an unknown or
-  unconfigured connector; 405 for other methods; 503 with ``Retry-After``
-  when Kafka does not acknowledge within the connector's deadline (below the
-  provider's own timeout). Error bodies are short fixed texts: nothing of the
-  request is echoed.
+  raw bytes as received before anything is decoded or parsed; 400 for a
+  verified body that cannot be decoded, normalized or encoded (e.g. JSON
+  nested deeper than the envelope encoder's 255 levels); 408 for a body
+  slower than the body timeout; 413 above the connector's size limit or
+  above the largest Kafka record (``streams.kafka.MAX_RECORD_BYTES``); 415
+  for a ``Content-Encoding`` the provider does not use; 404 for an unknown
+  or unconfigured connector; 405 for other methods; 503 with
+  ``Retry-After`` when Kafka does not acknowledge within the connector's
+  deadline (below the provider's own timeout). Error bodies are short fixed
+  texts: nothing of the request is echoed.
+- slow and idle connections are bounded (see :mod:`streams._ingest_http`);
+  ``/healthz``, ``/readyz`` and ``/metrics`` can be moved to their own
+  address (``worker.ops_host``/``ops_port``) and require a bearer token
+  (``worker.ops_token``).
 - Nothing is produced for any 4xx. A 503 may still leave the record in
   Kafka once it recovers; the provider's retry then duplicates it and the
   dedup processor drops the duplicate (at-least-once into ``<c>.ingest``,
@@ -23,6 +33,7 @@ The contract with providers:
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import os
 import time
@@ -30,6 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -41,6 +53,8 @@ from core.settings import Settings
 from core.webhooks import VerificationError
 
 from . import kafka
+from ._ingest_body import DECODERS, BodyRefused, decode, read_body, refused_encodings
+from ._ingest_http import ConnectionLimits, IngestRunner, default_max_connections, track_requests
 from .topics import TopicNames
 
 __all__ = ["IngestServer", "Route", "build_routes"]
@@ -65,7 +79,9 @@ _TEXT = {
     400: b"malformed body",
     401: b"invalid signature",
     404: b"unknown connector",
+    408: b"request body timeout",
     413: b"payload too large",
+    415: b"unsupported content encoding",
     503: b"kafka unavailable, retry later",
 }
 
@@ -77,6 +93,7 @@ class Route:
     topic: str
     max_body_bytes: int
     ack_deadline_s: float
+    content_encodings: frozenset[str] = frozenset()
 
 
 def build_routes(settings: Settings, names: list[str] | None = None) -> dict[str, Route]:
@@ -93,8 +110,16 @@ def build_routes(settings: Settings, names: list[str] | None = None) -> dict[str
         if verifier is None:
             log.info("webhooks for %s are off: no secret configured", name)
             continue
+        unknown = spec.content_encodings - {*DECODERS, "deflate"}
+        if unknown:
+            raise ValueError(f"{name}: no decoder for content encodings {sorted(unknown)}")
         routes[name] = Route(
-            connector, verifier, topics.ingest(name), spec.max_body_bytes, spec.ack_deadline_s
+            connector,
+            verifier,
+            topics.ingest(name),
+            spec.max_body_bytes,
+            spec.ack_deadline_s,
+            spec.content_encodings,
         )
     return routes
 
@@ -104,7 +129,10 @@ def _reply(
 ) -> web.Response:
     WEBHOOKS.labels(connector, outcome).inc()
     WEBHOOK_SECONDS.labels(connector).observe(time.perf_counter() - started)
-    return web.Response(status=status, body=_TEXT.get(status, b""), headers=headers or None)
+    response = web.Response(status=status, body=_TEXT.get(status, b""), headers=headers or None)
+    if status in (400, 408, 413, 415):
+        response.force_close()  # the rest of the body may still be on its way
+    return response
 
 
 class IngestServer:
@@ -126,10 +154,9 @@ class IngestServer:
         self._own_producer = producer is None
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
-        self.app = web.Application(
-            client_max_size=max([r.max_body_bytes for r in self.routes.values()] or [1024 * 1024])
-            + 1
-        )
+        self.ops_port: int | None = None
+        self.app = web.Application()
+        track_requests(self.app)
         self.app.router.add_post("/webhooks/{connector}", self.handle_webhook)
         self.app.router.add_get("/healthz", self.healthz)
         self.app.router.add_get("/readyz", self.readyz)
@@ -141,19 +168,24 @@ class IngestServer:
         if self._producer is None and self.routes:
             self._producer = kafka.producer(self.settings, linger_ms=2)
             await asyncio.wait_for(self._producer.start(), self.settings.kafka.connect_timeout_s)
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(
-            self._runner,
-            host or self.settings.worker.host,
-            self.settings.worker.port if port is None else port,
-            reuse_address=True,
-            backlog=1024,
+        w = self.settings.worker
+        limits = ConnectionLimits(
+            w.header_timeout_s, w.max_connections or default_max_connections()
         )
+        self._runner = IngestRunner(
+            self.app, limits, keepalive_timeout=w.keepalive_timeout_s, auto_decompress=False
+        )
+        await self._runner.setup()
+        self.port = await self._listen(host or w.host, w.port if port is None else port)
+        if w.ops_port is not None:
+            self.ops_port = await self._listen(w.ops_host, w.ops_port)
+        return self.port
+
+    async def _listen(self, host: str, port: int) -> int:
+        assert self._runner is not None
+        site = web.TCPSite(self._runner, host, port, reuse_address=True, backlog=1024)
         await site.start()
-        sockets = getattr(site._server, "sockets", None) or []
-        self.port = int(sockets[0].getsockname()[1]) if sockets else port
-        return int(self.port or 0)
+        return site.port
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -164,9 +196,32 @@ class IngestServer:
             self._producer = None
 
     # handlers --------------------------------------------------------------
+    def _on_ops_port(self, request: web.Request) -> bool:
+        if self.ops_port is None or request.transport is None:
+            return False
+        sockname = request.transport.get_extra_info("sockname")
+        return isinstance(sockname, tuple) and sockname[1] == self.ops_port
+
+    def _ops_refusal(self, request: web.Request) -> web.Response | None:
+        """404 off the ops listener (when there is one), 401 without the ops token."""
+        if self.ops_port is not None and not self._on_ops_port(request):
+            return web.Response(status=404, body=b"not found")
+        token = self.settings.worker.ops_token
+        if token is None:
+            return None
+        given = request.headers.get("Authorization", "").encode()
+        if hmac.compare_digest(given, b"Bearer " + token.get_secret_value().encode()):
+            return None
+        return web.Response(
+            status=401, body=b"bearer token required", headers={"WWW-Authenticate": "Bearer"}
+        )
+
     async def healthz(self, request: web.Request) -> web.Response:
         """200 while every part of the worker can do its job; 503 (with the
         reason per part) once one cannot, e.g. a sink stopped on a 401."""
+        refusal = self._ops_refusal(request)
+        if refusal is not None:
+            return refusal
         parts = dict(self.health()) if self.health is not None else {}
         ok = all(good for good, _detail in parts.values())
         body = {
@@ -180,28 +235,42 @@ class IngestServer:
     async def readyz(self, request: web.Request) -> web.Response:
         from .worker import kafka_ready
 
+        refusal = self._ops_refusal(request)
+        if refusal is not None:
+            return refusal
+
         ok = await asyncio.to_thread(kafka_ready, self.settings)
         return web.json_response({"kafka": ok}, status=200 if ok else 503)
 
     async def metrics(self, request: web.Request) -> web.Response:
+        refusal = self._ops_refusal(request)
+        if refusal is not None:
+            return refusal
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def handle_webhook(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
         name = request.match_info["connector"]
         route = self.routes.get(name)
-        if route is None:
+        if route is None or self._on_ops_port(request):
             return _reply(404, "-", "unknown_connector", started)
-        if request.content_length is not None and request.content_length > route.max_body_bytes:
-            return _reply(413, name, "too_large", started)
-        body = await request.content.read(route.max_body_bytes + 1)
-        if len(body) > route.max_body_bytes:
-            return _reply(413, name, "too_large", started)
         headers = request.headers
+        try:
+            if refused_encodings(headers, route.content_encodings):
+                raise BodyRefused(415, "unsupported_encoding")
+            body = await read_body(
+                request, route.max_body_bytes, self.settings.worker.body_timeout_s
+            )
+        except BodyRefused as refused:
+            return _reply(refused.status, name, refused.outcome, started)
         try:
             route.verifier.verify(body, headers, url=request.path_qs)
         except VerificationError as exc:
             return _reply(401, name, f"rejected_{getattr(exc, 'reason', 'signature')}", started)
+        try:
+            body = decode(body, headers, route.max_body_bytes)
+        except BodyRefused as refused:
+            return _reply(refused.status, name, refused.outcome, started)
         spec = route.connector.webhook
         assert spec is not None
         handshake = spec.handshake(body, headers)
@@ -216,13 +285,19 @@ class IngestServer:
             return _reply(400, name, "malformed", started)
         if not events:
             return _reply(200, name, "empty", started)
-        if not await self._produce(route, events):
+        try:
+            records = [_record(event) for event in events]
+        except orjson.JSONEncodeError:  # e.g. nested deeper than orjson's 255 levels
+            return _reply(400, name, "unencodable", started)
+        except BodyRefused as refused:
+            return _reply(refused.status, name, refused.outcome, started)
+        if not await self._produce(route, records):
             return _reply(
                 503, name, "kafka_unavailable", started, **{"Retry-After": str(RETRY_AFTER_S)}
             )
         return _reply(200, name, "accepted", started)
 
-    async def _produce(self, route: Route, events: Sequence[Event]) -> bool:
+    async def _produce(self, route: Route, records: Sequence[tuple[bytes, bytes]]) -> bool:
         """True once Kafka acknowledged every event within the deadline.
 
         On a timeout the sends are not cancelled: the records may still
@@ -232,16 +307,11 @@ class IngestServer:
         producer = self._producer
         if producer is None:
             return False
-        headers = [("content-type", Event.CONTENT_TYPE.encode())]
         acks: list[asyncio.Future[Any]] = []
         try:
             async with asyncio.timeout(route.ack_deadline_s):
-                for event in events:
-                    acks.append(
-                        await producer.send(
-                            route.topic, event.to_json(), key=event.id.encode(), headers=headers
-                        )
-                    )
+                for key, value in records:
+                    acks.append(await producer.send(route.topic, value, key=key, headers=_HEADERS))
                 for ack in acks:
                     await asyncio.shield(ack)
         except TimeoutError:
@@ -252,6 +322,17 @@ class IngestServer:
             log.warning("producing to %s failed: %s", route.topic, type(exc).__name__)
             return False
         return True
+
+
+_HEADERS = [("content-type", Event.CONTENT_TYPE.encode())]
+
+
+def _record(event: Event) -> tuple[bytes, bytes]:
+    """(key, value) of an event's record; 413 if Kafka could not take it."""
+    key, value = event.id.encode(), event.to_json()
+    if len(key) + len(value) + 64 > kafka.MAX_RECORD_BYTES:  # 64: the header
+        raise BodyRefused(413, "too_large")
+    return key, value
 
 
 def _consume_exception(task: asyncio.Future[Any]) -> None:

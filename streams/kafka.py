@@ -5,7 +5,12 @@ so security options (SASL/SSL) and the durability defaults are set once:
 
 - producers are idempotent with ``acks=all``: a record acknowledged to a
   caller is on every in-sync replica and is never written twice by a retry;
-- consumers never auto-commit: offsets are committed only for finished work.
+- consumers never auto-commit: offsets are committed only for finished work;
+- the size limits agree: a record of up to :data:`MAX_RECORD_BYTES` (a
+  25 MiB GitHub delivery in its envelope, re-encoded) can be produced, is
+  accepted by the topics Switchboard creates (``max.message.bytes``, see
+  :mod:`streams.topics`) and fetched by its consumers. Kafka's defaults
+  (about 1 MiB each) would refuse larger events.
 
 :func:`connect` wraps a client's start in a deadline and turns every failure
 into :class:`KafkaUnavailable`, whose message says how to start the local
@@ -28,6 +33,8 @@ from aiokafka.helpers import create_ssl_context
 from core.settings import Settings
 
 __all__ = [
+    "MAX_MESSAGE_BYTES",
+    "MAX_RECORD_BYTES",
     "KafkaUnavailable",
     "admin",
     "client_options",
@@ -42,6 +49,19 @@ HOW_TO_START = (
     "start the local broker with `switchboard kafka start` (or `make demo`), "
     "or point SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS at a running one"
 )
+
+
+MiB = 1024 * 1024
+MAX_RECORD_BYTES = 32 * MiB
+"""The largest record (key + value + headers) Switchboard produces; the
+ingest server answers 413 for an event that would be larger. Room above
+GitHub's 25 MiB bodies: a body re-encoded in the envelope can grow (``1e9``
+becomes ``1000000000.0``)."""
+MAX_MESSAGE_BYTES = MAX_RECORD_BYTES + MiB
+"""Producers' ``max_request_size``, topics' ``max.message.bytes``,
+consumers' per-partition fetch size: the largest record plus batch overhead
+and the headers a dead letter adds. Below the broker's
+``socket.request.max.bytes`` (100 MiB by default)."""
 
 
 class KafkaUnavailable(RuntimeError):
@@ -92,6 +112,7 @@ def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
         "enable_idempotence": True,
         "linger_ms": 5,
         "max_batch_size": 256 * 1024,
+        "max_request_size": MAX_MESSAGE_BYTES,
         "compression_type": None,
         **overrides,
     }
@@ -105,6 +126,7 @@ def consumer(settings: Settings, *topics: str, **overrides: Any) -> AIOKafkaCons
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
         "isolation_level": "read_committed",
+        "max_partition_fetch_bytes": MAX_MESSAGE_BYTES,
         **overrides,
     }
     return AIOKafkaConsumer(*topics, **options)

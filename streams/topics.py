@@ -84,14 +84,16 @@ def connector_topics(settings: Settings, connector: str) -> list[TopicSpec]:
     def spec(name: str, **config: str) -> TopicSpec:
         return TopicSpec(name, k.partitions, k.replication_factor, dict(config))
 
+    # events as large as a provider's largest delivery (streams.kafka.MAX_RECORD_BYTES)
+    large = {"max.message.bytes": str(kafka.MAX_MESSAGE_BYTES)}
     return [
-        spec(names.ingest(connector), **{"retention.ms": week}),
-        spec(names.events(connector), **{"retention.ms": week}),
+        spec(names.ingest(connector), **{"retention.ms": week}, **large),
+        spec(names.events(connector), **{"retention.ms": week}, **large),
         spec(names.commands(connector), **{"retention.ms": week}),
         spec(names.results(connector), **{"retention.ms": week}),
         # the sink's "started" markers (see streams.sink), read back for the ledger window
         spec(names.ledger(connector), **{"retention.ms": week}),
-        spec(names.dlq(names.ingest(connector)), **{"retention.ms": month}),
+        spec(names.dlq(names.ingest(connector)), **{"retention.ms": month}, **large),
         spec(names.dlq(names.commands(connector)), **{"retention.ms": month}),
     ]
 

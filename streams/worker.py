@@ -29,7 +29,7 @@ from core.settings import Settings
 
 from . import localkafka
 from .app import create_app
-from .kafka import HOW_TO_START, KafkaUnavailable
+from .kafka import HOW_TO_START, MAX_MESSAGE_BYTES, KafkaUnavailable
 from .poll import Poller, build_polls
 from .sink import Sink, build_sinks
 from .topics import connector_topics, ensure_topics, shared_topics
@@ -57,6 +57,9 @@ def build_faust_app(settings: Settings, app_id: str = "switchboard-worker") -> A
         app_id,
         store=settings.worker.store,
         processing_guarantee=settings.worker.processing_guarantee,
+        # events as large as the ingest server accepts (streams.kafka)
+        producer_max_request_size=MAX_MESSAGE_BYTES,
+        consumer_max_fetch_size=MAX_MESSAGE_BYTES,
     )
     if "dedup" in settings.worker.roles:
         for name in connectors.names():

@@ -3,7 +3,6 @@ acknowledged by Kafka before the 2xx; every 4xx produces nothing."""
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -12,19 +11,20 @@ import httpx
 import orjson
 import pytest
 
-import connectors
 from core.envelopes import Event
-from core.settings import Settings, load_settings
+from core.settings import Settings
 from core.testing import signing
 from streams.ingest import IngestServer, build_routes
 from streams.topics import TopicNames, connector_topics, ensure_topics
+from tests.integration.ingest_support import (
+    GITHUB_SECRET,
+    SLACK_SECRET,
+    STRIPE_SECRET,
+    ingest_settings,
+)
 from tests.kafkatools import end_offsets, read_topic
 
 pytestmark = pytest.mark.integration
-
-STRIPE_SECRET = "whsec_test_" + "s" * 24
-GITHUB_SECRET = "It's a Secret to Everybody"
-SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
 
 def stripe_event(event_id: str | None = None, type_: str = "payment_intent.succeeded") -> bytes:
@@ -43,19 +43,7 @@ def stripe_event(event_id: str | None = None, type_: str = "payment_intent.succe
 def webhook_settings(
     kafka_bootstrap: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> Settings:
-    for key in list(os.environ):
-        if key.startswith("SWITCHBOARD_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS", kafka_bootstrap)
-    monkeypatch.setenv("SWITCHBOARD_KAFKA__TOPIC_PREFIX", topic_prefix)
-    monkeypatch.setenv(
-        "SWITCHBOARD_STRIPE__WEBHOOK_SECRETS", orjson.dumps([STRIPE_SECRET]).decode()
-    )
-    monkeypatch.setenv(
-        "SWITCHBOARD_GITHUB__WEBHOOK_SECRETS", orjson.dumps([GITHUB_SECRET]).decode()
-    )
-    monkeypatch.setenv("SWITCHBOARD_SLACK__SIGNING_SECRETS", orjson.dumps([SLACK_SECRET]).decode())
-    return load_settings(sections=connectors.settings_sections())
+    return ingest_settings(monkeypatch, kafka_bootstrap, topic_prefix)
 
 
 @pytest.fixture
