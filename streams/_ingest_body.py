@@ -16,6 +16,7 @@ any other is a 415. :func:`decode` inflates a verified body with a bound.
 from __future__ import annotations
 
 import asyncio
+import logging
 import zlib
 from collections.abc import Iterable, Mapping
 
@@ -25,6 +26,8 @@ from aiohttp.web_protocol import RequestPayloadError
 from multidict import CIMultiDictProxy
 
 __all__ = ["DECODERS", "BodyRefused", "decode", "read_body", "refused_encodings"]
+
+log = logging.getLogger("streams.ingest")
 
 # wbits per encoding name (RFC 9110 8.4.1): gzip framing, zlib framing
 DECODERS: Mapping[str, int] = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS}
@@ -58,7 +61,8 @@ async def read_body(request: web.BaseRequest, limit: int, timeout_s: float) -> b
                 chunks.append(chunk)
     except TimeoutError:
         raise BodyRefused(408, "body_timeout") from None
-    except (RequestPayloadError, HttpProcessingError, ConnectionError):
+    except (RequestPayloadError, HttpProcessingError, ConnectionError) as exc:
+        log.warning("refused a malformed request body: HTTP 400 (%s)", type(exc).__name__)
         raise BodyRefused(400, "malformed_request") from None
     return b"".join(chunks)
 

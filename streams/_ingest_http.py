@@ -15,6 +15,7 @@ idle sockets made a valid delivery time out. Here:
   connection closes the oldest one with no request in progress (an idle or
   slow-header client); if every connection is busy, it is answered 503 with
   ``Retry-After`` and closed. Metrics: ``switchboard_ingest_connections_open``,
+  ``switchboard_ingest_requests_in_progress``,
   ``switchboard_ingest_connections_refused_total``,
   ``switchboard_ingest_connections_closed_total{reason}``;
 - **error pages**: a fixed short text per status, nothing of the request;
@@ -43,6 +44,9 @@ __all__ = ["ConnectionLimits", "IngestRunner", "track_requests"]
 log = logging.getLogger("streams.ingest")
 
 OPEN = Gauge("switchboard_ingest_connections_open", "HTTP connections open on the worker")
+IN_PROGRESS = Gauge(
+    "switchboard_ingest_requests_in_progress", "HTTP requests the worker is handling now"
+)
 REFUSED = Counter(
     "switchboard_ingest_connections_refused_total",
     "Connections answered 503 because max_connections were open and busy",
@@ -101,10 +105,12 @@ def track_requests(app: web.Application) -> None:
         protocol = request.protocol
         tracker.busy.add(protocol)
         tracker.started.add(protocol)
+        IN_PROGRESS.inc()
         try:
             response: web.StreamResponse = await handler(request)
             return response
         finally:
+            IN_PROGRESS.dec()
             tracker.busy.discard(protocol)
 
     app.middlewares.append(mark_busy)

@@ -49,6 +49,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 import connectors
 from core.connector import Connector, MalformedPayload, Verifier
 from core.envelopes import Event, utcnow
+from core.redaction import register_secret
 from core.settings import Settings
 from core.webhooks import VerificationError
 
@@ -155,6 +156,8 @@ class IngestServer:
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self.ops_port: int | None = None
+        if settings.worker.ops_token is not None:
+            register_secret(settings.worker.ops_token.get_secret_value())
         self.app = web.Application()
         track_requests(self.app)
         self.app.router.add_post("/webhooks/{connector}", self.handle_webhook)
