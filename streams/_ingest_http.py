@@ -83,6 +83,13 @@ class ConnectionLimits:
     header_timeout_s: float
     max_connections: int
 
+    @property
+    def accept_backlog(self) -> int:
+        """The listen backlog, which is also how many connections asyncio
+        accepts in one go before any is refused or evicted: kept to half the
+        cap, so that a burst stays below the open-files limit (EMFILE)."""
+        return max(8, min(128, self.max_connections // 2))
+
 
 class _Tracker:
     """Which connections are in a request now and which have had one."""

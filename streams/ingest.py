@@ -179,14 +179,16 @@ class IngestServer:
             self.app, limits, keepalive_timeout=w.keepalive_timeout_s, auto_decompress=False
         )
         await self._runner.setup()
-        self.port = await self._listen(host or w.host, w.port if port is None else port)
+        self.port = await self._listen(limits, host or w.host, w.port if port is None else port)
         if w.ops_port is not None:
-            self.ops_port = await self._listen(w.ops_host, w.ops_port)
+            self.ops_port = await self._listen(limits, w.ops_host, w.ops_port)
         return self.port
 
-    async def _listen(self, host: str, port: int) -> int:
+    async def _listen(self, limits: ConnectionLimits, host: str, port: int) -> int:
         assert self._runner is not None
-        site = web.TCPSite(self._runner, host, port, reuse_address=True, backlog=1024)
+        site = web.TCPSite(
+            self._runner, host, port, reuse_address=True, backlog=limits.accept_backlog
+        )
         await site.start()
         return site.port
 
