@@ -37,7 +37,7 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +74,7 @@ WEBHOOK_SECONDS = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 RETRY_AFTER_S = 5
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 _TEXT = {
     200: b"ok",
@@ -161,9 +162,12 @@ class IngestServer:
         self.app = web.Application()
         track_requests(self.app)
         self.app.router.add_post("/webhooks/{connector}", self.handle_webhook)
-        self.app.router.add_get("/healthz", self.healthz)
-        self.app.router.add_get("/readyz", self.readyz)
-        self.app.router.add_get("/metrics", self.metrics)
+        for path, ops_handler in (
+            ("/healthz", self.healthz),
+            ("/readyz", self.readyz),
+            ("/metrics", self.metrics),
+        ):
+            self.app.router.add_get(path, self._guarded(ops_handler))
 
     # lifecycle -----------------------------------------------------------
     async def start(self, host: str | None = None, port: int | None = None) -> int:
@@ -207,6 +211,15 @@ class IngestServer:
         sockname = request.transport.get_extra_info("sockname")
         return isinstance(sockname, tuple) and sockname[1] == self.ops_port
 
+    def _guarded(self, handler: Handler) -> Handler:
+        """``handler`` answering only on the ops listener and with the ops token."""
+
+        async def guarded(request: web.Request) -> web.Response:
+            refusal = self._ops_refusal(request)
+            return refusal if refusal is not None else await handler(request)
+
+        return guarded
+
     def _ops_refusal(self, request: web.Request) -> web.Response | None:
         """404 off the ops listener (when there is one), 401 without the ops token."""
         if self.ops_port is not None and not self._on_ops_port(request):
@@ -224,9 +237,6 @@ class IngestServer:
     async def healthz(self, request: web.Request) -> web.Response:
         """200 while every part of the worker can do its job; 503 (with the
         reason per part) once one cannot, e.g. a sink stopped on a 401."""
-        refusal = self._ops_refusal(request)
-        if refusal is not None:
-            return refusal
         parts = dict(self.health()) if self.health is not None else {}
         ok = all(good for good, _detail in parts.values())
         body = {
@@ -240,17 +250,10 @@ class IngestServer:
     async def readyz(self, request: web.Request) -> web.Response:
         from .worker import kafka_ready
 
-        refusal = self._ops_refusal(request)
-        if refusal is not None:
-            return refusal
-
         ok = await asyncio.to_thread(kafka_ready, self.settings)
         return web.json_response({"kafka": ok}, status=200 if ok else 503)
 
     async def metrics(self, request: web.Request) -> web.Response:
-        refusal = self._ops_refusal(request)
-        if refusal is not None:
-            return refusal
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def handle_webhook(self, request: web.Request) -> web.Response:
