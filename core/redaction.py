@@ -216,13 +216,18 @@ class RedactingFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # The message is formatted here, once: ``msg`` becomes the final text
+        # and ``args`` the empty tuple (falsy: no second %-formatting, so a
+        # literal "%" survives). Not None: mode's formatter (faust's worker
+        # logging) wraps a non-tuple into ``(None,)`` and then fails with
+        # "not all arguments converted" on every record.
         try:
             record.msg = redact_text(record.getMessage())
-            record.args = None
+            record.args = ()
             for key, value in list(record.__dict__.items()):
                 if key in _STANDARD_ATTRS:
                     continue
                 record.__dict__[key] = REDACTED if is_sensitive_name(key) else redact_mapping(value)
         except Exception:
-            record.msg, record.args = REDACTED, None
+            record.msg, record.args = REDACTED, ()
         return True

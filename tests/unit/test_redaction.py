@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import logging
+from collections.abc import Iterator
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,6 +23,7 @@ from core.redaction import (
     register_request_secrets,
     register_secret,
 )
+from core.testing import DemoSandbox
 
 
 def test_public_surface() -> None:
@@ -160,3 +164,70 @@ def test_redaction_is_total_and_scrubs_registered_values(text: str, secret: str)
     assert secret not in out
     assert isinstance(redact_url(text), str)
     assert isinstance(redact_mapping({text: [text, {"token": text}]}), dict)
+
+
+# --- the filter under faust's logging (mode's formatter) and the plain one -------
+
+LOG_SECRET = "appid-value-Zq8Kx2Lm9"
+
+
+def _log_through_httpx(url: str) -> None:
+    """A real request: httpx itself logs its URL (API key in the query) at INFO."""
+    with httpx.Client() as client:
+        client.get(url, params={"appid": LOG_SECRET, "pct": "100%"})
+
+
+@pytest.fixture
+def restore_root_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+@pytest.mark.parametrize("style", ["mode", "plain"])
+def test_filtered_records_format_under_faust_and_plain_logging(
+    style: str, capsys: pytest.CaptureFixture[str], restore_root_logging: None
+) -> None:
+    """Issue #10.2: the filter set ``record.args = None``, which mode's formatter
+    (faust's worker logging) wraps into ``(None,)``: ``--- Logging error ---``
+    on every provider call. Now: no logging error, the secret redacted, the
+    message intact."""
+    from mode.utils.logging import setup_logging
+
+    import core.client  # installs the filter on httpx's logger, as every worker does
+
+    assert any(isinstance(f, RedactingFilter) for f in logging.getLogger("httpx").filters)
+    assert core.client.USER_AGENT
+    register_secret(LOG_SECRET)
+    stream = io.StringIO()
+    if style == "mode":
+        setup_logging(loglevel="INFO", logfile=stream)  # what faust.Worker does
+        mode_handler = logging.getLogger().handlers[-1]
+        mode_handler.setStream(stream)  # type: ignore[attr-defined]
+    else:
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+        logging.getLogger().handlers[:] = [handler]
+        logging.getLogger().setLevel(logging.INFO)
+    logger = logging.getLogger("test.redaction.styles")
+    flt = RedactingFilter()
+    logger.addFilter(flt)
+    try:
+        with DemoSandbox().in_thread() as sandbox:
+            _log_through_httpx(f"{sandbox.url}/status/401")
+            logger.info("calling %s: %d%% done, key %s", "acme", 50, LOG_SECRET)
+            logger.warning("no args, a literal 100%s and %d stay")
+    finally:
+        logger.removeFilter(flt)
+    out = stream.getvalue()
+    errors = capsys.readouterr().err
+    assert "--- Logging error ---" not in errors + out
+    assert LOG_SECRET not in errors + out
+    assert "HTTP Request: GET" in out
+    assert "401" in out
+    assert "calling acme: 50% done, key [REDACTED]" in out
+    assert "no args, a literal 100%s and %d stay" in out
