@@ -39,7 +39,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import Counter, Gauge
 
-__all__ = ["ConnectionLimits", "IngestRunner", "track_requests"]
+__all__ = ["ConnectionLimits", "IngestRunner", "connection_counts", "track_requests"]
 
 log = logging.getLogger("streams.ingest")
 
@@ -185,6 +185,15 @@ class _Server(web.Server):
         self._accepting.add(handler)
         return handler
 
+    @property
+    def open_connections(self) -> int:
+        """Connections open now, not counting those being closed."""
+        return len([h for h in self._connections if h not in self._closing])
+
+    @property
+    def requests_in_progress(self) -> int:
+        return len(self._tracker.busy)
+
     def _close(self, handler: web.RequestHandler) -> None:
         self._closing.add(handler)
         handler.force_close()
@@ -211,6 +220,14 @@ class _Server(web.Server):
         if handler not in self._tracker.started:
             CLOSED.labels("header_timeout").inc()
             self._close(handler)
+
+
+def connection_counts(runner: web.BaseRunner | None) -> tuple[int, int]:
+    """(open connections, requests in progress) of one server."""
+    server = runner.server if runner is not None else None
+    if not isinstance(server, _Server):
+        return 0, 0
+    return server.open_connections, server.requests_in_progress
 
 
 class IngestRunner(web.AppRunner):

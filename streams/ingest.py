@@ -55,7 +55,13 @@ from core.webhooks import VerificationError
 
 from . import kafka
 from ._ingest_body import DECODERS, BodyRefused, decode, read_body, refused_encodings
-from ._ingest_http import ConnectionLimits, IngestRunner, default_max_connections, track_requests
+from ._ingest_http import (
+    ConnectionLimits,
+    IngestRunner,
+    connection_counts,
+    default_max_connections,
+    track_requests,
+)
 from .topics import TopicNames
 
 __all__ = ["IngestServer", "Route", "build_routes"]
@@ -195,6 +201,15 @@ class IngestServer:
         )
         await site.start()
         return site.port
+
+    @property
+    def open_connections(self) -> int:
+        """Connections open on this server now (the metrics gauge sums all)."""
+        return connection_counts(self._runner)[0]
+
+    @property
+    def requests_in_progress(self) -> int:
+        return connection_counts(self._runner)[1]
 
     async def stop(self) -> None:
         if self._runner is not None:
