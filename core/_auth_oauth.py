@@ -18,7 +18,11 @@ Token endpoint failures map into the error tree: unreachable ->
 429 -> :class:`~core.errors.RateLimitedError`, an RFC 6749 error
 (``invalid_client``, ``invalid_grant``, ...) -> :class:`AuthError`, a body
 that is not a token -> :class:`~core.errors.InvalidBodyError`. Secrets are
-never part of an error message.
+never part of an error message: the client secret (also in its Basic form),
+the initial refresh token and every token obtained (fetched or loaded from
+the store: access, refresh, id token) are registered for redaction
+(:func:`core.redaction.register_secret`) before they are used, so an
+authorization server or provider echoing one back is scrubbed too.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from core.errors import (
     RateLimitedError,
     ServerError,
 )
+from core.redaction import register_secret
 from core.tokenstore import OAuthToken, TokenStore
 
 __all__ = [
@@ -144,8 +149,10 @@ class TokenEndpoint:
         if self.auth_method == "basic" and self._secret is not None:
             user = quote(self.client_id, safe="")
             password = quote(self._secret.get_secret_value(), safe="")
-            raw = f"{user}:{password}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+            raw = f"{user}:{password}"
+            encoded = base64.b64encode(raw.encode()).decode()
+            register_secret(password, raw, encoded)
+            headers["Authorization"] = "Basic " + encoded
         else:
             data["client_id"] = self.client_id
             if self.auth_method == "post" and self._secret is not None:
@@ -259,6 +266,8 @@ class OAuth2Auth(httpx.Auth):
             if not self._loaded:
                 self._token = await self.store.get(self.store_key) if self.store else None
                 self._loaded = True
+                if self._token is not None:
+                    register_token(self._token)
             token = self._token
             if token is None or token.due(self.clock(), self.refresh_margin):
                 token = await self._replace(token)
@@ -383,7 +392,21 @@ class RefreshTokenAuth(OAuth2Auth):
         return token
 
 
+def register_token(token: OAuthToken) -> None:
+    """Register every secret an :class:`OAuthToken` carries for redaction."""
+    register_secret(
+        token.access_token.get_secret_value(),
+        token.refresh_token.get_secret_value() if token.refresh_token else None,
+        token.id_token,
+    )
+
+
 def _parse(body: dict[str, Any], now: float, url: str) -> OAuthToken:
+    """The token in a token endpoint's answer, registered for redaction first."""
+    for field in ("access_token", "refresh_token", "id_token"):
+        value = body.get(field)
+        if isinstance(value, str):
+            register_secret(value)
     try:
         return OAuthToken.from_response(body, now=now)
     except ValueError as exc:

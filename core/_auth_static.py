@@ -1,7 +1,11 @@
 """Static credential schemes: bearer token, HTTP Basic, API key (header or query).
 
 Each is an :class:`httpx.Auth` that works with sync and async clients. The
-secret is held as a :class:`~pydantic.SecretStr` so ``repr`` never shows it.
+secret is held as a :class:`~pydantic.SecretStr` so ``repr`` never shows it,
+and registered for redaction (:mod:`core.redaction`) when the scheme is
+made, in every form it is sent in (the header value, Basic's base64 and
+``user:password``); an API key's header or parameter name is registered
+too, so ``?appid=...`` is redacted by name in every URL of an error or log.
 """
 
 from __future__ import annotations
@@ -14,12 +18,16 @@ import httpx
 from pydantic import SecretStr
 
 from core.errors import PolicyError
+from core.redaction import register_secret, register_secret_name
 
 __all__ = ["ApiKeyAuth", "BasicAuth", "BearerAuth", "require", "secret"]
 
 
 def secret(value: SecretStr | str) -> SecretStr:
-    return value if isinstance(value, SecretStr) else SecretStr(value)
+    """``value`` as a SecretStr, registered for redaction."""
+    held = value if isinstance(value, SecretStr) else SecretStr(value)
+    register_secret(held.get_secret_value())
+    return held
 
 
 def require(value: object, setting: str) -> None:
@@ -40,6 +48,7 @@ class BearerAuth(httpx.Auth):
         self._token = secret(token)
         self._value = f"{scheme} {self._token.get_secret_value()}" if scheme else None
         self._header = header
+        register_secret(self._value)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers[self._header] = self._value or self._token.get_secret_value()
@@ -56,8 +65,10 @@ class BasicAuth(httpx.Auth):
         require(username, "username")
         self.username = username
         self._password = secret(password)
-        raw = f"{username}:{self._password.get_secret_value()}".encode()
-        self._value = "Basic " + base64.b64encode(raw).decode("ascii")
+        raw = f"{username}:{self._password.get_secret_value()}"
+        encoded = base64.b64encode(raw.encode()).decode("ascii")
+        self._value = "Basic " + encoded
+        register_secret(raw, encoded)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = self._value
@@ -92,6 +103,8 @@ class ApiKeyAuth(httpx.Auth):
         self.location = location
         self.name = name
         self._value = prefix + self._key.get_secret_value()
+        register_secret(self._value)
+        register_secret_name(name)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if self.location == "header":

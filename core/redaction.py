@@ -9,14 +9,18 @@ logged or stored:
 - :func:`redact_url` replaces sensitive query parameters and userinfo;
 - :func:`redact_text` scrubs free text: ``Bearer``/``Basic`` credentials,
   ``key=value`` pairs with a sensitive name, well-known token shapes
-  (``sk_live_...``, ``xoxb-...``, ``ghp_...``, JWTs) and every value passed
-  to :func:`register_secret`;
+  (``sk_live_...``, ``xoxb-...``, ``ghp_...``, JWTs), every value passed
+  to :func:`register_secret` and ``name=value`` for every name passed to
+  :func:`register_secret_name`;
 - :func:`redact_mapping` applies the above recursively to log extras;
 - :class:`RedactingFilter` is a ``logging.Filter`` that does it for every
   record a handler sees (message, args and extras).
 
-Auth classes call :func:`register_secret` with every secret they hold, so an
-exact secret is scrubbed even where no pattern would recognise it.
+Auth classes call :func:`register_secret` with every secret they hold (and
+every token they obtain), so an exact secret is scrubbed even where no
+pattern would recognise it; an API key's header or query parameter name is
+passed to :func:`register_secret_name`, so it is redacted by name even when
+its value is too short to register (``?appid=...`` in a URL).
 Redaction never raises: on anything unexpected it returns the placeholder.
 """
 
@@ -40,6 +44,7 @@ __all__ = [
     "redact_url",
     "register_request_secrets",
     "register_secret",
+    "register_secret_name",
 ]
 
 REDACTED = "[REDACTED]"
@@ -101,6 +106,36 @@ def register_secret(*values: str | None) -> None:
 
 
 _NOT_SENSITIVE = frozenset({"idempotency-key", "idempotency_key", "x-idempotency-key"})
+_names: dict[str, None] = {}  # registered sensitive names, lower case
+_MAX_NAMES = 256
+_name_re: re.Pattern[str] | None = None  # name=value in free text
+_name_query_re: re.Pattern[bytes] | None = None
+
+
+def register_secret_name(*names: str | None) -> None:
+    """Treat these header / query parameter names as sensitive from now on.
+
+    Their values are redacted by name in URLs, headers, log extras and
+    ``name=value`` text, whatever the value looks like (e.g. an API key in
+    a parameter called ``appid``). Case-insensitive; the newest 256 kept.
+    """
+    global _name_re, _name_query_re
+    new = [n.strip().lower() for n in names if isinstance(n, str) and n.strip()]
+    if all(n in _names for n in new):
+        return
+    with _lock:
+        for name in new:
+            _names.pop(name, None)
+            _names[name] = None
+        while len(_names) > _MAX_NAMES:
+            del _names[next(iter(_names))]
+        alternatives = "|".join(re.escape(n) for n in sorted(_names, key=len, reverse=True))
+        _name_re = re.compile(
+            rf"(?i)(?<![A-Za-z0-9_.-])((?:{alternatives})[\"']?\s{{0,4}}[:=]\s{{0,4}}[\"']?)"
+            r"([^\"'&\s,;}]+)"
+        )
+        _name_query_re = re.compile(rf"(?i)(?:^|[&;])(?:{alternatives})=".encode())
+        _sensitive_header.cache_clear()
 
 
 @functools.lru_cache(maxsize=1024)
@@ -109,6 +144,11 @@ def _sensitive_header(raw_name: bytes) -> bool:
 
 
 _QUERY_HINT = re.compile(rb"(?i)(key|token|secret|passw|signature|sig|credential)[^=&]*=")
+
+
+def _query_may_carry_secrets(query: bytes) -> bool:
+    names = _name_query_re
+    return bool(_QUERY_HINT.search(query) or (names is not None and names.search(query)))
 
 
 def register_request_secrets(headers: Iterable[tuple[bytes, bytes]], query: bytes = b"") -> None:
@@ -125,7 +165,7 @@ def register_request_secrets(headers: Iterable[tuple[bytes, bytes]], query: byte
             scheme, _, credential = value.partition(" ")
             if credential and scheme.isalpha():
                 found.append(credential.strip())
-    if query and _QUERY_HINT.search(query):
+    if query and _query_may_carry_secrets(query):
         for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=False):
             if is_sensitive_name(name):
                 found.append(value)
@@ -134,8 +174,12 @@ def register_request_secrets(headers: Iterable[tuple[bytes, bytes]], query: byte
 
 
 def is_sensitive_name(name: str) -> bool:
-    """True when a header, parameter or field name suggests a credential."""
-    return name.lower() not in _NOT_SENSITIVE and bool(_SENSITIVE_NAME.search(name))
+    """True when a header, parameter or field name suggests a credential
+    (or was registered with :func:`register_secret_name`)."""
+    lowered = name.lower()
+    if lowered in _names:
+        return True
+    return lowered not in _NOT_SENSITIVE and bool(_SENSITIVE_NAME.search(name))
 
 
 def redact_text(text: str) -> str:
@@ -143,6 +187,8 @@ def redact_text(text: str) -> str:
     try:
         if _secret_re is not None:
             text = _secret_re.sub(REDACTED, text)
+        if _name_re is not None:
+            text = _name_re.sub(lambda m: m.group(1) + REDACTED, text)
         for i, pattern in enumerate(_PATTERNS):
             if i == 1:
                 text = pattern.sub(lambda m: m.group(1) + REDACTED, text)

@@ -22,6 +22,7 @@ from core.redaction import (
     redact_url,
     register_request_secrets,
     register_secret,
+    register_secret_name,
 )
 from core.testing import DemoSandbox
 
@@ -37,6 +38,7 @@ def test_public_surface() -> None:
         "redact_url",
         "register_request_secrets",
         "register_secret",
+        "register_secret_name",
     }
 
 
@@ -100,6 +102,24 @@ def test_registered_secret_is_scrubbed_anywhere() -> None:
     register_secret("plainsecretvalue", None, "ab")
     assert "plainsecretvalue" not in redact_text("x=plainsecretvalue;")
     assert redact_text("ab cd") == "ab cd"  # too short to register
+
+
+def test_registered_names_are_redacted_by_name() -> None:
+    register_secret_name("Zappid")
+    url = "https://api.example.test/data?q=London&ZAPPID=abc12&units=metric"
+    out = redact_url(url)
+    assert "abc12" not in out
+    assert "q=London" in out
+    assert "units=metric" in out
+    assert redact_headers({"zappid": "abc12"}) == {"zappid": REDACTED}
+    assert redact_mapping({"Zappid": "abc12"}) == {"Zappid": REDACTED}
+    text = redact_text('GET /x?zappid=abc12&page=2 and {"zappid": "abc34"}')
+    assert "abc12" not in text
+    assert "abc34" not in text
+    assert "page=2" in text
+    assert redact_text("nozappid=keep") == "nozappid=keep"  # only the name itself
+    register_request_secrets([], b"zappid=short-but-registered-9")
+    assert "short-but-registered-9" not in redact_text("echo short-but-registered-9")
 
 
 def test_request_secrets_are_registered() -> None:
