@@ -101,6 +101,9 @@ class ServerThread:
         if self._stop is not None:
             self.loop.call_soon_threadsafe(self._stop.set)
             self._done.result(60)
+        # aiohttp keeps reading the rest of a refused body (its lingering
+        # close, up to 10 s) even after the client left; end those tasks
+        self.run(_cancel_the_rest())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(30)
         self.loop.close()
@@ -115,6 +118,13 @@ class ServerThread:
         assert self._consumer is not None
         ends = await self._consumer.end_offsets(self._partitions)
         return sum(ends.values())
+
+
+async def _cancel_the_rest() -> None:
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
 
 
 @pytest.fixture
