@@ -1,10 +1,12 @@
 """What every connector's webhook normalization shares.
 
-Each provider's ``normalize(body, headers, received_at)`` parses the
-(already verified) body, picks the provider event id, type, subject and
+Each provider's ``normalize(body, headers, received_at, verified)`` parses
+the (already verified) body, picks the provider event id, type, subject and
 time, and builds Events with :func:`webhook_event`. Anything it cannot read
 raises :class:`core.connector.MalformedPayload`, which the ingest server
-answers with 400.
+answers with 400. A provider that signs no event id passes
+:func:`digest_of` as ``bodydigest``, so a replay of the same signed body
+under a new id is still one event (dedup keys on the digest).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import orjson
 
 from core.connector import MalformedPayload
 from core.envelopes import EnvelopeError, Event
+from core.webhooks import Verified, body_digest
 
 _TRACEPARENT_RE = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 _TYPE_PART_RE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -53,6 +56,11 @@ def parse_form(body: bytes) -> dict[str, str | list[str]]:
         else:
             out[name] = value
     return out
+
+
+def digest_of(body: bytes, verified: Verified | None) -> str:
+    """The digest the verifier computed over the signed bytes, else this body's."""
+    return verified.digest if verified is not None else body_digest(body)
 
 
 def traceparent(headers: Mapping[str, str]) -> str:
@@ -106,6 +114,7 @@ def webhook_event(
     subject: str | None = None,
     time: datetime | None = None,
     delivery: str = "webhook",
+    bodydigest: str | None = None,
 ) -> Event:
     try:
         return Event.from_obj(
@@ -120,6 +129,7 @@ def webhook_event(
                 "delivery": delivery,
                 "receivedat": received_at,
                 "traceparent": traceparent(headers),
+                "bodydigest": bodydigest,
             }
         )
     except EnvelopeError as exc:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from core.apicall import ApiCall, CallContext, ClientSetup, Endpoint
 from core.envelopes import Event
 from core.poll import PollStream
+from core.webhooks import Verified, Verifier
 
 __all__ = [
     "ApiCall",
@@ -28,6 +29,7 @@ __all__ = [
     "Endpoint",
     "HandshakeReply",
     "MalformedPayload",
+    "Normalize",
     "PollStream",
     "Verifier",
     "WebhookSpec",
@@ -40,13 +42,23 @@ class MalformedPayload(ValueError):
     """A verified delivery whose body cannot be normalized (answered 400)."""
 
 
-class Verifier(Protocol):
-    """Checks a delivery's signature over its raw bytes; raises
-    ``core.webhooks.VerificationError`` on anything wrong."""
+class Normalize(Protocol):
+    """``normalize(body, headers, received_at, verified)`` of a :class:`WebhookSpec`.
 
-    def verify(
-        self, body: bytes, headers: Mapping[str, str], *, url: str | None = None
-    ) -> None: ...
+    ``verified`` is what the route's verifier returned; the event id comes
+    from it (never from an unsigned header), and a connector whose provider
+    signs no id sets the Event's ``bodydigest`` from ``verified.digest``.
+    ``None`` (callers outside the ingest server) means "read the headers".
+    """
+
+    def __call__(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        received_at: datetime,
+        verified: Verified | None = None,
+        /,
+    ) -> Sequence[Event]: ...
 
 
 @dataclass(frozen=True)
@@ -66,9 +78,10 @@ class WebhookSpec:
     - ``verifier(settings)`` builds the verifier from the connector's
       settings section, or returns None when no secret is configured (the
       route then answers 404: nothing unverified is ever accepted);
-    - ``normalize(body, headers, received_at)`` turns a verified delivery into
-      one or more Events (a SendGrid batch is many), raising
-      :class:`MalformedPayload` for a body it cannot read;
+    - ``normalize(body, headers, received_at, verified)`` turns a verified
+      delivery into one or more Events (a SendGrid batch is many), raising
+      :class:`MalformedPayload` for a body it cannot read (see
+      :class:`Normalize`);
     - ``handshake(body, headers)`` answers provider handshakes, after
       verification, before normalization;
     - ``max_body_bytes`` (413 above it) and ``ack_deadline_s``: how long the
@@ -82,7 +95,7 @@ class WebhookSpec:
     """
 
     verifier: Callable[[Any], Verifier | None]
-    normalize: Callable[[bytes, Mapping[str, str], datetime], Sequence[Event]]
+    normalize: Normalize
     handshake: Callable[[bytes, Mapping[str, str]], HandshakeReply | None] = (
         lambda _body, _headers: None
     )

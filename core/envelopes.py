@@ -135,7 +135,8 @@ class Event(Envelope):
     """A CloudEvents 1.0 event (structured mode) with Switchboard's extensions.
 
     ``data`` is the provider's payload, untouched. ``id`` is the provider's
-    event id: it is what deduplication keys on.
+    event id: it is what deduplication keys on, unless ``bodydigest`` is set
+    (see :attr:`dedup_key`).
     """
 
     CONTENT_TYPE: ClassVar[str] = CLOUDEVENTS_CONTENT_TYPE
@@ -153,6 +154,11 @@ class Event(Envelope):
     delivery: Literal["webhook", "poll"]
     receivedat: AwareDatetime = Field(default_factory=utcnow)
     traceparent: str | None = None
+    bodydigest: str | None = Field(
+        default=None,
+        pattern=r"^sha256:[0-9a-f]{64}$",
+        description="sha256 of the signed body, for providers that sign no event id",
+    )
 
     @field_validator("type")
     @classmethod
@@ -172,6 +178,13 @@ class Event(Envelope):
     def key(self) -> str:
         """Kafka key on ``<c>.events``: the subject when known, else the id."""
         return self.subject or self.id
+
+    @property
+    def dedup_key(self) -> str:
+        """Kafka key on ``<c>.ingest`` and what dedup keys on: the signed body's
+        digest when the provider signs no id (so a replay under a new id is
+        the same key, on the same partition), else the id."""
+        return self.bodydigest or self.id
 
 
 class Command(Envelope):

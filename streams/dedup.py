@@ -1,10 +1,20 @@
 """The dedup processor: ``<c>.ingest`` -> ``<c>.events``, one event per id.
 
-One faust agent per connector reads ``<c>.ingest`` (keyed by provider event
-id, so every copy of one event lands on the same partition) and keeps, in a
-changelog-backed table keyed the same way, when each id was first seen. A
-record whose id was seen within the retention window (default 7 days) is
-dropped; any other is forwarded to ``<c>.events`` keyed by subject.
+One faust agent per connector reads ``<c>.ingest`` (keyed by the Event's
+``dedup_key``, so every copy of one event lands on the same partition) and
+keeps, in a changelog-backed table keyed the same way, when each key was
+first seen. A record whose key was seen within the retention window
+(default 7 days) is dropped; any other is forwarded to ``<c>.events`` keyed
+by subject.
+
+The key is the provider event id, except for providers that sign no id
+(GitHub, Shopify, Twilio, a generic HMAC without ``{id}``): their Events
+carry ``bodydigest``, the SHA-256 of the signed body, and dedup keys on that,
+so a captured delivery replayed under a new (unsigned) id or event type is
+dropped like a retry. A digest, not "id and digest": the table is
+partitioned like its input, and only one key can decide the partition, so
+a second lookup on a key of another partition would miss on every worker
+but the one owning both.
 
 Expiry: an entry older than the window counts as unseen, and each agent
 sweeps the expired entries of the partition it is processing (deleting
@@ -93,7 +103,9 @@ def register_dedup(app: Any, settings: Settings, connector: str) -> Any:
                 await _dead_letter(app, dlq_name, message, connector, exc)
                 DEDUP.labels(connector, "dead_lettered").inc()
                 continue
-            event_id = key or event.id.encode()
+            # bodydigest first: a record keyed by id (an older ingest server)
+            # still dedups on the digest, on the worker that owns both keys
+            event_id = event.bodydigest.encode() if event.bodydigest else key or event.id.encode()
             previous = seen.get(event_id)
             if previous is not None and now - _seen_at(previous) < retention:
                 DEDUP.labels(connector, "duplicate").inc()

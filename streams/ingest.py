@@ -6,7 +6,8 @@ Routes: ``POST /webhooks/<c>`` per configured connector, ``GET /healthz``,
 The contract with providers:
 
 - 2xx only after Kafka acknowledged every record of the delivery (idempotent
-  producer, ``acks=all``), keyed by the provider event id;
+  producer, ``acks=all``), keyed by the Event's ``dedup_key`` (the provider
+  event id, or the signed body's digest where the provider signs no id);
 - the body is read whole (however it is split or chunked) up to the
   connector's size limit, within ``worker.body_timeout_s``;
 - 401 for a missing or bad signature or a stale timestamp, checked on the
@@ -287,9 +288,11 @@ class IngestServer:
         except BodyRefused as refused:
             return _reply(refused.status, name, refused.outcome, started)
         try:
-            route.verifier.verify(body, headers, url=request.path_qs)
+            verified = route.verifier.verify(body, headers, url=request.path_qs)
         except VerificationError as exc:
-            return _reply(401, name, f"rejected_{getattr(exc, 'reason', 'signature')}", started)
+            # malformed_body: refused before any signature work (e.g. Twilio's parameter cap)
+            status = 400 if exc.reason == "malformed_body" else 401
+            return _reply(status, name, f"rejected_{exc.reason}", started)
         try:
             body = decode(body, headers, route.max_body_bytes)
         except BodyRefused as refused:
@@ -303,7 +306,7 @@ class IngestServer:
                 status=handshake.status, body=handshake.body, content_type=handshake.content_type
             )
         try:
-            events = spec.normalize(body, headers, utcnow())
+            events = spec.normalize(body, headers, utcnow(), verified)
         except MalformedPayload:
             return _reply(400, name, "malformed", started)
         if not events:
@@ -352,7 +355,7 @@ _HEADERS = [("content-type", Event.CONTENT_TYPE.encode())]
 
 def _record(event: Event) -> tuple[bytes, bytes]:
     """(key, value) of an event's record; 413 if Kafka could not take it."""
-    key, value = event.id.encode(), event.to_json()
+    key, value = event.dedup_key.encode(), event.to_json()
     if len(key) + len(value) + 64 > kafka.MAX_RECORD_BYTES:  # 64: the header
         raise BodyRefused(413, "too_large")
     return key, value

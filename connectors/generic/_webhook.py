@@ -1,9 +1,15 @@
 """Generic webhooks: Standard Webhooks (or a configured HMAC scheme).
 
-id = the ``webhook-id`` (or ``svix-id``) header, else the body's ``id``;
+id = the id the signature covers (Standard Webhooks' ``webhook-id`` or
+``svix-id``, a generic HMAC's signed ``{id}``), else the body's ``id``;
 type = ``generic.<body.type>`` (the Standard Webhooks payload convention);
-subject = the body's ``data.id``, else ``subject``; time = the
-``webhook-timestamp`` header.
+subject = the body's ``data.id``, else ``subject``; time = the signed
+timestamp.
+
+An unsigned header never overrides a signed id. When the scheme signs no id
+(a generic HMAC template without ``{id}``), the id is the body's ``id``, else
+the ``webhook-id`` header as a mere label: the Event carries ``bodydigest``
+and dedup keys on that, so a replay under a new id is still one event.
 """
 
 from __future__ import annotations
@@ -13,8 +19,16 @@ from datetime import datetime
 from typing import Any
 
 from core.envelopes import Event
+from core.webhooks import Verified
 
-from .._normalize import epoch, parse_json_object, require, type_part, webhook_event
+from .._normalize import (
+    digest_of,
+    epoch,
+    parse_json_object,
+    require,
+    type_part,
+    webhook_event,
+)
 
 
 def _field(payload: dict[str, Any], path: str) -> Any:
@@ -26,9 +40,26 @@ def _field(payload: dict[str, Any], path: str) -> Any:
     return value
 
 
-def normalize(body: bytes, headers: Mapping[str, str], received_at: datetime) -> Sequence[Event]:
+def normalize(
+    body: bytes,
+    headers: Mapping[str, str],
+    received_at: datetime,
+    verified: Verified | None = None,
+) -> Sequence[Event]:
     payload = parse_json_object(body)
-    event_id = headers.get("webhook-id") or headers.get("svix-id") or payload.get("id")
+    event_id: Any
+    digest: str | None
+    if verified is not None and verified.event_id:  # the signature covers id and time
+        event_id, timestamp, digest = verified.event_id, epoch(verified.timestamp), None
+    else:  # no signed id: the id is a label, dedup keys on the body's digest
+        header_id = headers.get("webhook-id") or headers.get("svix-id")
+        event_id = payload.get("id") or header_id
+        digest = digest_of(body, verified)
+        if verified is not None:
+            timestamp = epoch(verified.timestamp)
+        else:  # a caller outside the ingest server
+            event_id = header_id or event_id
+            timestamp = epoch(headers.get("webhook-timestamp") or headers.get("svix-timestamp"))
     subject = _field(payload, "data.id") or payload.get("subject")
     raw_type = require(payload.get("type"), "type")
     return [
@@ -37,9 +68,10 @@ def normalize(body: bytes, headers: Mapping[str, str], received_at: datetime) ->
             event_id=require(event_id, "webhook-id header or id"),
             event_type=".".join(type_part(p) for p in raw_type.split(".")),
             subject=str(subject) if subject not in (None, "") else None,
-            time=epoch(headers.get("webhook-timestamp") or headers.get("svix-timestamp")),
+            time=timestamp,
             data=payload,
             headers=headers,
             received_at=received_at,
+            bodydigest=digest,
         )
     ]

@@ -4,6 +4,14 @@ id = ``X-GitHub-Delivery``, type = ``github.<X-GitHub-Event>[.<action>]``,
 subject = the issue/pull request (``owner/repo#123``) or the repository,
 time = the object's ``updated_at`` when present. ``ping`` is a handshake:
 accepted, nothing produced.
+
+GitHub signs only the body: the delivery id and the event name are unsigned
+headers. So every Event carries ``bodydigest`` (dedup keys on it: a captured
+delivery replayed under a new ``X-GitHub-Delivery`` is one event), and the
+claimed event name is checked against the payload's shape where the payload
+tells (:data:`EVENT_KEYS`): an ``issues`` body claimed as ``deployment`` is
+400. Where the shape cannot tell (``create`` vs ``delete``, events not in
+the table), a re-typed replay of a body already seen is dropped by dedup.
 """
 
 from __future__ import annotations
@@ -12,12 +20,67 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from core.connector import HandshakeReply
+from core.connector import HandshakeReply, MalformedPayload
 from core.envelopes import Event
+from core.webhooks import Verified
 
-from .._normalize import iso, parse_json_object, require, type_part, webhook_event
+from .._normalize import digest_of, iso, parse_json_object, require, type_part, webhook_event
 
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+
+EVENT_KEYS: dict[str, frozenset[str]] = {
+    name: frozenset(keys.split())
+    for name, keys in {
+        "branch_protection_rule": "rule",
+        "check_run": "check_run",
+        "check_suite": "check_suite",
+        "code_scanning_alert": "alert",
+        "commit_comment": "comment",
+        "create": "ref ref_type",
+        "delete": "ref ref_type",
+        "dependabot_alert": "alert",
+        "deploy_key": "key",
+        "deployment": "deployment",
+        "deployment_status": "deployment deployment_status",
+        "discussion": "discussion",
+        "discussion_comment": "discussion comment",
+        "fork": "forkee",
+        "gollum": "pages",
+        "issue_comment": "issue comment",
+        "issues": "issue",
+        "label": "label",
+        "member": "member",
+        "membership": "member team",
+        "merge_group": "merge_group",
+        "milestone": "milestone",
+        "package": "package",
+        "project": "project",
+        "project_card": "project_card",
+        "project_column": "project_column",
+        "projects_v2_item": "projects_v2_item",
+        "pull_request": "pull_request",
+        "pull_request_review": "pull_request review",
+        "pull_request_review_comment": "pull_request comment",
+        "pull_request_review_thread": "pull_request thread",
+        "push": "ref before after",
+        "registry_package": "registry_package",
+        "release": "release",
+        "repository_advisory": "repository_advisory",
+        "secret_scanning_alert": "alert",
+        "security_advisory": "security_advisory",
+        "sponsorship": "sponsorship",
+        "star": "starred_at",
+        "status": "sha state",
+        "sub_issues": "parent_issue sub_issue",
+        "team": "team",
+        "workflow_dispatch": "workflow ref",
+        "workflow_job": "workflow_job",
+        "workflow_run": "workflow_run",
+    }.items()
+}
+"""Top-level keys a payload of each event always has: each present in every
+action's schema in GitHub's webhook descriptions (``@octokit/openapi-webhooks``
+12.1.0, the "required" properties), keeping only the event's own objects."""
 
 
 def handshake(body: bytes, headers: Mapping[str, str]) -> HandshakeReply | None:
@@ -46,9 +109,30 @@ def _time(payload: dict[str, Any]) -> datetime | None:
     return None
 
 
-def normalize(body: bytes, headers: Mapping[str, str], received_at: datetime) -> Sequence[Event]:
+def check_event_shape(event: str, payload: Mapping[str, Any]) -> None:
+    """MalformedPayload when ``payload`` cannot be an ``event`` delivery: it lacks
+    the event's keys, or has every key of a more specific event (an
+    ``issue_comment`` body claimed as ``issues``). Unknown events pass."""
+    claimed = EVENT_KEYS.get(event)
+    if claimed is None:
+        return
+    keys = payload.keys()
+    if not claimed <= keys:
+        raise MalformedPayload(f"payload does not fit X-GitHub-Event {event}")
+    for other, needs in EVENT_KEYS.items():
+        if needs > claimed and needs <= keys:
+            raise MalformedPayload(f"payload is a {other} event, not {event}")
+
+
+def normalize(
+    body: bytes,
+    headers: Mapping[str, str],
+    received_at: datetime,
+    verified: Verified | None = None,
+) -> Sequence[Event]:
     payload = parse_json_object(body)
     event = type_part(require(headers.get("X-GitHub-Event"), "X-GitHub-Event header"))
+    check_event_shape(event, payload)
     action = payload.get("action")
     event_type = f"{event}.{type_part(action)}" if isinstance(action, str) and action else event
     return [
@@ -61,5 +145,6 @@ def normalize(body: bytes, headers: Mapping[str, str], received_at: datetime) ->
             data=payload,
             headers=headers,
             received_at=received_at,
+            bodydigest=digest_of(body, verified),
         )
     ]

@@ -13,11 +13,17 @@ from datetime import datetime
 
 from core.connector import MalformedPayload
 from core.envelopes import Event
+from core.webhooks import Verified
 
 from .._normalize import epoch, parse_json, require, type_part, webhook_event
 
 
-def normalize(body: bytes, headers: Mapping[str, str], received_at: datetime) -> Sequence[Event]:
+def normalize(
+    body: bytes,
+    headers: Mapping[str, str],
+    received_at: datetime,
+    verified: Verified | None = None,
+) -> Sequence[Event]:
     batch = parse_json(body)
     if not isinstance(batch, list):
         raise MalformedPayload("body is not a JSON array of events")

@@ -3,6 +3,13 @@
 id = ``X-Shopify-Webhook-Id``, type = ``shopify.<topic with / as .>`` (from
 ``X-Shopify-Topic``, e.g. ``shopify.orders.create``), subject = the
 resource's ``admin_graphql_api_id`` or id, time = ``X-Shopify-Triggered-At``.
+
+Shopify signs only the body; id, topic and time are unsigned headers. Every
+Event carries ``bodydigest`` and dedup keys on it, so a captured delivery
+replayed under a new id or another topic is dropped within the dedup
+window. The cost: Shopify sending one identical body under two topics (e.g.
+``orders/create`` and ``orders/paid`` in the same instant) yields the first
+only, because the two cannot be told from a re-typed replay.
 """
 
 from __future__ import annotations
@@ -11,11 +18,17 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from core.envelopes import Event
+from core.webhooks import Verified
 
-from .._normalize import iso, parse_json_object, require, type_part, webhook_event
+from .._normalize import digest_of, iso, parse_json_object, require, type_part, webhook_event
 
 
-def normalize(body: bytes, headers: Mapping[str, str], received_at: datetime) -> Sequence[Event]:
+def normalize(
+    body: bytes,
+    headers: Mapping[str, str],
+    received_at: datetime,
+    verified: Verified | None = None,
+) -> Sequence[Event]:
     payload = parse_json_object(body)
     topic = require(headers.get("X-Shopify-Topic"), "X-Shopify-Topic header")
     subject = payload.get("admin_graphql_api_id") or payload.get("id")
@@ -29,5 +42,6 @@ def normalize(body: bytes, headers: Mapping[str, str], received_at: datetime) ->
             data=payload,
             headers=headers,
             received_at=received_at,
+            bodydigest=digest_of(body, verified),
         )
     ]

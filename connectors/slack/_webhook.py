@@ -14,6 +14,7 @@ import orjson
 
 from core.connector import HandshakeReply, MalformedPayload
 from core.envelopes import Event
+from core.webhooks import Verified
 
 from .._normalize import epoch, parse_json_object, require, type_part, webhook_event
 
@@ -32,7 +33,12 @@ def handshake(body: bytes, headers: Mapping[str, str]) -> HandshakeReply | None:
     return None
 
 
-def normalize(body: bytes, headers: Mapping[str, str], received_at: datetime) -> Sequence[Event]:
+def normalize(
+    body: bytes,
+    headers: Mapping[str, str],
+    received_at: datetime,
+    verified: Verified | None = None,
+) -> Sequence[Event]:
     payload = parse_json_object(body)
     if payload.get("type") != "event_callback":
         raise MalformedPayload("not an event_callback")

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from core.envelopes import Event
+from core.webhooks import Verified
 
 from .._normalize import epoch, parse_json_object, require, type_part, webhook_event
 
@@ -41,5 +42,10 @@ def event_from_object(
     )
 
 
-def normalize(body: bytes, headers: Mapping[str, str], received_at: datetime) -> Sequence[Event]:
+def normalize(
+    body: bytes,
+    headers: Mapping[str, str],
+    received_at: datetime,
+    verified: Verified | None = None,
+) -> Sequence[Event]:
     return [event_from_object(parse_json_object(body), headers, received_at)]

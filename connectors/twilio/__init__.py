@@ -42,8 +42,12 @@ connector = Connector(
     name="twilio",
     settings=TwilioSettings,
     commands=COMMANDS,
-    # Twilio waits 15 s for a webhook response.
-    webhook=WebhookSpec(verifier=_verifier, normalize=normalize, ack_deadline_s=10.0),
+    # Twilio waits 15 s for a webhook response. Its callbacks are a few dozen
+    # parameters (a message body is at most 1,600 characters): 64 KiB leaves a
+    # wide margin and bounds what verification canonicalises (413 above it).
+    webhook=WebhookSpec(
+        verifier=_verifier, normalize=normalize, max_body_bytes=64 * 1024, ack_deadline_s=10.0
+    ),
     description="Twilio Programmable Messaging",
     api=client_setup,
     sandbox=sandbox,

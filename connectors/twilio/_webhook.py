@@ -5,6 +5,10 @@ list). id = ``I-Twilio-Idempotency-Token`` when Twilio sends it, else a
 stable hash of the sorted fields (a retried callback hashes the same).
 type = ``twilio.message.<MessageStatus>`` / ``twilio.call.<CallStatus>`` /
 ``twilio.message.received``; subject = MessageSid or CallSid.
+
+Twilio signs the URL and the parameters, not the idempotency token: every
+Event carries ``bodydigest`` and dedup keys on it, so a replay under a new
+token is one event.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from datetime import datetime
 import orjson
 
 from core.envelopes import Event
+from core.webhooks import Verified
 
-from .._normalize import parse_form, type_part, webhook_event
+from .._normalize import digest_of, parse_form, type_part, webhook_event
 
 
 def _stable_id(fields: Mapping[str, object]) -> str:
@@ -25,7 +30,12 @@ def _stable_id(fields: Mapping[str, object]) -> str:
     return "twh_" + hashlib.sha256(canonical).hexdigest()[:40]
 
 
-def normalize(body: bytes, headers: Mapping[str, str], received_at: datetime) -> Sequence[Event]:
+def normalize(
+    body: bytes,
+    headers: Mapping[str, str],
+    received_at: datetime,
+    verified: Verified | None = None,
+) -> Sequence[Event]:
     fields = parse_form(body)
     message_sid = fields.get("MessageSid") or fields.get("SmsSid")
     call_sid = fields.get("CallSid")
@@ -48,5 +58,6 @@ def normalize(body: bytes, headers: Mapping[str, str], received_at: datetime) ->
             data=fields,
             headers=headers,
             received_at=received_at,
+            bodydigest=digest_of(body, verified),
         )
     ]

@@ -2,7 +2,7 @@
 
 Every verifier implements :class:`Verifier`::
 
-    verifier.verify(body, headers, url=None)  # -> None, or raises VerificationError
+    verifier.verify(body, headers, url=None)  # -> Verified, or raises VerificationError
 
 over the raw body bytes (before any parsing) and the request headers (any
 mapping; names are matched case-insensitively). Comparisons are
@@ -10,7 +10,11 @@ constant-time, several secrets are accepted at once (rotation), timestamps
 are checked both ways against an injectable ``clock`` (epoch seconds), and
 *anything* wrong with a delivery raises :class:`VerificationError` (with a
 machine-readable ``reason``) and never another exception, so a receiver maps
-it to 401 without a catch-all. Constructors raise ``ValueError`` (naming the
+it to 401 without a catch-all. A header the scheme reads that occurs twice
+is refused (``duplicate_header``). :class:`Verified` says what the signature
+covered: the body's digest, and the id and timestamp when the scheme signs
+them; normalization takes the event id from it, never from an unsigned
+header. Constructors raise ``ValueError`` (naming the
 argument) for a bad configuration; settings models raise pydantic's
 ``ValidationError`` naming the setting.
 
@@ -24,7 +28,14 @@ Signers producing valid headers for tests, demos and benchmarks live in
 :mod:`core.testing.signing`.
 """
 
-from core.webhooks._private.common import DEFAULT_TOLERANCE, Reason, VerificationError, Verifier
+from core.webhooks._private.common import (
+    DEFAULT_TOLERANCE,
+    Reason,
+    VerificationError,
+    Verified,
+    Verifier,
+    body_digest,
+)
 from core.webhooks._private.generic import GenericHmacSettings, GenericHmacVerifier
 from core.webhooks._private.hmac_schemes import (
     GitHubVerifier,
@@ -68,8 +79,10 @@ __all__ = [
     "TwilioVerifier",
     "TwilioWebhookSettings",
     "VerificationError",
+    "Verified",
     "Verifier",
     "WebhookSettings",
+    "body_digest",
     "build_verifier",
     "webhook_settings_adapter",
 ]

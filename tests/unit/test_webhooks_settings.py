@@ -60,8 +60,10 @@ def test_public_surface() -> None:
         "TwilioVerifier",
         "TwilioWebhookSettings",
         "VerificationError",
+        "Verified",
         "Verifier",
         "WebhookSettings",
+        "body_digest",
         "build_verifier",
         "webhook_settings_adapter",
     ]

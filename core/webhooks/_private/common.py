@@ -13,7 +13,9 @@ import binascii
 import hashlib
 import hmac
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
 from core.errors import SwitchboardError
@@ -26,8 +28,10 @@ __all__ = [
     "Headers",
     "Reason",
     "VerificationError",
+    "Verified",
     "Verifier",
     "b64decode",
+    "body_digest",
     "check_tolerance",
     "hexdecode",
     "mac",
@@ -54,6 +58,7 @@ Reason = Literal[
     "body_mismatch",
     "malformed_body",
     "missing_url",
+    "duplicate_header",
 ]
 
 
@@ -67,7 +72,7 @@ class VerificationError(SwitchboardError):
     ``reason`` is machine-readable (one of :data:`Reason`: ``missing_header``,
     ``malformed_header``, ``bad_signature``, ``stale_timestamp``,
     ``future_timestamp``, ``body_mismatch``, ``malformed_body``,
-    ``missing_url``), fit for a metrics label. ``scheme`` names the verifier
+    ``missing_url``, ``duplicate_header``), fit for a metrics label. ``scheme`` names the verifier
     (``stripe``, ``github``, ...). The message is short and safe to log: it
     may name a header, never a secret, a signature value or the body.
     """
@@ -84,6 +89,28 @@ class VerificationError(SwitchboardError):
         return f"{prefix}{self.message} ({self.reason})"
 
 
+def body_digest(body: bytes) -> str:
+    """``sha256:<hex>`` of the raw body: what dedup keys on when a provider signs no id."""
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What a verifier checked, for normalization to use instead of re-reading headers.
+
+    - ``digest``: :func:`body_digest` of the raw body the signature covers;
+    - ``event_id``: the delivery id *the signature covers* (Standard
+      Webhooks' ``webhook-id``, a generic HMAC ``{id}``), else ``None``:
+      an id in an unsigned header (GitHub, Shopify, Twilio) is not evidence
+      of anything, so those deliveries are deduplicated on ``digest``;
+    - ``timestamp``: the signed epoch-seconds timestamp, else ``None``.
+    """
+
+    digest: str
+    event_id: str | None = None
+    timestamp: int | None = None
+
+
 @runtime_checkable
 class Verifier(Protocol):
     """Verifies one webhook delivery from its raw bytes and headers.
@@ -94,35 +121,67 @@ class Verifier(Protocol):
       parsing or decoding;
     - header names are looked up case-insensitively, whatever mapping is
       passed (a plain ``dict``, ``httpx.Headers``, aiohttp's ``CIMultiDict``);
+      a header the scheme reads (signature, id, timestamp, event type) that
+      occurs more than once is refused (``duplicate_header``), so the value
+      verified is the only value anyone can read;
     - ``url`` is the request's path and query as received (only schemes that
       sign the URL, i.e. Twilio, need it; others ignore it);
-    - returns ``None`` when the delivery is authentic and fresh, and raises
-      :class:`VerificationError` for anything else, never another exception;
+    - returns :class:`Verified` when the delivery is authentic and fresh, and
+      raises :class:`VerificationError` for anything else, never another
+      exception;
     - comparisons are constant-time; every configured secret (rotation) is
       tried; the clock is injectable.
     """
 
-    def verify(self, body: bytes, headers: Mapping[str, str], *, url: str | None = None) -> None:
-        """Return if the delivery is authentic; raise :class:`VerificationError` if not."""
+    def verify(
+        self, body: bytes, headers: Mapping[str, str], *, url: str | None = None
+    ) -> Verified:
+        """Return what was verified; raise :class:`VerificationError` if not authentic."""
         ...
 
 
 class Headers:
-    """Case-insensitive, read-only view over any header mapping (built once per call)."""
+    """Case-insensitive, read-only view over any header mapping (built once per call).
+
+    ``guarded`` names the headers the scheme reads (and ``guarded_prefixes``
+    whole families, e.g. ``x-shopify-``): one of them present more than once
+    (a multidict's repeated header, or two spellings of one name in a plain
+    dict) raises ``duplicate_header``. A replayed delivery with a prepended
+    id would otherwise be verified on one value and normalized on another.
+    """
 
     __slots__ = ("_scheme", "_values")
 
-    def __init__(self, headers: Mapping[str, str], scheme: str) -> None:
+    def __init__(
+        self,
+        headers: Mapping[str, str],
+        scheme: str,
+        guarded: Iterable[str] = (),
+        guarded_prefixes: Iterable[str] = (),
+    ) -> None:
         self._scheme = scheme
         values: dict[str, str] = {}
+        counts: Counter[str] = Counter()
         try:
-            for name, value in headers.items():
+            # httpx.Headers.items() joins repeated headers; multi_items() does not
+            multi = getattr(headers, "multi_items", None)
+            pairs = multi() if callable(multi) else headers.items()
+            for name, value in pairs:
                 if isinstance(name, str) and isinstance(value, str):
-                    values[name.lower()] = value
+                    key = name.lower()
+                    counts[key] += 1
+                    values.setdefault(key, value)
         except Exception as exc:  # a broken mapping is the caller's input, not our crash
             raise VerificationError(
                 "malformed_header", "unreadable headers", scheme=scheme
             ) from exc
+        names = {n.lower() for n in guarded}
+        prefixes = tuple(p.lower() for p in guarded_prefixes)
+        for key, count in counts.items():
+            if count > 1 and (key in names or key.startswith(prefixes)):
+                raise VerificationError(
+                    "duplicate_header", f"{key} header sent more than once", scheme=scheme
+                )
         self._values = values
 
     def get(self, name: str) -> str | None:

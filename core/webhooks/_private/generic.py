@@ -21,7 +21,9 @@ from core.webhooks._private.common import (
     Clock,
     Headers,
     VerificationError,
+    Verified,
     b64decode,
+    body_digest,
     check_tolerance,
     hexdecode,
     mac,
@@ -164,13 +166,19 @@ class GenericHmacVerifier:
     def __init__(self, settings: GenericHmacSettings, *, clock: Clock = time.time) -> None:
         self.settings = settings
         self._parts = compile_template(settings.template)
+        self._signs_id = any(kind == "id" for kind, _ in self._parts)
         self._secrets = secret_list([s.get_secret_value() for s in settings.secrets])
         self._clock = clock
 
-    def verify(self, body: bytes, headers: Mapping[str, str], *, url: str | None = None) -> None:
-        """See :class:`~core.webhooks.Verifier`; ``url`` is ignored."""
+    def verify(
+        self, body: bytes, headers: Mapping[str, str], *, url: str | None = None
+    ) -> Verified:
+        """See :class:`~core.webhooks.Verifier`; ``url`` is ignored. The
+        :class:`~core.webhooks.Verified` carries the id and timestamp only when
+        the template signs them (an unsigned ``id_header`` is not reported)."""
         cfg = self.settings
-        view = Headers(headers, self.scheme)
+        guarded = [h for h in (cfg.header, cfg.timestamp_header, cfg.id_header) if h]
+        view = Headers(headers, self.scheme, guarded)
         value = view.require(cfg.header)
         values: dict[str, bytes] = {"body": body}
         ts: int | None = None
@@ -178,14 +186,19 @@ class GenericHmacVerifier:
             raw = view.require(cfg.timestamp_header)
             ts = parse_timestamp(raw, cfg.timestamp_header, self.scheme)
             values["timestamp"] = raw.encode("ascii")
+        raw_id: str | None = None
         if cfg.id_header is not None:
-            values["id"] = view.require(cfg.id_header).encode("utf-8", "surrogatepass")
+            raw_id = view.require(cfg.id_header)
+            values["id"] = raw_id.encode("utf-8", "surrogatepass")
         given = self._signatures(value)
         signed = b"".join(data if kind == "text" else values[kind] for kind, data in self._parts)
         if not matches((mac(s, signed, cfg.algorithm) for s in self._secrets), given):
             raise VerificationError("bad_signature", "no matching signature", scheme=self.scheme)
         if ts is not None:
             check_tolerance(ts, self._clock, cfg.tolerance, self.scheme)
+        return Verified(
+            body_digest(body), event_id=raw_id if self._signs_id else None, timestamp=ts
+        )
 
     def _signatures(self, value: str) -> list[bytes]:
         cfg = self.settings

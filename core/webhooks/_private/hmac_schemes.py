@@ -18,7 +18,9 @@ from core.webhooks._private.common import (
     Clock,
     Headers,
     VerificationError,
+    Verified,
     b64decode,
+    body_digest,
     check_tolerance,
     hexdecode,
     mac,
@@ -62,9 +64,11 @@ class StripeVerifier:
         self._tolerance = _check_tolerance_arg(tolerance)
         self._clock = clock
 
-    def verify(self, body: bytes, headers: Mapping[str, str], *, url: str | None = None) -> None:
+    def verify(
+        self, body: bytes, headers: Mapping[str, str], *, url: str | None = None
+    ) -> Verified:
         """See :class:`~core.webhooks.Verifier`; ``url`` is ignored."""
-        value = Headers(headers, self.scheme).require(self.header)
+        value = Headers(headers, self.scheme, [self.header]).require(self.header)
         timestamp: str | None = None
         signatures: list[bytes] = []
         for item in value.split(","):
@@ -90,6 +94,7 @@ class StripeVerifier:
         if not matches((mac(s, signed) for s in self._secrets), signatures):
             raise VerificationError("bad_signature", "no matching signature", scheme=self.scheme)
         check_tolerance(ts, self._clock, self._tolerance, self.scheme)
+        return Verified(body_digest(body), timestamp=ts)
 
     def _malformed(self) -> VerificationError:
         return VerificationError(
@@ -100,9 +105,11 @@ class StripeVerifier:
 class GitHubVerifier:
     """GitHub ``X-Hub-Signature-256: sha256=<hex>``: HMAC-SHA256 of the body.
 
-    GitHub signs no timestamp, so there is no freshness check (replays are
-    caught downstream by dedup on ``X-GitHub-Delivery``). Any configured
-    secret may match.
+    GitHub signs no timestamp, id or event name, so there is no freshness
+    check: replays are caught downstream by dedup on the body's digest (see
+    :class:`~core.webhooks.Verified`). Every ``X-GitHub-*`` and
+    ``X-Hub-Signature*`` header must occur once. Any configured secret may
+    match.
     """
 
     scheme = "github"
@@ -111,9 +118,12 @@ class GitHubVerifier:
     def __init__(self, secrets: str | bytes | Iterable[str | bytes]) -> None:
         self._secrets = secret_list(secrets)
 
-    def verify(self, body: bytes, headers: Mapping[str, str], *, url: str | None = None) -> None:
+    def verify(
+        self, body: bytes, headers: Mapping[str, str], *, url: str | None = None
+    ) -> Verified:
         """See :class:`~core.webhooks.Verifier`; ``url`` is ignored."""
-        value = Headers(headers, self.scheme).require(self.header)
+        view = Headers(headers, self.scheme, guarded_prefixes=("x-github-", "x-hub-signature"))
+        value = view.require(self.header)
         prefix, sep, hexsig = value.partition("=")
         if not sep or prefix != "sha256":
             raise VerificationError(
@@ -122,6 +132,7 @@ class GitHubVerifier:
         given = hexdecode(hexsig, self.header, self.scheme)
         if not matches((mac(s, body) for s in self._secrets), [given]):
             raise VerificationError("bad_signature", "no matching signature", scheme=self.scheme)
+        return Verified(body_digest(body))
 
 
 class SlackVerifier:
@@ -148,9 +159,11 @@ class SlackVerifier:
         self._tolerance = _check_tolerance_arg(tolerance)
         self._clock = clock
 
-    def verify(self, body: bytes, headers: Mapping[str, str], *, url: str | None = None) -> None:
+    def verify(
+        self, body: bytes, headers: Mapping[str, str], *, url: str | None = None
+    ) -> Verified:
         """See :class:`~core.webhooks.Verifier`; ``url`` is ignored."""
-        view = Headers(headers, self.scheme)
+        view = Headers(headers, self.scheme, [self.header, self.timestamp_header])
         value = view.require(self.header)
         timestamp = view.require(self.timestamp_header)
         ts = parse_timestamp(timestamp, self.timestamp_header, self.scheme)
@@ -164,14 +177,16 @@ class SlackVerifier:
         if not matches((mac(s, signed) for s in self._secrets), [given]):
             raise VerificationError("bad_signature", "no matching signature", scheme=self.scheme)
         check_tolerance(ts, self._clock, self._tolerance, self.scheme)
+        return Verified(body_digest(body), timestamp=ts)
 
 
 class ShopifyVerifier:
     """Shopify ``X-Shopify-Hmac-Sha256``: base64 HMAC-SHA256 of the body.
 
     The secret is the app's client secret (or the webhook signing secret
-    shown in the admin). Shopify signs no timestamp; replays are caught by
-    dedup on ``X-Shopify-Webhook-Id``. Any configured secret may match.
+    shown in the admin). Shopify signs no timestamp, id or topic; replays
+    are caught by dedup on the body's digest. Every ``X-Shopify-*`` header
+    must occur once. Any configured secret may match.
     """
 
     scheme = "shopify"
@@ -180,9 +195,12 @@ class ShopifyVerifier:
     def __init__(self, secrets: str | bytes | Iterable[str | bytes]) -> None:
         self._secrets = secret_list(secrets)
 
-    def verify(self, body: bytes, headers: Mapping[str, str], *, url: str | None = None) -> None:
+    def verify(
+        self, body: bytes, headers: Mapping[str, str], *, url: str | None = None
+    ) -> Verified:
         """See :class:`~core.webhooks.Verifier`; ``url`` is ignored."""
-        value = Headers(headers, self.scheme).require(self.header)
-        given = b64decode(value, self.header, self.scheme)
+        view = Headers(headers, self.scheme, guarded_prefixes=("x-shopify-",))
+        given = b64decode(view.require(self.header), self.header, self.scheme)
         if not matches((mac(s, body) for s in self._secrets), [given]):
             raise VerificationError("bad_signature", "no matching signature", scheme=self.scheme)
+        return Verified(body_digest(body))

@@ -22,7 +22,9 @@ from core.webhooks._private.common import (
     Clock,
     Headers,
     VerificationError,
+    Verified,
     b64decode,
+    body_digest,
     check_tolerance,
     parse_timestamp,
 )
@@ -102,9 +104,11 @@ class SendGridVerifier:
         self._tolerance = tolerance
         self._clock = clock
 
-    def verify(self, body: bytes, headers: Mapping[str, str], *, url: str | None = None) -> None:
+    def verify(
+        self, body: bytes, headers: Mapping[str, str], *, url: str | None = None
+    ) -> Verified:
         """See :class:`~core.webhooks.Verifier`; ``url`` is ignored."""
-        view = Headers(headers, self.scheme)
+        view = Headers(headers, self.scheme, [self.header, self.timestamp_header])
         signature = b64decode(view.require(self.header), self.header, self.scheme)
         timestamp = view.require(self.timestamp_header)
         ts = parse_timestamp(timestamp, self.timestamp_header, self.scheme)
@@ -112,6 +116,7 @@ class SendGridVerifier:
         if not any(self._verify_one(key, signature, signed) for key in self._keys):
             raise VerificationError("bad_signature", "no matching signature", scheme=self.scheme)
         check_tolerance(ts, self._clock, self._tolerance, self.scheme)
+        return Verified(body_digest(body), timestamp=ts)
 
     @staticmethod
     def _verify_one(key: ec.EllipticCurvePublicKey, signature: bytes, signed: bytes) -> bool:

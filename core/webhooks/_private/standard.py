@@ -19,7 +19,9 @@ from core.webhooks._private.common import (
     Clock,
     Headers,
     VerificationError,
+    Verified,
     b64decode,
+    body_digest,
     check_tolerance,
     mac,
     matches,
@@ -88,9 +90,12 @@ class StandardWebhooksVerifier:
         self._tolerance = tolerance
         self._clock = clock
 
-    def verify(self, body: bytes, headers: Mapping[str, str], *, url: str | None = None) -> None:
-        """See :class:`~core.webhooks.Verifier`; ``url`` is ignored."""
-        view = Headers(headers, self.scheme)
+    def verify(
+        self, body: bytes, headers: Mapping[str, str], *, url: str | None = None
+    ) -> Verified:
+        """See :class:`~core.webhooks.Verifier`; ``url`` is ignored. The
+        :class:`~core.webhooks.Verified` carries the signed id and timestamp."""
+        view = Headers(headers, self.scheme, self._SETS[0] + self._SETS[1])
         names = self._SETS[0]
         if view.get(names[2]) is None and view.get(self._SETS[1][2]) is not None:
             names = self._SETS[1]
@@ -124,3 +129,4 @@ class StandardWebhooksVerifier:
         if not matches((mac(k, signed) for k in self._keys), given):
             raise VerificationError("bad_signature", "no matching signature", scheme=self.scheme)
         check_tolerance(ts, self._clock, self._tolerance, self.scheme)
+        return Verified(body_digest(body), event_id=msg_id, timestamp=ts)
