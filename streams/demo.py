@@ -106,7 +106,13 @@ def deliveries(run: str) -> list[Delivery]:
     issue = orjson.dumps(
         {
             "action": "opened",
-            "issue": {"number": 42, "title": "Demo issue", "updated_at": "2026-11-23T10:00:00Z"},
+            # the run in the body: GitHub signs no delivery id, so dedup keys on the
+            # body's digest and an identical body from an earlier run is a duplicate
+            "issue": {
+                "number": 42,
+                "title": f"Demo issue {run}",
+                "updated_at": "2026-11-23T10:00:00Z",
+            },
             "repository": {"full_name": "switchboard/demo"},
         }
     )
