@@ -9,10 +9,13 @@ Authorization code (RFC 6749 4.1, PKCE RFC 7636 S256, OIDC nonce):
 ``state``, ``nonce`` and code verifier; :meth:`AuthorizationCodeFlow.finish`
 takes the redirect back and rejects, with :class:`AuthFlowError`, an unknown
 or already used state, a state older than ``state_ttl``, an ``error``
-parameter, and an ``id_token`` whose ``nonce`` differs. The id_token's
-signature is not verified here (the token came straight from the token
-endpoint over TLS; verify it with the provider's keys if you rely on its
-claims).
+parameter, and any ``id_token`` that :class:`~core.auth.OIDCProvider` does
+not verify (signature against the provider's JWKS, ``iss``, ``aud``,
+``exp``, ``iat``, ``nonce``). An id_token is never returned unverified: one
+that arrives without a configured ``oidc`` provider is refused too.
+``extra`` authorization parameters cannot replace the ones the flow's
+security rests on (:data:`RESERVED_PARAMETERS`). Authorize, token and
+device URLs must be https except on loopback.
 
 Device authorization (RFC 8628): :meth:`DeviceFlow.start` returns the user
 code and URL to show; :meth:`DeviceFlow.poll` waits ``interval`` seconds
@@ -28,6 +31,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -36,7 +40,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
-import orjson
 from pydantic import SecretStr
 
 from core._auth_oauth import (
@@ -47,8 +50,10 @@ from core._auth_oauth import (
     _parse,
     check_url,
 )
+from core._auth_oidc import OIDCProvider
 from core._auth_static import require
 from core.errors import InvalidBodyError, PolicyError
+from core.redaction import register_secret
 from core.tokenstore import OAuthToken
 
 __all__ = [
@@ -61,6 +66,18 @@ __all__ = [
 ]
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+RESERVED_PARAMETERS = frozenset(
+    {
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+        "redirect_uri",
+        "response_type",
+        "client_id",
+    }
+)
+MIN_DEVICE_INTERVAL = 1.0  # a provider's interval of 0 must not make us poll in a tight loop
 
 
 def pkce_challenge(verifier: str) -> str:
@@ -82,6 +99,7 @@ class PKCEPair:
     @classmethod
     def generate(cls) -> PKCEPair:
         verifier = secrets.token_urlsafe(64)  # 86 chars of the unreserved set, 512 bits
+        register_secret(verifier)
         return cls(verifier, pkce_challenge(verifier))
 
 
@@ -97,7 +115,11 @@ class AuthorizationRequest:
 
 
 class AuthorizationCodeFlow:
-    """Authorization code grant with PKCE S256, state and nonce (see module doc)."""
+    """Authorization code grant with PKCE S256, state and nonce (see module doc).
+
+    ``oidc`` verifies the id_token; :meth:`discover` builds a flow from an
+    issuer's discovery document (endpoints and verification in one).
+    """
 
     def __init__(
         self,
@@ -112,8 +134,9 @@ class AuthorizationCodeFlow:
         extra: Mapping[str, str] | None = None,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        oidc: OIDCProvider | None = None,
     ) -> None:
-        self.authorize_url = check_url(authorize_url, "authorize_url")
+        self.authorize_url = check_url(authorize_url, "authorize_url", https=True)
         self.redirect_uri = check_url(redirect_uri, "redirect_uri")
         require(client_id, "client_id")
         if not state_ttl > 0:
@@ -128,9 +151,39 @@ class AuthorizationCodeFlow:
         self.client_id = client_id
         self.scope = scope
         self.state_ttl = state_ttl
+        overridden = sorted(RESERVED_PARAMETERS & {k.lower() for k in extra or {}})
+        if overridden:
+            raise PolicyError(
+                f"extra: cannot set {', '.join(overridden)} (the flow sets them itself)",
+                setting="extra",
+            )
         self.extra = dict(extra or {})
         self.clock = clock
+        self.oidc = oidc
         self._pending: dict[str, AuthorizationRequest] = {}
+
+    @classmethod
+    async def discover(
+        cls,
+        oidc: OIDCProvider,
+        client_id: str,
+        redirect_uri: str,
+        client_secret: SecretStr | str | None = None,
+        **kwargs: Any,
+    ) -> AuthorizationCodeFlow:
+        """A flow whose endpoints come from ``oidc``'s discovery document."""
+        meta = await oidc.metadata()
+        if meta.authorization_endpoint is None or meta.token_endpoint is None:
+            raise AuthFlowError("OIDC discovery: no authorization_endpoint or token_endpoint")
+        return cls(
+            meta.authorization_endpoint,
+            meta.token_endpoint,
+            client_id,
+            redirect_uri,
+            client_secret,
+            oidc=oidc,
+            **kwargs,
+        )
 
     def start(self) -> AuthorizationRequest:
         """A new authorization request; remember nothing else, the flow keeps it."""
@@ -149,8 +202,8 @@ class AuthorizationCodeFlow:
             "nonce": nonce,
             "code_challenge": pkce.challenge,
             "code_challenge_method": pkce.method,
-            **self.extra,
         }
+        params = {**self.extra, **params}  # extra never replaces the flow's own
         if self.scope:
             params["scope"] = self.scope
         separator = "&" if urlsplit(self.authorize_url).query else "?"
@@ -174,6 +227,7 @@ class AuthorizationCodeFlow:
         code = params.get("code")
         if not code:
             raise AuthFlowError("redirect carries no code")
+        register_secret(code)
         form = {
             "grant_type": "authorization_code",
             "code": code,
@@ -182,9 +236,14 @@ class AuthorizationCodeFlow:
         }
         token = _parse(await self.endpoint.post(form), self.clock(), self.endpoint.url)
         if token.id_token is not None:
-            claimed = _id_token_claims(token.id_token).get("nonce")
-            if not isinstance(claimed, str) or not hmac.compare_digest(claimed, request.nonce):
-                raise AuthFlowError("id_token nonce does not match the authorization request")
+            if self.oidc is None:
+                raise AuthFlowError(
+                    "the token endpoint sent an id_token but no OIDC provider is configured "
+                    "to verify it (pass oidc=OIDCProvider(issuer))"
+                )
+            await self.oidc.verify_id_token(
+                token.id_token, client_id=self.client_id, nonce=request.nonce
+            )
         return token
 
     def _take_state(self, state: str) -> AuthorizationRequest:
@@ -199,18 +258,10 @@ class AuthorizationCodeFlow:
         return match
 
     async def aclose(self) -> None:
+        """Close the token endpoint's client and the ``oidc`` provider's."""
         await self.endpoint.aclose()
-
-
-def _id_token_claims(id_token: str) -> dict[str, Any]:
-    try:
-        payload = id_token.split(".")[1]
-        claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError, orjson.JSONDecodeError):
-        raise AuthFlowError("id_token is not a JWT") from None
-    if not isinstance(claims, dict):
-        raise AuthFlowError("id_token claims are not an object")
-    return claims
+        if self.oidc is not None:
+            await self.oidc.aclose()
 
 
 @dataclass(frozen=True)
@@ -262,16 +313,23 @@ class DeviceFlow:
         form = {"scope": self.scope} if self.scope else {}
         body = await self.device.post(form)
         try:
-            return DeviceCode(
+            expires_in = float(body["expires_in"])
+            raw_interval = body.get("interval")
+            interval = 5.0 if raw_interval is None else float(raw_interval)  # RFC 8628 3.2
+            if not (0 < expires_in < math.inf and 0 <= interval < math.inf):
+                raise ValueError("expires_in / interval out of range")
+            code = DeviceCode(
                 device_code=str(body["device_code"]),
                 user_code=str(body["user_code"]),
                 verification_uri=str(body["verification_uri"]),
                 verification_uri_complete=body.get("verification_uri_complete"),
-                expires_at=self.clock() + float(body["expires_in"]),
-                interval=float(body.get("interval", 5)),
+                expires_at=self.clock() + expires_in,
+                interval=max(MIN_DEVICE_INTERVAL, interval),
             )
         except (KeyError, TypeError, ValueError):
             raise InvalidBodyError("device authorization response is incomplete") from None
+        register_secret(code.device_code)
+        return code
 
     async def poll(self, code: DeviceCode) -> OAuthToken:
         """Poll the token endpoint until the user approves; see the module doc."""
@@ -287,7 +345,7 @@ class DeviceFlow:
                 if exc.provider_code == "authorization_pending":
                     continue
                 if exc.provider_code == "slow_down":
-                    interval += 5
+                    interval += 5  # RFC 8628 3.5: for this and every later request
                     continue
                 raise AuthFlowError(
                     f"device authorization failed: {exc.provider_code}",

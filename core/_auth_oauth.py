@@ -83,15 +83,52 @@ class AuthFlowError(FatalRequestError):
     code = "auth_flow_error"
 
 
-def check_url(value: str, setting: str) -> str:
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def check_url(value: str, setting: str, *, https: bool = False) -> str:
+    """``value`` if it is an http(s) URL; with ``https``, plain http only on loopback."""
     require(value, setting)
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise PolicyError(f"{setting}: not an http(s) URL", setting=setting)
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+    except ValueError:
+        raise PolicyError(f"{setting} is not an http(s) URL", setting=setting) from None
+    if parts.scheme not in ("http", "https") or not parts.netloc or not host:
+        raise PolicyError(f"{setting} is not an http(s) URL", setting=setting)
+    if https and parts.scheme != "https" and host.lower() not in _LOOPBACK:
+        # "setting is ...", not "setting: ...": redaction scrubs "token_url: <word>".
+        raise PolicyError(
+            f"{setting} must be an https URL (plain http only on loopback: "
+            "127.0.0.1, ::1, localhost)",
+            setting=setting,
+        )
     return value
 
 
-class TokenEndpoint:
+class OwnedClient:
+    """An httpx client for calls to an authorization server (never the
+    authenticated provider client): the one given, or a private one made on
+    first use and closed by :meth:`aclose`. Redirects are not followed."""
+
+    def __init__(self, client: httpx.AsyncClient | None) -> None:
+        self._client = client
+        self._owns_client = client is None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._owns_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+class TokenEndpoint(OwnedClient):
     """One authorization server endpoint plus the client's credentials.
 
     ``auth_method``: ``"basic"`` (client_secret_basic, RFC 6749 2.3.1),
@@ -111,7 +148,7 @@ class TokenEndpoint:
         client: httpx.AsyncClient | None = None,
         setting: str = "token_url",
     ) -> None:
-        self.url = check_url(url, setting)
+        self.url = check_url(url, setting, https=True)  # the client secret travels here
         require(client_id, "client_id")
         if auth_method not in ("basic", "post", "none"):
             raise PolicyError(
@@ -123,20 +160,7 @@ class TokenEndpoint:
         self.client_id = client_id
         self._secret = None if client_secret is None else secret(client_secret)
         self.auth_method = auth_method
-        self._client = client
-        self._owns_client = client is None
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False
-            )
-        return self._client
-
-    async def aclose(self) -> None:
-        if self._owns_client and self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        super().__init__(client)
 
     async def post(self, form: Mapping[str, str]) -> dict[str, Any]:
         """POST ``form`` (plus client authentication); the JSON object on 200.

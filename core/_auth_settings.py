@@ -24,7 +24,12 @@ from pydantic import (
     field_validator,
 )
 
-from core._auth_oauth import ClientAuthMethod, ClientCredentialsAuth, RefreshTokenAuth
+from core._auth_oauth import (
+    ClientAuthMethod,
+    ClientCredentialsAuth,
+    RefreshTokenAuth,
+    check_url,
+)
 from core._auth_static import ApiKeyAuth, BasicAuth, BearerAuth
 from core.tokenstore import TokenStore
 
@@ -62,6 +67,12 @@ class _Base(BaseModel):
 def _nonblank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
+    return value
+
+
+def _https_or_loopback(value: AnyHttpUrl) -> AnyHttpUrl:
+    # The client secret travels to this URL: plain http only on loopback.
+    check_url(str(value), "token_url", https=True)
     return value
 
 
@@ -123,6 +134,7 @@ class ClientCredentialsSettings(_Base):
     store_key: str | None = None
 
     _check_id = field_validator("client_id")(_nonblank)
+    _check_url = field_validator("token_url")(_https_or_loopback)
 
     def build(
         self,
@@ -160,6 +172,7 @@ class RefreshTokenSettings(_Base):
     store_key: str | None = None
 
     _check_id = field_validator("client_id")(_nonblank)
+    _check_url = field_validator("token_url")(_https_or_loopback)
 
     def build(
         self,

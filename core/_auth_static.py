@@ -35,7 +35,7 @@ def require(value: object, setting: str) -> None:
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise PolicyError(f"{setting}: required", setting=setting)
+        raise PolicyError(f"{setting} is required", setting=setting)
 
 
 class BearerAuth(httpx.Auth):

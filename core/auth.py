@@ -10,6 +10,7 @@ OAuth2 client credentials       :class:`ClientCredentialsAuth` (``oauth2_client_
 OAuth2 refresh token            :class:`RefreshTokenAuth` (``oauth2_refresh_token``)
 authorization code + PKCE       :class:`AuthorizationCodeFlow` (interactive, once)
 device authorization            :class:`DeviceFlow` (interactive, once)
+OpenID Connect id_token         :class:`OIDCProvider` (discovery, JWKS, verification)
 ==============================  ==================================================
 
 OAuth2 schemes refresh ahead of expiry under an ``asyncio.Lock`` (one
@@ -38,6 +39,7 @@ from core._auth_oauth import (
     RefreshTokenAuth,
     TokenEndpoint,
 )
+from core._auth_oidc import OIDCMetadata, OIDCProvider
 from core._auth_settings import (
     ApiKeySettings,
     AuthSettings,
@@ -80,6 +82,8 @@ __all__ = [
     "MemoryTokenStore",
     "OAuth2Auth",
     "OAuthToken",
+    "OIDCMetadata",
+    "OIDCProvider",
     "PKCEPair",
     "RefreshTokenAuth",
     "RefreshTokenSettings",

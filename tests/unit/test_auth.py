@@ -24,23 +24,14 @@ from core.auth import (
 )
 from core.errors import InvalidBodyError, PolicyError, ServerError
 from core.testing import DemoSandbox
+from tests.authtools import Clock, demo_sandbox
 
 CLIENT_ID, CLIENT_SECRET = "sandbox-client", "sandbox-secret"
 
 
-class WallClock:
-    """An injectable epoch clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 async def sandbox() -> AsyncIterator[DemoSandbox]:
-    async with DemoSandbox() as sb:
+    async for sb in demo_sandbox():
         yield sb
 
 
@@ -61,7 +52,8 @@ def test_public_surface() -> None:
             "AuthorizationCodeFlow", "AuthorizationRequest", "BasicAuth", "BasicSettings",
             "BearerAuth", "BearerSettings", "ClientCredentialsAuth", "ClientCredentialsSettings",
             "DeviceCode", "DeviceFlow", "FileTokenStore", "MemoryTokenStore", "OAuth2Auth",
-            "OAuthToken", "PKCEPair", "RefreshTokenAuth", "RefreshTokenSettings", "TokenCipher",
+            "OAuthToken", "OIDCMetadata", "OIDCProvider", "PKCEPair", "RefreshTokenAuth",
+            "RefreshTokenSettings", "TokenCipher",
             "TokenEndpoint", "TokenStore", "TokenStoreError", "TokenStoreSettings",
             "auth_settings_adapter", "build_auth", "generate_key", "pkce_challenge",
         ]
@@ -117,13 +109,13 @@ def test_invalid_oauth_settings_name_the_setting() -> None:
         ClientCredentialsAuth("ftp://x/token", CLIENT_ID, CLIENT_SECRET)
     assert err.value.setting == "token_url"
     with pytest.raises(PolicyError) as err:
-        ClientCredentialsAuth("http://x/token", CLIENT_ID, "")
+        ClientCredentialsAuth("https://x/token", CLIENT_ID, "")
     assert err.value.setting == "client_secret"
     with pytest.raises(PolicyError) as err:
-        ClientCredentialsAuth("http://x/token", CLIENT_ID, "s", refresh_margin=-1)
+        ClientCredentialsAuth("https://x/token", CLIENT_ID, "s", refresh_margin=-1)
     assert err.value.setting == "refresh_margin"
     with pytest.raises(PolicyError) as err:
-        RefreshTokenAuth("http://x/token", CLIENT_ID)
+        RefreshTokenAuth("https://x/token", CLIENT_ID)
     assert err.value.setting == "refresh_token"
 
 
@@ -140,7 +132,7 @@ async def test_one_fetch_for_50_concurrent_requests(sandbox: DemoSandbox) -> Non
 
 
 async def test_refresh_ahead_of_expiry(sandbox: DemoSandbox) -> None:
-    clock = WallClock()
+    clock = Clock()
     sandbox.oauth.access_ttl = 100
     auth = ClientCredentialsAuth(
         token_url(sandbox), CLIENT_ID, CLIENT_SECRET, refresh_margin=10, clock=clock

@@ -9,9 +9,17 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import pytest
 
-from core.auth import AuthFlowError, AuthorizationCodeFlow, DeviceFlow, PKCEPair, pkce_challenge
+from core.auth import (
+    AuthFlowError,
+    AuthorizationCodeFlow,
+    DeviceFlow,
+    OIDCProvider,
+    PKCEPair,
+    pkce_challenge,
+)
 from core.errors import PolicyError
 from core.testing import DemoSandbox, pkce_s256
+from tests.authtools import Clock, authorize, demo_sandbox
 
 REDIRECT = "http://127.0.0.1:9/callback"
 
@@ -24,17 +32,9 @@ RFC7636_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 RFC7636_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 
 
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 async def sandbox() -> AsyncIterator[DemoSandbox]:
-    async with DemoSandbox() as sb:
+    async for sb in demo_sandbox():
         yield sb
 
 
@@ -54,23 +54,18 @@ def test_generated_pkce_pair_is_valid() -> None:
 
 
 def make_flow(sandbox: DemoSandbox, clock: Clock | None = None) -> AuthorizationCodeFlow:
+    clock = clock or Clock()
+    sandbox.oauth.wall_clock = clock  # the provider signs id_tokens on the same clock
     return AuthorizationCodeFlow(
         f"{sandbox.url}/oauth/authorize",
         f"{sandbox.url}/oauth/token",
         "public",
         REDIRECT,
-        scope="read",
+        scope="openid read",
         state_ttl=300,
-        clock=clock or Clock(),
+        clock=clock,
+        oidc=OIDCProvider(f"{sandbox.url}/oauth", clock=clock),
     )
-
-
-async def authorize(url: str) -> str:
-    """Follow the authorize URL like a browser would, up to the redirect back."""
-    async with httpx.AsyncClient() as client:
-        response = await client.get(url)
-    assert response.status_code == 302
-    return response.headers["Location"]
 
 
 async def test_authorization_code_with_pkce(sandbox: DemoSandbox) -> None:
@@ -151,10 +146,10 @@ async def test_error_in_callback_is_rejected(sandbox: DemoSandbox) -> None:
 
 def test_flow_settings_are_checked() -> None:
     with pytest.raises(PolicyError) as err:
-        AuthorizationCodeFlow("http://x/a", "http://x/t", "c", "not a url")
+        AuthorizationCodeFlow("https://x/a", "https://x/t", "c", "not a url")
     assert err.value.setting == "redirect_uri"
     with pytest.raises(PolicyError) as err:
-        AuthorizationCodeFlow("http://x/a", "http://x/t", "c", REDIRECT, state_ttl=0)
+        AuthorizationCodeFlow("https://x/a", "https://x/t", "c", REDIRECT, state_ttl=0)
     assert err.value.setting == "state_ttl"
 
 

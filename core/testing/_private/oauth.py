@@ -8,14 +8,26 @@ Routes (under ``prefix``, default ``/oauth``)::
     GET  {prefix}/authorize     auto-approves; 302 to redirect_uri?code=..&state=..
     POST {prefix}/device/code   RFC 8628 device authorization response
     GET|POST {prefix}/me        the protected resource: 200 with a valid bearer, else 401
+    GET  {prefix}/.well-known/openid-configuration   OIDC discovery (issuer = base + prefix)
+    GET  {prefix}/jwks          the signing keys (JWKS)
 
 Client authentication: HTTP Basic or ``client_id``/``client_secret`` in the
 form; a client registered with secret ``None`` is public (PKCE, device).
 Refresh tokens rotate by default (the old one then fails with
 ``invalid_grant``). Device polls answer ``authorization_pending``
 ``device_pending_polls`` times and ``slow_down`` ``device_slow_down_polls``
-times first (counted, not timed, so tests need no real waiting).
-The ``id_token`` is an unsigned JWT carrying the authorize request's nonce.
+times first (counted, not timed, so tests need no real waiting); with
+``device_enforce_interval`` a poll sooner than the current interval (on
+``clock``) also gets ``slow_down``, as real providers answer, and
+``device_poll_times`` records when each poll arrived (the server's view).
+
+The ``id_token`` is an RS256 JWT signed with the current key of a rotating
+RSA key set (``rotate_signing_key()``; ``jwks_keep_old`` keeps retired keys
+in the JWKS), carrying the authorize request's nonce, ``iat``/``exp`` from
+``wall_clock``. ``forge_id_token`` makes it a forgery for tests: ``"none"``
+(alg=none), ``"hs256"`` (HMAC keyed with the public key), ``"wrong_key"``
+(a key not in the JWKS, under the current kid), ``"unknown_kid"``;
+``id_token_overrides`` replaces claims (``iss``, ``aud``, ``exp``, ``nonce``).
 """
 
 from __future__ import annotations
@@ -23,6 +35,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import secrets
 import threading
 import time
@@ -32,8 +45,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
+import jwt
 import orjson
 from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 from yarl import URL
 
 __all__ = ["OAuthServer", "pkce_s256"]
@@ -68,6 +85,8 @@ class _Device:
     pending_left: int
     slow_down_left: int
     expires_at: float
+    interval: float
+    last_poll: float
     denied: bool = False
 
 
@@ -84,6 +103,16 @@ class OAuthServer:
         self.device_slow_down_polls = 0
         self.device_interval = 5
         self.device_ttl = 600.0
+        self.device_enforce_interval = False
+        self.device_poll_times: list[float] = []
+        self.wall_clock: Callable[[], float] = time.time
+        self.forge_id_token: str | None = None
+        self.id_token_overrides: dict[str, Any] = {}
+        self.jwks_keep_old = True
+        self.jwks_requests = 0
+        self.discovery_requests = 0
+        self.prefix = "/oauth"
+        self._keys: list[tuple[str, rsa.RSAPrivateKey]] = []  # made on first use (~0.1 s)
         self.token_requests: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._access: dict[str, float] = {}
@@ -92,6 +121,52 @@ class OAuthServer:
         self._devices: dict[str, _Device] = {}
 
     # --- switches and assertions for tests -----------------------------------
+
+    def rotate_signing_key(self) -> str:
+        """A new current RSA signing key (new kid); returns the kid."""
+        kid = "k" + secrets.token_hex(4)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        with self._lock:
+            self._keys.append((kid, key))
+            if not self.jwks_keep_old:
+                self._keys = self._keys[-1:]
+        return kid
+
+    def _current_key(self) -> tuple[str, rsa.RSAPrivateKey]:
+        if not self._keys:
+            self.rotate_signing_key()
+        with self._lock:
+            return self._keys[-1]
+
+    def jwks(self) -> dict[str, Any]:
+        self._current_key()
+        with self._lock:
+            keys = list(self._keys)
+        out = []
+        for kid, key in keys:
+            jwk = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+            out.append({**jwk, "kid": kid, "use": "sig", "alg": "RS256"})
+        return {"keys": out}
+
+    def _id_token(self, claims: dict[str, Any]) -> str:
+        kid, key = self._current_key()
+        forge = self.forge_id_token
+        if forge == "none":
+            header = _b64(orjson.dumps({"alg": "none", "typ": "JWT"}))
+            return f"{header}.{_b64(orjson.dumps(claims))}."
+        if forge == "hs256":  # key confusion: HMAC keyed with the public key's PEM
+            pem = key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            head = _b64(orjson.dumps({"alg": "HS256", "typ": "JWT", "kid": kid}))
+            signing_input = f"{head}.{_b64(orjson.dumps(claims))}"
+            mac = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
+            return f"{signing_input}.{_b64(mac)}"
+        if forge == "wrong_key":
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if forge == "unknown_kid":
+            kid = "never-published"
+        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
 
     def revoke_access_tokens(self) -> None:
         """Every access token issued so far is now invalid (as if expired early)."""
@@ -138,17 +213,17 @@ class OAuthServer:
                 self._refresh[token] = client_id
                 body["refresh_token"] = token
         if nonce is not None:
-            now = int(time.time())
+            now = int(self.wall_clock())
             claims = {
-                "iss": base,
+                "iss": base + self.prefix,
                 "aud": client_id,
                 "sub": "user-1",
                 "nonce": nonce,
                 "iat": now,
                 "exp": now + int(self.access_ttl),
+                **self.id_token_overrides,
             }
-            header = _b64(orjson.dumps({"alg": "none", "typ": "JWT"}))
-            body["id_token"] = f"{header}.{_b64(orjson.dumps(claims))}."
+            body["id_token"] = self._id_token(claims)
         return body
 
     def access_token_valid(self, token: str) -> bool:
@@ -223,12 +298,21 @@ class OAuthServer:
             device = self._devices.get(device_code)
             if device is None or device.client_id != client_id:
                 raise _error("invalid_grant")
-            if device.expires_at <= self.clock():
+            now = self.clock()
+            self.device_poll_times.append(now)
+            if device.expires_at <= now:
                 raise _error("expired_token")
+            if self.device_enforce_interval:
+                too_soon = now - device.last_poll < device.interval
+                device.last_poll = now
+                if too_soon:
+                    device.interval += 5
+                    raise _error("slow_down")
             if device.denied:
                 raise _error("access_denied")
             if device.slow_down_left > 0:
                 device.slow_down_left -= 1
+                device.interval += 5
                 raise _error("slow_down")
             if device.pending_left > 0:
                 device.pending_left -= 1
@@ -272,6 +356,8 @@ class OAuthServer:
                 self.device_pending_polls,
                 self.device_slow_down_polls,
                 self.clock() + self.device_ttl,
+                self.device_interval,
+                self.clock(),
             )
         base = f"{request.scheme}://{request.host}"
         return web.json_response(
@@ -296,7 +382,31 @@ class OAuthServer:
             )
         return web.json_response({"sub": "user-1", "ok": True})
 
+    async def discovery(self, request: web.Request) -> web.Response:
+        self.discovery_requests += 1
+        issuer = f"{request.scheme}://{request.host}{self.prefix}"
+        return web.json_response(
+            {
+                "issuer": issuer,
+                "authorization_endpoint": f"{issuer}/authorize",
+                "token_endpoint": f"{issuer}/token",
+                "device_authorization_endpoint": f"{issuer}/device/code",
+                "jwks_uri": f"{issuer}/jwks",
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "code_challenge_methods_supported": ["S256"],
+            }
+        )
+
+    async def jwks_route(self, request: web.Request) -> web.Response:
+        self.jwks_requests += 1
+        return web.json_response(self.jwks())
+
     def install(self, router: web.UrlDispatcher, prefix: str = "/oauth") -> None:
+        self.prefix = prefix
+        router.add_get(f"{prefix}/.well-known/openid-configuration", self.discovery)
+        router.add_get(f"{prefix}/jwks", self.jwks_route)
         router.add_post(f"{prefix}/token", self.token)
         router.add_get(f"{prefix}/authorize", self.authorize)
         router.add_post(f"{prefix}/device/code", self.device_code)
