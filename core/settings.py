@@ -10,18 +10,23 @@ caller passes their models as ``sections`` and :func:`load_settings` builds
 the settings class from them, so core never names a provider.
 
 Contract: :func:`load_settings` either returns a fully validated object or
-raises :class:`SettingsError`, whose message names every wrong setting both
-as a dotted path and as its environment variable. An unknown
-``SWITCHBOARD_*`` variable is an error too (a typo must not be silently
-ignored).
+raises :class:`SettingsError`, one line naming every wrong setting where
+its value came from: the dotted path with its environment variable, or
+``file:line key`` for the YAML file. An unknown name, variable or YAML key,
+is an error too (a typo must not be silently ignored), with the closest
+known name suggested; so is a connector name in ``sink.connectors``,
+``poll.connectors`` or ``poll.streams`` that is not installed. List settings
+also take plain values (``a,b``; one secret as it is). Reading and
+describing live in :mod:`core._settings_sources`.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -36,9 +41,20 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    YamlConfigSettingsSource,
+)
+
+from ._settings_sources import (
+    CONFIG_ENV,
+    ENV_PREFIX,
+    EnvSource,
+    YamlFile,
+    check_env,
+    check_yaml,
+    env_name,
+    load_yaml,
 )
 
 __all__ = [
@@ -54,14 +70,7 @@ __all__ = [
     "load_settings",
 ]
 
-ENV_PREFIX = "SWITCHBOARD_"
-CONFIG_ENV = ENV_PREFIX + "CONFIG"
 DEFAULT_KAFKA_VERSION = "3.9.2"
-
-
-def env_name(path: str) -> str:
-    """``kafka.bootstrap_servers`` -> ``SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS``."""
-    return ENV_PREFIX + "__".join(part.upper() for part in path.split("."))
 
 
 class SettingsError(ValueError):
@@ -231,7 +240,7 @@ class PollSettings(Section):
         default=None, gt=0, description="every stream's interval (default: the stream's own)"
     )
     intervals: dict[str, float] = Field(
-        default_factory=dict, description="interval per stream id, e.g. {\"stripe.events\": 30}"
+        default_factory=dict, description='interval per stream id, e.g. {"stripe.events": 30}'
     )
     cron: dict[str, str] = Field(
         default_factory=dict,
@@ -280,6 +289,7 @@ class Settings(BaseSettings):
     sink: SinkSettings = Field(default_factory=SinkSettings)
     poll: PollSettings = Field(default_factory=PollSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    _yaml_data: ClassVar[dict[str, Any] | None] = None  # the file load_settings read
 
     @classmethod
     def settings_customise_sources(
@@ -290,9 +300,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if settings_cls.model_config.get("yaml_file"):
-            sources.append(YamlConfigSettingsSource(settings_cls))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, EnvSource(settings_cls)]
+        yaml_data = getattr(settings_cls, "_yaml_data", None)
+        if yaml_data is not None:  # checked by load_settings, plain list values made lists
+            sources.append(InitSettingsSource(settings_cls, yaml_data))
         return tuple(sources)
 
     @property
@@ -315,53 +326,76 @@ def load_settings(
     sections = dict(sections or {})
     config_path = config_file or env.get(CONFIG_ENV) or None
     if config_path is not None and not Path(config_path).is_file():
-        raise SettingsError(f"config file {config_path} ({CONFIG_ENV}) does not exist")
+        raise SettingsError(
+            f"config file {config_path} (--config or {CONFIG_ENV}) does not exist: "
+            "give the path of a YAML settings file"
+        )
 
     fields: dict[str, Any] = {
         name: (model, Field(default_factory=model)) for name, model in sections.items()
     }
-    config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        env_nested_delimiter="__",
-        extra="forbid",
-        validate_default=True,
-        yaml_file=str(config_path) if config_path else None,
-    )
     cls: type[Settings] = create_model("Settings", __base__=Settings, __module__=__name__, **fields)
-    cls.model_config = {**Settings.model_config, **config}
 
-    _check_unknown_env(env, set(cls.model_fields))
+    loaded = None
+    problems = check_env(env, cls)
+    if config_path is not None:
+        loaded, yaml_problems = load_yaml(Path(config_path))
+        problems += yaml_problems or check_yaml(loaded, cls)
+        cls._yaml_data = loaded.data
+    if problems:
+        raise SettingsError("; ".join(problems))
     try:
-        return cls(**overrides)
+        settings = cls(**overrides)
     except ValidationError as exc:
-        raise SettingsError(_describe(exc)) from None
-    except ValueError as exc:  # a source failed to parse (e.g. bad JSON in a list setting)
+        raise SettingsError(_describe(exc, env, loaded)) from None
+    except ValueError as exc:  # a source failed to parse (check_env should have caught it)
         raise SettingsError(f"invalid settings: {exc}") from None
+    if sections:
+        _check_connector_names(settings, sorted(sections), env, loaded)
+    return settings
 
 
-def _check_unknown_env(env: Mapping[str, str], known: set[str]) -> None:
-    unknown = []
-    for key in env:
-        if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV:
-            continue
-        head = key[len(ENV_PREFIX) :].split("__", 1)[0].lower()
-        if head not in known:
-            unknown.append(key)
-    if unknown:
-        known_list = ", ".join(env_name(k) for k in sorted(known))
-        raise SettingsError(
-            f"unknown setting {', '.join(sorted(unknown))}: known sections are {known_list}"
-        )
+def _where(path: str, env: Mapping[str, str], loaded: YamlFile | None) -> str:
+    """Where a setting's value came from: its variable, or ``file:line key``."""
+    parts = path.split(".")
+    for end in range(len(parts), 0, -1):
+        if env_name(".".join(parts[:end])) in env:
+            return f"{path} ({env_name('.'.join(parts[:end]))})"
+    located = loaded.where(path) if loaded is not None else None
+    return located or f"{path} ({env_name(path)})"
 
 
-def _describe(exc: ValidationError) -> str:
+def _check_connector_names(
+    settings: Settings, known: list[str], env: Mapping[str, str], loaded: YamlFile | None
+) -> None:
+    """``sink.connectors``/``poll.connectors``/``poll.streams`` name connectors
+    that exist (a typo must not surface as a traceback when the worker starts)."""
+    problems = []
+    for path, names in (
+        ("sink.connectors", settings.sink.connectors or []),
+        ("poll.connectors", settings.poll.connectors or []),
+        ("poll.streams", [s.partition(".")[0] for s in settings.poll.streams or []]),
+    ):
+        for name in names:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]}? " if close else ""
+                problems.append(
+                    f"{_where(path, env, loaded)}: unknown connector {name!r}; "
+                    f"{hint}installed: {', '.join(known)}"
+                )
+    if problems:
+        raise SettingsError("; ".join(problems))
+
+
+def _describe(exc: ValidationError, env: Mapping[str, str], loaded: YamlFile | None) -> str:
     parts = []
     for item in exc.errors(include_url=False, include_input=False):
         loc = [str(p) for p in item["loc"]]
         path = ".".join(loc)
         msg = str(item["msg"]).removeprefix("Value error, ")
         if path:
-            parts.append(f"{path} ({env_name(path)}): {msg}")
+            parts.append(f"{_where(path, env, loaded)}: {msg}")
         else:
             parts.append(msg)
     return "invalid setting " + "; ".join(parts)

@@ -100,7 +100,14 @@ from . import kafka
 from .commands import topic_name_problem
 from .topics import TopicNames, partitions_of
 
-__all__ = ["SOURCE_OFFSET_HEADER", "STATUS_HEADER", "Sink", "SinkHealth", "build_sinks"]
+__all__ = [
+    "SOURCE_OFFSET_HEADER",
+    "STATUS_HEADER",
+    "Sink",
+    "SinkHealth",
+    "build_sinks",
+    "sink_setups",
+]
 
 log = logging.getLogger(__name__)
 
@@ -846,19 +853,23 @@ def _fallback_id(record: _Record) -> str:
     return f"{record.topic}/{record.partition}/{record.offset}"
 
 
-def build_sinks(settings: Settings) -> list[Sink]:
-    """A sink for every connector that is configured to send commands.
+def sink_setups(settings: Settings) -> list[tuple[Connector, ClientSetup]]:
+    """The connectors to run sinks for, with their client setups.
 
     ``sink.connectors`` names them explicitly (a missing setting is then an
-    error); by default every connector whose ``api`` settings are complete.
+    error: :class:`~core.errors.PolicyError`); by default every connector
+    whose ``api`` settings are complete. Cheap: nothing is connected, so the
+    CLI calls it to refuse bad settings before anything starts.
     """
     wanted = settings.sink.connectors
-    sinks: list[Sink] = []
+    found: list[tuple[Connector, ClientSetup]] = []
     for name in wanted if wanted is not None else connectors.names():
         connector = connectors.get(name)
         if connector.api is None or not connector.commands:
             if wanted is not None:
-                raise e.PolicyError(f"connector {name} has no commands to sink", setting="sink")
+                raise e.PolicyError(
+                    f"connector {name} has no commands to sink", setting="sink.connectors"
+                )
             continue
         try:
             setup = connector.api(settings.section(name))
@@ -867,5 +878,11 @@ def build_sinks(settings: Settings) -> list[Sink]:
                 raise
             log.info("sink %s: not started (%s)", name, exc)
             continue
-        sinks.append(Sink(settings, connector, setup))
-    return sinks
+        found.append((connector, setup))
+    return found
+
+
+def build_sinks(settings: Settings) -> list[Sink]:
+    """A sink for every connector that is configured to send commands (see
+    :func:`sink_setups`)."""
+    return [Sink(settings, connector, setup) for connector, setup in sink_setups(settings)]

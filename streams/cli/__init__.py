@@ -25,15 +25,18 @@ from ._worker import worker
 __all__ = ["cli", "main"]
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+# Existence is checked where the settings are loaded: one line, exit 2.
+CONFIG_PATH = click.Path(dir_okay=False, path_type=Path)
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
 @click.option(
     "--config",
     "config_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=CONFIG_PATH,
     envvar="SWITCHBOARD_CONFIG",
-    help="YAML settings file (env: SWITCHBOARD_CONFIG). Environment variables win over it.",
+    help="YAML settings file (env: SWITCHBOARD_CONFIG). Environment variables win over it. "
+    "Also accepted after the subcommand.",
 )
 @click.version_option(version("switchboard"), prog_name="switchboard")
 @click.pass_context
@@ -59,6 +62,34 @@ for command in (
     demo,
 ):
     cli.add_command(command)
+
+
+def _use_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        obj = ctx.find_object(Context)
+        if obj is not None:
+            obj.use_config(value)
+
+
+def _accept_config_everywhere(command: click.Command) -> None:
+    """``switchboard worker --config f.yaml`` works as ``switchboard --config
+    f.yaml worker`` does: users put it after the subcommand too."""
+    command.params.append(
+        click.Option(
+            ["--config"],
+            type=CONFIG_PATH,
+            expose_value=False,
+            callback=_use_config,
+            help="YAML settings file (as `switchboard --config FILE ...`).",
+        )
+    )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_config_everywhere(sub)
+
+
+for command in cli.commands.values():
+    _accept_config_everywhere(command)
 
 
 def main() -> None:

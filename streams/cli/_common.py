@@ -31,6 +31,11 @@ class Context:
         self._settings: Settings | None = None
         self._overrides: dict[str, Any] = {}
 
+    def use_config(self, config_file: Path) -> None:
+        """A ``--config`` given after the subcommand (it wins over one before)."""
+        self.config_file = config_file
+        self._settings = None
+
     def override(self, **values: Any) -> None:
         self._overrides.update(values)
         self._settings = None
@@ -45,7 +50,8 @@ class Context:
                     **self._overrides,
                 )
             except SettingsError as exc:
-                raise click.UsageError(str(exc)) from None
+                fail(str(exc), EXIT_USAGE)
+        assert self._settings is not None
         return self._settings
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 import click
@@ -9,6 +10,7 @@ import click
 import connectors
 
 from ._common import EXIT_USAGE, fail
+from ._worker import port_in_use, port_taken_message
 
 
 def _factories() -> dict[str, Any]:
@@ -43,6 +45,13 @@ def sandbox(provider: str, host: str, port: int) -> None:
             f"no sandbox named {provider!r}; available: {', '.join(sorted(factories))}", EXIT_USAGE
         )
         return
-    run_sandbox(
-        factory, host, port, on_ready=lambda url: click.echo(f"{provider} sandbox at {url}")
-    )
+    if port and port_in_use(host, port):
+        fail(port_taken_message(host, port, "--port") + " (0 picks a free one)", EXIT_USAGE)
+    try:
+        run_sandbox(
+            factory, host, port, on_ready=lambda url: click.echo(f"{provider} sandbox at {url}")
+        )
+    except OSError as exc:  # taken between the check and the bind
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        fail(port_taken_message(host, port, "--port") + " (0 picks a free one)", EXIT_USAGE)

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from streams.cli import cli
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SWITCHBOARD = str(Path(sys.executable).parent / "switchboard")
@@ -223,3 +224,99 @@ def test_schema_export_writes_valid_json_schemas(tmp_path: Path) -> None:
     assert "commands/stripe.customers.create.schema.json" in files
     event = orjson.loads((tmp_path / "schemas" / "event.schema.json").read_bytes())
     assert set(event["required"]) >= {"id", "source", "type", "provider", "delivery"}
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port something already listens on (all interfaces, as the worker binds)."""
+    with socket.socket() as sock:
+        sock.bind(("0.0.0.0", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def _one_line_usage_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Unclosed" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    for needle in needles:
+        assert needle in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "roles", "needles"),
+    [
+        (
+            {"SINK__CONNECTORS": '["strip"]'},
+            "sink",
+            ["SWITCHBOARD_SINK__CONNECTORS", "unknown connector 'strip'", "did you mean stripe?"],
+        ),
+        (
+            {"POLL__CONNECTORS": "strip"},
+            "poll",
+            ["SWITCHBOARD_POLL__CONNECTORS", "unknown connector 'strip'"],
+        ),
+        (
+            {"POLL__STREAMS": '["stripe.event"]'},
+            "poll",
+            ["unknown stream id(s) stripe.event", "SWITCHBOARD_POLL__STREAMS"],
+        ),
+        (
+            {"SINK__CONNECTORS": "stripe"},
+            "sink",
+            ["stripe.api_key is not set", "SWITCHBOARD_STRIPE__API_KEY"],
+        ),
+        (
+            {"SINK__CONNECTORS": "stripe"},
+            "ingest,dedup,sink,poll",
+            ["stripe.api_key is not set", "SWITCHBOARD_STRIPE__API_KEY"],
+        ),
+    ],
+)
+def test_worker_settings_the_connectors_refuse_are_one_line_and_exit_2(
+    variables: dict[str, str], roles: str, needles: list[str]
+) -> None:
+    env = unreachable_env()  # refused before Kafka is needed
+    env |= {f"SWITCHBOARD_{name}": value for name, value in variables.items()}
+    result = run_cli("worker", "--roles", roles, "--port", str(free_port()), env=env)
+    _one_line_usage_error(result, *needles)
+
+
+def test_worker_on_a_port_in_use_is_one_line_and_exit_2(taken_port: int) -> None:
+    result = run_cli("worker", "--roles", "ingest", "--port", str(taken_port))
+    _one_line_usage_error(result, f"port {taken_port} on 0.0.0.0 is already in use", "--port")
+    env = unreachable_env() | {"SWITCHBOARD_WORKER__PORT": str(taken_port)}
+    result = run_cli("worker", env=env)
+    _one_line_usage_error(result, "already in use", "SWITCHBOARD_WORKER__PORT")
+
+
+def test_sandbox_on_a_port_in_use_is_one_line_and_exit_2() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = run_cli("sandbox", "stripe", "--port", str(port))
+    _one_line_usage_error(result, f"port {port} on 127.0.0.1 is already in use")
+
+
+def test_broken_yaml_is_one_line_naming_file_line_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "switchboard.yaml"
+    config.write_text("kafka:\n  topic_prefix: [x\nworker:\n  port: 8080\n")
+    for args in (["--config", str(config), "worker"], ["worker", "--config", str(config)]):
+        result = run_cli(*args)
+        _one_line_usage_error(result, f"{config}:2 (key kafka.topic_prefix): not valid YAML")
+
+
+def test_config_is_accepted_after_the_subcommand(tmp_path: Path) -> None:
+    config = tmp_path / "switchboard.yaml"
+    config.write_text("worker:\n  port: eighty\n")
+    for args in (
+        ["--config", str(config), "dlq", "list"],
+        ["dlq", "list", "--config", str(config)],
+    ):
+        result = run_cli(*args)
+        _one_line_usage_error(result, f"{config}:2 worker.port: Input should be a valid integer")
+    missing = tmp_path / "missing.yaml"
+    result = run_cli("worker", "--config", str(missing))
+    _one_line_usage_error(result, f"config file {missing}", "does not exist")

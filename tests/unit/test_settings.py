@@ -72,16 +72,26 @@ def test_yaml_file_with_env_taking_precedence(
         ("SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS", "no-port", "kafka.bootstrap_servers"),
         ("SWITCHBOARD_KAFKA__BOOTSTRAP_SERVER", "typo:9092", "kafka.bootstrap_server"),
         ("SWITCHBOARD_STRIPE__BASE_URL", "not a url", "stripe.base_url"),
+        # connector names are checked against the installed connectors
+        ("SWITCHBOARD_SINK__CONNECTORS", "strip", "sink.connectors"),
+        ("SWITCHBOARD_POLL__CONNECTORS", '["gihub"]', "poll.connectors"),
+        ("SWITCHBOARD_POLL__STREAMS", "strpe.events", "poll.streams"),
     ],
 )
 def test_a_wrong_setting_names_itself(
     monkeypatch: pytest.MonkeyPatch, env: str, value: str, expected: str
 ) -> None:
+    message = error_for(monkeypatch, env, value)
+    assert expected in message
+    assert env_name(expected) in message
+
+
+def error_for(monkeypatch: pytest.MonkeyPatch, env: str, value: str) -> str:
+    """The SettingsError message with ``env`` set to ``value``."""
     monkeypatch.setenv(env, value)
     with pytest.raises(SettingsError) as info:
         load()
-    assert expected in str(info.value)
-    assert env_name(expected) in str(info.value)
+    return str(info.value)
 
 
 def test_unknown_section_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,3 +144,79 @@ def test_ssl_files_must_exist(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     monkeypatch.setenv("SWITCHBOARD_KAFKA__SSL_CAFILE", str(tmp_path / "missing.pem"))
     with pytest.raises(SettingsError, match="ssl_cafile: no such file"):
         load()
+
+
+def test_a_misspelt_name_suggests_the_closest(monkeypatch: pytest.MonkeyPatch) -> None:
+    message = error_for(monkeypatch, "SWITCHBOARD_STRIPE__WEBHOOK_SECRET", "whsec_x")
+    assert "SWITCHBOARD_STRIPE__WEBHOOK_SECRET " in message
+    assert "did you mean SWITCHBOARD_STRIPE__WEBHOOK_SECRETS?" in message
+    assert "Extra inputs" not in message
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "needle"),
+    [
+        (
+            "SWITCHBOARD_POLL__INTERVALS",
+            "stripe.events=30",
+            "SWITCHBOARD_POLL__INTERVALS must be a JSON object, e.g. "
+            "SWITCHBOARD_POLL__INTERVALS='{\"stripe.events\": 30}'",
+        ),
+        (
+            "SWITCHBOARD_SINK__CONNECTORS",
+            '["stripe"',
+            "SWITCHBOARD_SINK__CONNECTORS must be a JSON list or plain values, e.g. "
+            "SWITCHBOARD_SINK__CONNECTORS=a,b",
+        ),
+        (
+            "SWITCHBOARD_STRIPE__WEBHOOK_SECRETS",
+            '["whsec_a",',
+            "SWITCHBOARD_STRIPE__WEBHOOK_SECRETS",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_shape_names_the_variable_and_an_example(
+    monkeypatch: pytest.MonkeyPatch, env: str, value: str, needle: str
+) -> None:
+    message = error_for(monkeypatch, env, value)
+    assert needle in message
+    assert value not in message  # it may be a secret
+    assert "EnvSettingsSource" not in message
+
+
+def test_list_settings_take_plain_values(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SWITCHBOARD_STRIPE__WEBHOOK_SECRETS", "whsec_one,with,commas")
+    monkeypatch.setenv("SWITCHBOARD_GITHUB__WEBHOOK_SECRETS", '["new", "old"]')
+    monkeypatch.setenv("SWITCHBOARD_SINK__CONNECTORS", "stripe, github")
+    monkeypatch.setenv("SWITCHBOARD_WORKER__ROLES", "ingest,sink")
+    config = tmp_path / "switchboard.yaml"
+    config.write_text("slack:\n  signing_secrets: one-secret\npoll:\n  connectors: stripe\n")
+    settings = load(config_file=config)
+    secrets = settings.section("stripe").webhook_secrets
+    assert [s.get_secret_value() for s in secrets] == ["whsec_one,with,commas"]
+    assert [s.get_secret_value() for s in settings.section("github").webhook_secrets] == [
+        "new",
+        "old",
+    ]
+    assert settings.sink.connectors == ["stripe", "github"]
+    assert settings.worker.roles == ["ingest", "sink"]
+    slack = settings.section("slack").signing_secrets
+    assert [s.get_secret_value() for s in slack] == ["one-secret"]
+    assert settings.poll.connectors == ["stripe"]
+
+
+def test_yaml_problems_are_reported_as_file_line_key(tmp_path: Path) -> None:
+    config = tmp_path / "switchboard.yaml"
+    config.write_text("kafka:\n  client_id: a\n  bootstrap_server: x:1\n")
+    with pytest.raises(SettingsError) as info:
+        load(config_file=config)
+    message = str(info.value)
+    assert f"{config}:3 kafka.bootstrap_server: did you mean kafka.bootstrap_servers?" in message
+    assert "SWITCHBOARD_KAFKA__BOOTSTRAP_SERVER" not in message
+    config.write_text("kafka:\n  client_id: a\nworker:\n  port: eighty\n")
+    with pytest.raises(SettingsError, match=f"{config}:4 worker.port: Input should be"):
+        load(config_file=config)
+    config.write_text("kafka:\n  topic_prefix: [x\nworker:\n  port: 1\n")
+    with pytest.raises(SettingsError) as info:
+        load(config_file=config)
+    assert str(info.value).startswith(f"{config}:2 (key kafka.topic_prefix): not valid YAML")
