@@ -9,6 +9,7 @@ the signers are ``tests/unit/test_webhooks_replay.py``'s.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 
@@ -95,6 +96,11 @@ async def test_replays_under_new_ids_or_types_yield_no_second_event(
     finally:
         await server.stop()
     assert answers == [status for *_, status in deliveries]
+    # every copy of one body went to the same key, hence partition, as the original
+    issue_key = ("sha256:" + hashlib.sha256(issue).hexdigest()).encode()
+    copies = [r for r in await read_topic(settings, names.ingest("github")) if r.key == issue_key]
+    assert len(copies) == 3
+    assert len({r.partition for r in copies}) == 1
 
     app_id = f"dedup-replay-{run}"
     async with dedup_worker(settings, app_id):
