@@ -392,7 +392,8 @@ class RefreshTokenAuth(OAuth2Auth):
         )
         if refresh_token is None and store is None:
             raise PolicyError(
-                "refresh_token: required when no token store holds one", setting="refresh_token"
+                "refresh_token is required when no token store holds one",
+                setting="refresh_token",
             )
         super().__init__(
             endpoint, store=store, store_key=store_key, refresh_margin=refresh_margin, clock=clock

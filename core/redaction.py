@@ -65,7 +65,11 @@ _PATTERNS = [
     # name=value / "name": "value" where the name is sensitive.
     re.compile(
         r"(?i)((?:token|secret|passw(?:or)?d|api[-_]?key|apikey|signature|"
-        r"authorization|client_assertion)[a-z0-9_-]{0,32}[\"']?\s{0,4}[:=]\s{0,4}[\"']?)"
+        r"authorization|client_assertion)[a-z0-9_-]{0,32}"
+        # ... but not a setting that names where or how a secret is used
+        # ("token_url: must be https" is an error message, not a credential).
+        r"(?<![_-]url)(?<![_-]uri)(?<![_-]type)(?<![_-]endpoint)(?<![_-]method)"
+        r"[\"']?\s{0,4}[:=]\s{0,4}[\"']?)"
         r"([^\"'&\s,;}]+)"
     ),
     # Well-known credential shapes.

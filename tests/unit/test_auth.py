@@ -117,6 +117,11 @@ def test_invalid_oauth_settings_name_the_setting() -> None:
     with pytest.raises(PolicyError) as err:
         RefreshTokenAuth("https://x/token", CLIENT_ID)
     assert err.value.setting == "refresh_token"
+    # The message names the setting intact (redaction scrubs "refresh_token: <word>").
+    assert str(err.value) == "refresh_token is required when no token store holds one"
+    with pytest.raises(PolicyError) as err:
+        ClientCredentialsAuth("https://x/token", CLIENT_ID, "")
+    assert str(err.value) == "client_secret is required"
 
 
 # --- client credentials --------------------------------------------------------

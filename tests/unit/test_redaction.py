@@ -93,6 +93,12 @@ def test_text_patterns_and_plain_words() -> None:
     assert "abc123def456" not in redact_text("Authorization: Bearer abc123def456")
     assert "hunter22" not in redact_text('{"password": "hunter22"}')
     assert "xyz789" not in redact_text("client_secret=xyz789&grant_type=client_credentials")
+    # Settings that name where or how a secret is used are not secrets.
+    assert redact_text("token_url: must be https") == "token_url: must be https"
+    assert redact_text("token_type=bearer, auth_method: basic") == (
+        "token_type=bearer, auth_method: basic"
+    )
+    assert "s3cr3t-v4lue" not in redact_text("client_secret_value: s3cr3t-v4lue")
     # Ordinary prose is left alone.
     assert redact_text("Invalid token provided") == "Invalid token provided"
     assert redact_text("Basic authentication failed") == "Basic authentication failed"
