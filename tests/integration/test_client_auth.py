@@ -9,10 +9,12 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+import connectors
 from core import errors as e
 from core.auth import (
     ApiKeyAuth,
@@ -28,7 +30,14 @@ from core.envelopes import DlqHeaders
 from core.observability import Metrics
 from core.ratelimit import BudgetRegistry, RatePolicy
 from core.retry import RetryPolicy
+from core.settings import load_settings
 from core.testing import DemoSandbox
+from streams import kafka
+from streams.commands import build_command
+from streams.sink import Sink
+from streams.topics import TopicNames, connector_topics, ensure_topics
+from tests.conftest import wait_for
+from tests.kafkatools import read_topic
 
 API_KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
 PLAIN_SECRET = "correct-horse-battery-staple-42"
@@ -327,3 +336,69 @@ async def test_api_key_query_parameter_is_redacted_by_name_even_when_short(
         assert "k3y9Z" not in text
     assert "appid=[REDACTED]" in info.value.to_error_info().message
     assert "appid=%5BREDACTED%5D" in caplog.text or "appid=[REDACTED]" in caplog.text
+
+
+# --- through the sink: Result, DLQ headers and the health detail (/healthz) --------
+
+SINK_QUERY_KEY = "sink-appid-Qv9Xe2Hn"
+
+
+async def test_query_api_key_never_reaches_result_dlq_or_health_through_the_sink(
+    sandbox: LeakySandbox,
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue #9.6 as reported: an API key in the query (``appid``), a provider
+    that echoes it (400) and then refuses it (401)."""
+    caplog.set_level(logging.DEBUG)
+    auth = {"type": "api_key", "key": SINK_QUERY_KEY, "location": "query", "name": "appid"}
+    templates = {
+        "leak": {"method": "GET", "url": "/leak/400"},
+        "deny": {"method": "GET", "url": "/status/401"},
+    }
+    env = {
+        "KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "KAFKA__TOPIC_PREFIX": topic_prefix,
+        "SINK__COMMIT_INTERVAL_S": "0.2",
+        "GENERIC__BASE_URL": sandbox.url,
+        "GENERIC__AUTH": orjson.dumps(auth).decode(),
+        "GENERIC__TEMPLATES": orjson.dumps(templates).decode(),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(f"SWITCHBOARD_{name}", value)
+    settings = load_settings(sections=connectors.settings_sections())
+    await ensure_topics(settings, connector_topics(settings, "generic"))
+    names = TopicNames.from_settings(settings)
+    commands = names.commands("generic")
+    connector = connectors.get("generic")
+    assert connector.api is not None
+    sink = Sink(settings, connector, connector.api(settings.section("generic")))
+    task = asyncio.create_task(sink.run())
+    leak = build_command("generic.request", {"template": "leak"})
+    deny = build_command("generic.request", {"template": "deny"})
+    try:
+        async with kafka.connect(settings, kafka.producer(settings)) as producer:
+            await producer.send_and_wait(commands, leak.to_json(), key=b"a")
+            (result,) = await read_topic(settings, names.results("generic"), expect=1)
+            (dead,) = await read_topic(settings, names.dlq(commands), expect=1)
+            await producer.send_and_wait(commands, deny.to_json(), key=b"b")
+            # The 401 stops the sink and says why (the shared deadline poll, off the loop).
+            await asyncio.to_thread(wait_for, lambda: not sink.health.ok)
+    finally:
+        sink.stop()
+        await task
+    assert sandbox.requests_to("/leak/400")[0].query_param("appid") == SINK_QUERY_KEY
+    assert "401" in sink.health.detail
+    dumped = "\n".join(
+        [
+            result.value.decode(),
+            repr(dead.headers),
+            sink.health.detail,
+            caplog.text,
+            repr([r.__dict__ for r in caplog.records]),
+        ]
+    )
+    assert "appid=[REDACTED]" in sink.health.detail
+    assert SINK_QUERY_KEY not in dumped
