@@ -157,6 +157,15 @@ class AuthorizationCodeFlow:
                 f"extra: cannot set {', '.join(overridden)} (the flow sets them itself)",
                 setting="extra",
             )
+        preset = sorted(
+            RESERVED_PARAMETERS
+            & {k.lower() for k, _ in parse_qsl(urlsplit(self.authorize_url).query)}
+        )
+        if preset:
+            raise PolicyError(
+                f"authorize_url must not carry {', '.join(preset)} (the flow sets them itself)",
+                setting="authorize_url",
+            )
         self.extra = dict(extra or {})
         self.clock = clock
         self.oidc = oidc

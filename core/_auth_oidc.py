@@ -86,8 +86,10 @@ class OIDCProvider(OwnedClient):
         leeway: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.issuer = check_url(issuer, "issuer", https=True).rstrip("/")
-        self.discovery_url = f"{self.issuer}/.well-known/openid-configuration"
+        # Compared exactly with the document's and the tokens' ``iss`` (a
+        # trailing slash is part of some providers' issuer).
+        self.issuer = check_url(issuer, "issuer", https=True)
+        self.discovery_url = f"{issuer.rstrip('/')}/.well-known/openid-configuration"
         self.leeway = leeway
         self.clock = clock
         super().__init__(client)
@@ -119,7 +121,7 @@ class OIDCProvider(OwnedClient):
         if self._metadata is not None:
             return self._metadata
         doc = await self._get_json(self.discovery_url, "OIDC discovery")
-        if str(doc.get("issuer", "")).rstrip("/") != self.issuer:
+        if doc.get("issuer") != self.issuer:
             raise AuthFlowError(
                 "OIDC discovery: the document's issuer is not the configured issuer"
             )

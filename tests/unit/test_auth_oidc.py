@@ -197,6 +197,14 @@ def test_extra_cannot_override_the_flows_parameters(name: str) -> None:
     assert info.value.setting == "extra"
 
 
+def test_authorize_url_cannot_preset_the_flows_parameters() -> None:
+    with pytest.raises(PolicyError, match="state") as info:
+        AuthorizationCodeFlow(
+            "https://idp.example/a?tenant=t&state=fixed", "https://idp.example/t", "c", REDIRECT
+        )
+    assert info.value.setting == "authorize_url"
+
+
 def test_extra_parameters_are_sent() -> None:
     flow = AuthorizationCodeFlow(
         "https://idp.example/a",
