@@ -38,6 +38,8 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 import connectors
+from core import errors as e
+from core.apicall import CallContext
 from core.connector import CommandParams
 from core.envelopes import Command, EnvelopeError, Result, describe_validation_error
 from core.settings import Settings
@@ -52,6 +54,7 @@ __all__ = [
     "ResultTimeout",
     "SentCommand",
     "build_command",
+    "check_request",
     "command_type_of",
     "send_command",
     "topic_name_problem",
@@ -172,6 +175,25 @@ def build_command(
         return Command.from_obj({k: v for k, v in envelope.items() if v is not None})
     except EnvelopeError as exc:
         raise CommandInvalid(str(exc)) from None
+
+
+def check_request(settings: Settings, command: Command) -> None:
+    """Build ``command``'s request from this process's connector settings, as
+    the sink will (no I/O); raises :class:`CommandInvalid` if it cannot be
+    built (e.g. ``generic.request`` naming a template that is not configured).
+
+    The CLI's ``send`` checks this; a producer whose settings lack the
+    sink's connector section should not (it would refuse good commands).
+    """
+    _connector, model = connectors.command_model(command.type)
+    params = model.model_validate(command.params)
+    try:
+        params.api_call(CallContext(command.id, settings.section(command.connector)))
+    except e.SwitchboardError as exc:
+        raise CommandInvalid(
+            f"{command.type}: {exc} (checked with the {command.connector} settings here; "
+            "the sink would fail it the same way)"
+        ) from None
 
 
 def _check_reply_to(reply_to: str | None) -> None:

@@ -101,6 +101,7 @@ from .commands import topic_name_problem
 from .topics import TopicNames, partitions_of
 
 __all__ = [
+    "DLQ_REASONS",
     "SOURCE_OFFSET_HEADER",
     "STATUS_HEADER",
     "Sink",
@@ -111,6 +112,15 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# Every reason the sink dead-letters with (``switchboard dlq --reason`` knows them).
+DLQ_REASONS = (
+    "invalid_command",
+    "fatal_request",
+    "retries_exhausted",
+    "bad_response",
+    "internal_error",
+    "outcome_unknown",
+)
 SOURCE_OFFSET_HEADER = "__switchboard.source.offset"
 STATUS_HEADER = "__switchboard.result.status"
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import click
 import orjson
 
+import connectors
 from core.envelopes import new_id
 
 from ..dlq import (
@@ -30,9 +33,13 @@ from ..dlq import (
     replay,
     resolve_topics,
 )
+from ..sink import DLQ_REASONS
 from ._common import EXIT_FAILURE, EXIT_USAGE, Context, fail, friendly_errors, pass_ctx, run
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The reasons Switchboard's parts dead-letter with: the sink's, and dedup's.
+KNOWN_REASONS = frozenset((*DLQ_REASONS, "invalid_event"))
 
 _NO_TERMINAL = (
     "refusing to replay without confirmation: stdin is not a terminal; "
@@ -85,7 +92,31 @@ def _selection(ctx: Context, opts: dict[str, Any]) -> tuple[list[str], DlqFilter
         refs=refs,
     )
     names = list(opts.pop("topics")) or sorted({r.topic for r in refs})
+    unknown = sorted(flt.connectors - set(connectors.names()))
+    if unknown:
+        raise DlqInputError(_unknown("--connector", unknown[0], connectors.names()))
     return run(resolve_topics(ctx.settings, names)), flt
+
+
+def _unknown(option: str, value: str, known: Iterable[str]) -> str:
+    choices = sorted(known)
+    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return f"{option} {value!r} matches nothing: {hint}known: {', '.join(choices)}"
+
+
+def _check_reasons(ctx: Context, topics: list[str], flt: DlqFilter) -> None:
+    """When nothing matched: a --reason that no part writes and no record of
+    these topics carries is a typo, not an empty result (raises DlqInputError)."""
+    unusual = flt.reasons - KNOWN_REASONS
+    if not unusual:
+        return
+    others = dataclasses.replace(flt, reasons=frozenset())
+    tallied = run(dlq_stats(ctx.settings, topics, others)).by_reason
+    present = {r for r in tallied if not r.startswith("(")}  # not "(invalid headers)"
+    unknown = sorted(unusual - present)
+    if unknown:
+        raise DlqInputError(_unknown("--reason", unknown[0], KNOWN_REASONS | present))
 
 
 async def _collect(
@@ -184,6 +215,8 @@ def dlq_list(ctx: Context, /, limit: int, as_json: bool, **opts: Any) -> None:
     try:
         topics, flt = _selection(ctx, opts)
         records = run(_collect(ctx, topics, flt, limit + 1))
+        if not records:
+            _check_reasons(ctx, topics, flt)
     except DlqError as exc:
         _fail_with(exc)
     more = len(records) > limit
@@ -283,6 +316,8 @@ def dlq_stats_cmd(ctx: Context, /, as_json: bool, **opts: Any) -> None:
     try:
         topics, flt = _selection(ctx, opts)
         stats: DlqStats = run(dlq_stats(ctx.settings, topics, flt))
+        if not stats.total:
+            _check_reasons(ctx, topics, flt)
     except DlqError as exc:
         _fail_with(exc)
     if as_json:
@@ -356,6 +391,8 @@ def dlq_replay(
         per_second = parse_rate(rate) if rate else None
         topics, flt = _selection(ctx, opts)
         records = run(_collect(ctx, topics, flt, limit))
+        if not records:
+            _check_reasons(ctx, topics, flt)
         plan = run(plan_replay(ctx.settings, records, to=to, skip_replayed=skip_replayed))
     except DlqError as exc:
         _fail_with(exc)

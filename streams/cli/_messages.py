@@ -19,6 +19,7 @@ from ..commands import (
     CommandInvalid,
     ResultTimeout,
     build_command,
+    check_request,
 )
 from ..tail import TopicMissing, format_record, tail
 from ..topics import connector_topics, ensure_topics, existing_topics, shared_topics
@@ -159,6 +160,7 @@ def send(
             expires_at=expires_at,
             metadata=_metadata(meta),
         )
+        check_request(ctx.settings, command)
         result = run(go(command))
     except CommandInvalid as exc:
         fail(str(exc), EXIT_USAGE)

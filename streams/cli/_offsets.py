@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from core.poll import Cursor
 from core.settings import Settings
 
 from .._cursors import CursorRecord
+from ..kafka import KafkaUnavailable
 from ..offsets import (
     CursorsTopic,
     Echo,
@@ -309,11 +311,16 @@ def _change(
     timeout: float,
 ) -> None:
     """What set and reset share: check, show, confirm, write, wait for the echo."""
-    if not (yes or sys.stdin.isatty()):
-        fail(_NO_TERMINAL, EXIT_USAGE)
     settings = ctx.settings
     try:
         configured = configured_streams(settings)
+        if not (yes or sys.stdin.isatty()):
+            # An unknown stream (a typo) is the first thing to tell; it may be
+            # known from the cursors topic only, so that is read unless Kafka is down.
+            if stream not in configured:
+                with contextlib.suppress(KafkaUnavailable):
+                    run(_load(settings, configured, stream))
+            fail(_NO_TERMINAL, EXIT_USAGE)
         topic, state = run(_load(settings, configured, stream))
     except OffsetsError as exc:
         _fail_with(exc)

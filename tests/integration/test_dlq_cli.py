@@ -204,3 +204,24 @@ def test_kafka_unreachable_is_the_friendly_error(cli_env: dict[str, str]) -> Non
     assert result.returncode == 1
     assert result.stderr.startswith("error: cannot reach Kafka")
     assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_reason_or_connector_is_an_error_not_zero_records(seeded: Seeded) -> None:
+    for command in (["list"], ["stats"], ["replay", "--dry-run"]):
+        result = sb("dlq", *command, "--reason", "fatal_requests")
+        assert result.exit_code == 2, result.output
+        assert "--reason 'fatal_requests' matches nothing: did you mean fatal_request?" in (
+            result.stderr
+        )
+        assert "known: bad_response, fatal_request" in result.stderr
+        assert "0 record(s)" not in result.output
+    # A known reason no record has is an empty result (test_dlq_worker: a
+    # reason only records carry is found too).
+    empty = sb("dlq", "list", "--reason", "outcome_unknown")
+    assert empty.exit_code == 0, empty.output
+    assert "0 record(s)" in empty.stderr
+    result = sb("dlq", "list", "--connector", "strip")
+    assert result.exit_code == 2, result.output
+    assert "--connector 'strip' matches nothing: did you mean stripe? known: generic" in (
+        result.stderr
+    )

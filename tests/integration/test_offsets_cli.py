@@ -212,6 +212,19 @@ def test_an_unknown_stream_is_exit_2_with_the_known_ones(settings: Settings) -> 
     assert asyncio.run(end_offsets(settings, cursors(settings))) == before
 
 
+def test_an_unknown_stream_is_named_before_the_missing_confirmation(settings: Settings) -> None:
+    seed(settings)
+    for args in (["reset", "stripe.event"], ["set", "stripe.event", "--mark", "1"]):
+        result = sb("offsets", *args)  # no --yes, and stdin is not a terminal
+        assert result.exit_code == 2, result.output
+        assert "unknown stream" in result.stderr
+        assert "stripe.events" in result.stderr
+        assert "not a terminal" not in result.stderr
+    result = sb("offsets", "reset", "stripe.events")  # a known one: the confirmation is next
+    assert result.exit_code == 2, result.output
+    assert "stdin is not a terminal" in result.stderr
+
+
 async def test_a_later_change_of_the_stream_ends_the_wait(settings: Settings) -> None:
     """The poller applies only the latest change: waiting for an earlier one is pointless."""
     await produce(settings, CursorRecord("stripe.events", Cursor("evt_2")))

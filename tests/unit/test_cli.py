@@ -92,6 +92,10 @@ def run_cli(
         (["send", "stripe.customers.create", "--json", '{"colour": "red"}'], "params.colour"),
         (["send", "stripe.customers.create", "--json", "{}", "--meta", "x"], "NAME=VALUE"),
         (
+            ["send", "generic.request", "--json", '{"template": "nope"}'],
+            "generic.request: unknown request template 'nope'; known: none",
+        ),
+        (
             ["send", "stripe.customers.create", "--json", "{}", "--reply-to", "bad topic!"],
             "reply_to 'bad topic!' is not a valid Kafka topic name",
         ),
@@ -298,6 +302,11 @@ def test_sandbox_on_a_port_in_use_is_one_line_and_exit_2() -> None:
         port = sock.getsockname()[1]
         result = run_cli("sandbox", "stripe", "--port", str(port))
     _one_line_usage_error(result, f"port {port} on 127.0.0.1 is already in use")
+
+
+def test_dlq_refuses_an_unknown_connector_before_connecting() -> None:
+    result = run_cli("dlq", "list", "--connector", "strip")
+    _one_line_usage_error(result, "--connector 'strip' matches nothing: did you mean stripe?")
 
 
 def test_broken_yaml_is_one_line_naming_file_line_and_key(tmp_path: Path) -> None:
