@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,14 +34,12 @@ import orjson
 from aiokafka import ConsumerRecord, TopicPartition
 
 from core.envelopes import Event, Result
-from core.poll import Cursor
 from core.settings import Settings
 from core.testing.signing import sign_github, sign_slack, sign_stripe
 
 from . import kafka
-from ._cursors import CursorRecord
 from .dlq import DlqFilter, read_dlq
-from .offsets import change_record, cursors_topic, read_states, write_change
+from .offsets import cursors_topic, read_states
 from .topics import TopicNames, partitions_of
 
 __all__ = [
@@ -57,11 +54,9 @@ __all__ = [
     "dedup_count",
     "deliveries",
     "end_offsets",
-    "number_events_uniquely",
     "produce_raw",
     "read_new_events",
     "read_results",
-    "reset_stale_cursor",
     "run_cli",
     "running_worker",
     "start_offsets",
@@ -185,6 +180,14 @@ def deliveries(run: str) -> list[Delivery]:
     ]
 
 
+def _namespace_env(settings: Settings) -> dict[str, str]:
+    """The broker and the topic prefix of ``settings``, for a subprocess."""
+    return {
+        "SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        "SWITCHBOARD_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+    }
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -217,7 +220,7 @@ def running_worker(settings: Settings, *, stripe_url: str | None = None) -> Iter
     roles = "ingest,dedup"
     env = {
         **os.environ,
-        "SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        **_namespace_env(settings),
         "SWITCHBOARD_STRIPE__WEBHOOK_SECRETS": orjson.dumps([STRIPE_SECRET]).decode(),
         "SWITCHBOARD_GITHUB__WEBHOOK_SECRETS": orjson.dumps([GITHUB_SECRET]).decode(),
         "SWITCHBOARD_SLACK__SIGNING_SECRETS": orjson.dumps([SLACK_SECRET]).decode(),
@@ -316,10 +319,6 @@ async def read_new_events(
     return found
 
 
-def new_run_id() -> str:
-    return uuid.uuid4().hex[:8]
-
-
 async def produce_raw(
     settings: Settings, topic: str, results_topic: str, command_id: str, value: bytes
 ) -> Result:
@@ -379,13 +378,9 @@ async def read_results(
 def run_cli(
     settings: Settings, args: list[str], env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``switchboard ARGS`` against the same broker (``env`` added to
-    this process's environment); output captured."""
-    env = {
-        **os.environ,
-        "SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        **(env or {}),
-    }
+    """Run ``switchboard ARGS`` against the same broker and topic prefix
+    (``env`` added to this process's environment); output captured."""
+    env = {**os.environ, **_namespace_env(settings), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "streams.cli", *args],
         env=env,
@@ -413,35 +408,6 @@ async def dead_lettered(
 
 
 # -- the missed webhook and the poll ---------------------------------------------
-
-
-def number_events_uniquely(sandbox: Any) -> None:
-    """Number the Stripe sandbox's event ids from a point unique to this run.
-
-    Every sandbox numbers its events ``evt_00000000000001``, 2, ...; dedup
-    remembers an id for days (``worker.dedup_retention_s``), so a second
-    demo on the same topics would see its events dropped as the first
-    run's. Starting the count at the time (in 0.1 ms) keeps runs apart.
-    """
-    sandbox.event_log.number_from(time.time_ns() // 100_000)
-
-
-async def reset_stale_cursor(settings: Settings, stream: str) -> CursorRecord | None:
-    """Clear ``stream``'s stored cursor, as ``switchboard offsets reset STREAM
-    --beginning`` does (a CLI change the owning poller applies), if it has
-    one; returns the record it replaced.
-
-    The demo's sandbox is new every run: a mark left by an earlier run names
-    an event it never had (Stripe answers 400, and the stream stops).
-    """
-    topic = await cursors_topic(settings)
-    states, _ = await read_states(settings, topic, [stream])
-    state = states[stream]
-    record = state.record
-    if record is None or record.cursor.to_obj() == Cursor().to_obj():
-        return None
-    await write_change(settings, topic, change_record(state, Cursor()))
-    return record
 
 
 async def cursor_mark(settings: Settings, stream: str) -> Any:

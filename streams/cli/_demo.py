@@ -8,9 +8,13 @@ exits 1 naming what was missed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -22,6 +26,14 @@ from core.envelopes import Event, Result
 from core.settings import Settings
 
 from .. import kafka, localkafka
+from .._demo_namespace import (
+    backlog,
+    delete_namespace,
+    interrupted_runs,
+    new_namespace,
+    sink_group,
+    worker_group,
+)
 from ..commands import CommandClient, build_command, send_command
 from ..tail import format_record
 from ..topics import TopicNames, connector_topics, ensure_topics, shared_topics
@@ -102,17 +114,70 @@ def demo(ctx: Context) -> None:
     stripe.events, and the poll's cursor. Exits 1 if an expected outcome did
     not happen.
     """
-    settings = ctx.settings
     checks = _Checks()
 
     _step("Kafka")
+    settings = ctx.settings
     bootstrap, started = localkafka.ensure_broker(settings)
     click.echo(f"{'started' if started else 'using'} Kafka at {bootstrap}")
     if started or not settings.kafka.bootstrap_servers:
         settings = settings.model_copy(
             update={"kafka": settings.kafka.model_copy(update={"bootstrap_servers": bootstrap})}
         )
+    ns = new_namespace(settings)
+    click.echo(
+        f"the demo's own namespace: topic prefix {ns.prefix} (its topics, consumer groups "
+        "and poll cursors; deleted at the end). Your topics, groups and cursors "
+        f"({settings.kafka.topic_prefix or 'no prefix'}) are not read or written."
+    )
+    try:
+        _clean_interrupted(settings)
+        _show_paths(ns.settings)
+        _worker(ns.settings, ns.run_id, checks)
+    finally:
+        _step("Cleanup")
+        topics, groups = run(delete_namespace(ns.settings, ns.prefix))
+        click.echo(
+            f"deleted the demo's {topics} topics and {groups} consumer groups ({ns.prefix}*)"
+        )
 
+    _step("Done")
+    if checks.missed:
+        fail(
+            f"{len(checks.missed)} expected outcome(s) did not happen: " + "; ".join(checks.missed)
+        )
+    cmd = _command_name()
+    click.echo(
+        "Every expected outcome happened. Next: run `"
+        f"{cmd} worker` for the connectors you configure (README: Settings), `{cmd} --help` "
+        f"for every command; stop the broker with `{cmd} kafka stop`."
+    )
+
+
+def _command_name() -> str:
+    """How to run this ``switchboard`` from here: its bare name only if that
+    is what PATH finds, else its path (relative when under the working
+    directory: ``.venv/bin/switchboard`` after ``make demo``)."""
+    script = Path(sys.executable).parent / "switchboard"
+    if not script.exists():
+        return "switchboard"
+    found = shutil.which("switchboard")
+    if found is not None and Path(found).resolve() == script.resolve():
+        return "switchboard"
+    with contextlib.suppress(ValueError):
+        return str(script.absolute().relative_to(Path.cwd()))
+    return str(script)
+
+
+def _clean_interrupted(settings: Settings) -> None:
+    """Delete what demo runs killed before their own cleanup left behind."""
+    for prefix in run(interrupted_runs(settings)):
+        run(delete_namespace(settings, prefix))
+        click.echo(f"deleted the topics of an earlier, interrupted demo run ({prefix}*)")
+
+
+def _show_paths(settings: Settings) -> None:
+    """Topics, a command and an event sent and read back."""
     _step("Topics")
     specs = shared_topics(settings)
     for name in DEMO_CONNECTORS:
@@ -153,21 +218,21 @@ def demo(ctx: Context) -> None:
         record = run(_read_back(settings, topic, partition, offset))
         click.echo(format_record(record, color=False))
 
-    _worker(settings, checks)
 
-    _step("Done")
-    if checks.missed:
-        fail(
-            f"{len(checks.missed)} expected outcome(s) did not happen: " + "; ".join(checks.missed)
-        )
-    click.echo(
-        "Every expected outcome happened. Follow a topic with "
-        "`switchboard tail stripe.results --from-beginning`; "
-        "stop the broker with `switchboard kafka stop`."
+async def _why(settings: Settings) -> str:
+    """The worker's backlog: what its groups have not consumed yet."""
+    names = TopicNames.from_settings(settings)
+    ingest = [names.ingest(name) for name in DEMO_CONNECTORS]
+    commands = [names.commands(SINK_CONNECTOR)]
+    return "; ".join(
+        [
+            await backlog(settings, worker_group(settings), ingest),
+            await backlog(settings, sink_group(settings, SINK_CONNECTOR), commands),
+        ]
     )
 
 
-def _worker(settings: Settings, checks: _Checks) -> None:
+def _worker(settings: Settings, run_id: str, checks: _Checks) -> None:
     from .. import demo as parts
 
     _step(
@@ -175,18 +240,9 @@ def _worker(settings: Settings, checks: _Checks) -> None:
         "Stripe sink and the Stripe events poll call a local Stripe sandbox)"
     )
     since = run(parts.start_offsets(settings))
-    run_id = parts.new_run_id()
     factory = connectors.get(SINK_CONNECTOR).sandbox
     assert factory is not None
     sandbox = factory()  # its API key is the demo's SANDBOX_API_KEY (sk_test_sandbox)
-    parts.number_events_uniquely(sandbox)
-    stale = run(parts.reset_stale_cursor(settings, parts.STRIPE_EVENTS))
-    if stale is not None:
-        click.echo(
-            f"{parts.STRIPE_EVENTS}: cursor of an earlier run's sandbox (mark "
-            f"{orjson.dumps(stale.cursor.mark).decode()}) reset, as `switchboard offsets "
-            f"reset {parts.STRIPE_EVENTS} --beginning` does: this sandbox starts with no events"
-        )
     try:
         with (
             sandbox.in_thread() as provider,
@@ -204,7 +260,7 @@ def _worker(settings: Settings, checks: _Checks) -> None:
             run(_missed_webhook(settings, provider, url, run_id, checks))
             _cursor(settings, provider, checks)
     except TimeoutError as exc:  # no Result or event came: nothing more to check
-        fail(str(exc))
+        fail(f"{exc}; {run(_why(settings))}")
 
 
 def _webhooks(
@@ -239,11 +295,10 @@ def _webhooks(
     for topic, event in events:
         click.echo(f"{topic:<16} {event.type:<36} id={event.id} subject={event.subject}")
     ids = {event.id for _topic, event in events}
-    checks.check(
-        len(events) == 3 and len(ids) == 3,
-        f"{len(events)} events for {len(ids)} ids (the duplicate was dropped)",
-        "3 events for 3 ids",
-    )
+    line = f"{len(events)} events for {len(ids)} ids (the duplicate was dropped)"
+    if len(events) < 3:  # what the worker had not done yet
+        line += f"; within 60 s, with {run(_why(settings))}"
+    checks.check(len(events) == 3 and len(ids) == 3, line, "3 events for 3 ids")
 
     _step("Rejections counted (GET /metrics)")
     metrics = httpx.get(f"{url}/metrics", timeout=10).text
@@ -482,9 +537,12 @@ async def _missed_webhook(
             )
             delivered = await _deliver(http, provider, happened, missed, checks)
             if not await watch.until(_all_on(watch, events, delivered), RECOVERY_S):
+                seen = {t: [i for i in delivered if watch.of(t, i)] for t in (ingest, events)}
                 checks.check(
                     False,
-                    f"the delivered events did not reach {events} within {RECOVERY_S:g} s",
+                    f"the delivered events did not reach {events} within {RECOVERY_S:g} s "
+                    f"(seen on {ingest}: {', '.join(seen[ingest]) or 'none'}; on {events}: "
+                    f"{', '.join(seen[events]) or 'none'}; {await _why(settings)})",
                     f"the delivered events on {events}",
                 )
         finally:
@@ -503,8 +561,10 @@ async def _missed_webhook(
             return now >= dropped + len(delivered)
 
         await watch.until(settled, RECOVERY_S)
+        missing = [e for e in happened if not watch.of(events, e["id"])]
+        why = await _why(settings) if missing else ""
     for event in happened:
-        _show_copies(watch, ingest, events, event["id"], event is missed, checks)
+        _show_copies(why, watch, ingest, events, event["id"], event is missed, checks)
 
 
 async def _deliver(
@@ -547,7 +607,13 @@ def _deliveries(copies: list[Event]) -> list[str]:
 
 
 def _show_copies(
-    watch: Watch, ingest: str, events: str, event_id: str, missed: bool, checks: _Checks
+    why: str,
+    watch: Watch,
+    ingest: str,
+    events: str,
+    event_id: str,
+    missed: bool,
+    checks: _Checks,
 ) -> None:
     """One line per event: how its first copy came, how many records of it
     are on the events topic, and the copies that came in on ingest."""
@@ -557,7 +623,7 @@ def _show_copies(
     if not out:
         checks.check(
             False,
-            f"{event_id}  not on {events} within {RECOVERY_S:g} s {copies}",
+            f"{event_id}  not on {events} within {RECOVERY_S:g} s {copies}; {why}",
             f"{event_id} on {events} within {RECOVERY_S:g} s",
         )
         return
