@@ -33,7 +33,7 @@ def kafka_group() -> None:
 
     The broker's jars are resolved once from Maven Central with Maven into
     SWITCHBOARD_LOCAL_KAFKA__HOME (default ~/.cache/switchboard); data is
-    kept there across restarts. Needs Java 11+ (17 recommended) and Maven.
+    kept there across restarts. Needs Java 17+ and Maven.
     """
 
 

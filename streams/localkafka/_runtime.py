@@ -43,9 +43,15 @@ _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 """
 
 
+#: the oldest Java the brokers we support run on: Kafka 4.x brokers need 17
+#: (3.9 still ran on 11); the README and ``switchboard kafka --help`` say the same
+MIN_JAVA = 17
+
+
 def require_java() -> str:
+    """The ``java`` on PATH; LocalKafkaError naming Java 17 if it is missing or older."""
     java = shutil.which("java")
-    hint = "install Java 17 (Debian/Ubuntu: apt-get install openjdk-17-jre-headless)"
+    hint = f"install Java {MIN_JAVA} (Debian/Ubuntu: apt-get install openjdk-17-jre-headless)"
     if java is None:
         raise LocalKafkaError(f"java was not found on PATH: {hint}")
     try:
@@ -59,8 +65,8 @@ def require_java() -> str:
         major = int(match.group(1))
         if major == 1 and match.group(2):
             major = int(match.group(2))
-        if major < 11:
-            raise LocalKafkaError(f"java {major} is too old for Kafka (needs 11+): {hint}")
+        if major < MIN_JAVA:
+            raise LocalKafkaError(f"java {major} is too old for Kafka (needs {MIN_JAVA}+): {hint}")
     return java
 
 
