@@ -66,6 +66,7 @@ __all__ = [
     "PaginationError",
     "Paginator",
     "RecordsPath",
+    "check_origin",
     "client_fetcher",
     "dig",
     "graphql_fetcher",
@@ -125,21 +126,35 @@ async def paginate(
         request = following
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
-    return parts.scheme, parts.hostname or "", parts.port
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname or "", parts.port or _DEFAULT_PORTS.get(scheme)
+
+
+def check_origin(url: str, reference: str, *, what: str = "next page URL", fix: str = "") -> None:
+    """Raise a non-retryable :class:`PaginationError` unless ``url`` has the
+    origin (scheme, host, port) of ``reference``: the one check of every URL
+    a credential is about to follow (next links, stored poll cursors).
+    ``fix`` is appended to the message (what a person should do)."""
+    if _origin(url) != _origin(reference):
+        ref = urlsplit(reference)
+        raise PaginationError(
+            f"{what} points to another origin than {ref.scheme}://{ref.netloc}; "
+            f"refusing to send credentials there{fix}",
+            url=url,
+            retryable=False,
+        )
 
 
 def _same_origin(following: PageRequest, response: PageResponse) -> None:
     # A next link elsewhere would carry our credentials to another host.
     if following.url is None or response.url is None:
         return
-    if _origin(following.url) != _origin(response.url):
-        raise PaginationError(
-            "next page URL points to another origin; refusing to send credentials there",
-            url=following.url,
-            retryable=False,
-        )
+    check_origin(following.url, response.url)
 
 
 async def paginate_records(

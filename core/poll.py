@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -44,6 +45,7 @@ from core.pagination import (
     PageResponse,
     PaginationError,
     Paginator,
+    check_origin,
     paginate,
 )
 
@@ -53,6 +55,7 @@ __all__ = [
     "PaginationError",
     "PollStream",
     "PolledPage",
+    "check_cursor",
     "keep_mark",
     "max_mark",
     "poll_run",
@@ -198,6 +201,12 @@ class PollStream:
     interval_s: float = 60.0
     description: str = ""
 
+    def origin(self, base_url: str) -> str:
+        """The URL whose origin this stream's requests go to: ``path`` if it
+        is absolute, else the connector's ``base_url``."""
+        parts = urlsplit(self.path)
+        return self.path if parts.scheme or parts.netloc else base_url
+
     def start_request(self, mark: Any, backfill: datetime | None) -> PageRequest:
         """The first request of a run starting at ``mark``."""
         base = self.paginator().first()
@@ -219,6 +228,32 @@ class PolledPage:
     events: list[Event]
     cursor: Cursor
     not_modified: bool = False
+
+
+#: what a person does about a refused cursor (the poller's error names it)
+_CURSOR_FIX = (
+    "; give the stream a cursor without it: `switchboard offsets set <stream> --mark ...` "
+    "or `switchboard offsets reset <stream>`"
+)
+
+
+def check_cursor(stream: PollStream, base_url: str, cursor: Cursor) -> None:
+    """Refuse a cursor that would resume at an absolute URL on another origin.
+
+    A cursor is data anyone with write access to the cursors topic can
+    change; a run resumed at its ``next.url`` carries the connector's
+    credential. A relative ``next.url`` (no scheme, no host) is resolved
+    against ``base_url`` and passes; an absolute or scheme-relative one must
+    have :meth:`PollStream.origin`'s origin -- the same check
+    (:func:`core.pagination.check_origin`) every followed next link gets.
+    Raises a non-retryable :class:`PaginationError` naming the fix.
+    """
+    url = cursor.next.url if cursor.next is not None else None
+    if url is None:
+        return
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc:
+        check_origin(url, stream.origin(base_url), what="the cursor's next.url", fix=_CURSOR_FIX)
 
 
 class _NotModified(Exception):
@@ -279,8 +314,11 @@ async def poll_run(
     ``stream.start_request(cursor.mark, backfill)``. Each yielded page's
     ``cursor`` is the position after it; the last page's has no ``next``.
     Client errors (rate limits, outages) propagate: the caller keeps the
-    last saved cursor and tries again later.
+    last saved cursor and tries again later. A cursor resuming on another
+    origin than the client's base URL is refused before anything is sent
+    (:func:`check_cursor`).
     """
+    check_cursor(stream, client.policy.base_url, cursor)
     resuming = cursor.in_run
     start = cursor.next if resuming else stream.start_request(cursor.mark, backfill)
     run_mark = cursor.run_mark if resuming else cursor.mark

@@ -22,13 +22,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import orjson
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from core import errors as e
-from core.poll import Cursor
+from core.pagination import PaginationError
+from core.poll import Cursor, check_cursor
 from core.settings import Settings
 
 from . import kafka
@@ -45,6 +47,7 @@ __all__ = [
     "StreamState",
     "Written",
     "change_record",
+    "check_change",
     "configured_streams",
     "cursors_topic",
     "parse_cursor",
@@ -108,6 +111,37 @@ def parse_from(text: str, *, now: datetime | None = None) -> datetime:
     if when > now:
         raise OffsetsInputError(f"--from {text!r} is in the future ({when.isoformat()})")
     return when
+
+
+def check_change(settings: Settings, stream: str, cursor: Cursor) -> None:
+    """Refuse a cursor whose ``next.url`` would send the stream's credential to
+    another origin (:func:`core.poll.check_cursor`, the poller's own check).
+
+    ``stream`` must be configured here to know its connector's base URL; a
+    stream known only from the cursors topic takes a relative ``next.url``
+    only. Raises :class:`OffsetsInputError` (one line, with the fix).
+    """
+    url = cursor.next.url if cursor.next is not None else None
+    if url is None:
+        return
+    try:
+        targets = {t.id: t for t in build_polls(settings)}
+    except e.PolicyError as exc:
+        raise OffsetsInputError(str(exc)) from None
+    target = targets.get(stream)
+    if target is None:
+        parts = urlsplit(url)
+        if parts.scheme or parts.netloc:  # the connector's base URL is unknown here
+            raise OffsetsInputError(
+                f"--cursor: {stream} is not configured here, so an absolute next.url cannot "
+                "be checked against its connector's base URL; give a relative one "
+                "(a path and query) or run this where the stream is configured"
+            )
+        return
+    try:
+        check_cursor(target.stream, target.setup.policy.base_url, cursor)
+    except PaginationError as exc:
+        raise OffsetsInputError(f"--cursor: {exc.message}") from None
 
 
 # -- reading ---------------------------------------------------------------------

@@ -23,6 +23,7 @@ from ..offsets import (
     OffsetsInputError,
     StreamState,
     change_record,
+    check_change,
     configured_streams,
     cursors_topic,
     parse_cursor,
@@ -314,6 +315,8 @@ def _change(
     settings = ctx.settings
     try:
         configured = configured_streams(settings)
+        if stream in configured:
+            check_change(settings, stream, cursor)
         if not (yes or sys.stdin.isatty()):
             # An unknown stream (a typo) is the first thing to tell; it may be
             # known from the cursors topic only, so that is read unless Kafka is down.
@@ -322,6 +325,8 @@ def _change(
                     run(_load(settings, configured, stream))
             fail(_NO_TERMINAL, EXIT_USAGE)
         topic, state = run(_load(settings, configured, stream))
+        if stream not in configured:
+            check_change(settings, stream, cursor)
     except OffsetsError as exc:
         _fail_with(exc)
     change = change_record(state, cursor, backfill=backfill)

@@ -89,8 +89,9 @@ def test_public_surface() -> None:
         [
             "CursorPaginator", "Fetch", "GraphQLPaginator", "LinkHeaderPaginator",
             "NextUrlPaginator", "OffsetPaginator", "Page", "PageNumberPaginator", "PageRequest",
-            "PageResponse", "PaginationError", "Paginator", "RecordsPath", "client_fetcher",
-            "dig", "graphql_fetcher", "httpx_fetcher", "paginate", "paginate_records",
+            "PageResponse", "PaginationError", "Paginator", "RecordsPath", "check_origin",
+            "client_fetcher", "dig", "graphql_fetcher", "httpx_fetcher", "paginate",
+            "paginate_records",
         ]
     )  # fmt: skip
     assert all(hasattr(core.pagination, name) for name in core.pagination.__all__)
