@@ -38,7 +38,7 @@ def test_kafka_is_the_official_image_in_kraft_mode(compose: dict) -> None:
     assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"].startswith(env["KAFKA_NODE_ID"] + "@")
     assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
     assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "1"
-    assert "9092:9092" in kafka["ports"]
+    assert "127.0.0.1:9092:9092" in kafka["ports"]
 
 
 def test_worker_bootstrap_matches_an_advertised_listener(compose: dict) -> None:
@@ -71,10 +71,23 @@ def test_worker_environment_is_valid_settings_and_port_is_published(
     for key, value in worker["environment"].items():
         monkeypatch.setenv(key, value)
     settings = load_settings(sections=connectors.settings_sections())
-    published = {int(p.split(":")[1]) for p in worker["ports"]}
+    published = {int(p.split(":")[-1]) for p in worker["ports"]}
     assert settings.worker.port in published
     probe = " ".join(worker["healthcheck"]["test"])
     assert f":{settings.worker.port}/healthz" in probe
+
+
+def test_published_ports_listen_on_loopback_only(compose: dict) -> None:
+    # Kafka's EXTERNAL listener is PLAINTEXT without authentication, and the
+    # worker serves /healthz and /metrics without a token: published on every
+    # interface, anyone on the network could read and write every topic.
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert isinstance(port, str), f"{name}: write ports as strings, not {port!r}"
+            host, _, rest = port.partition(":")
+            assert host == "127.0.0.1" and ":" in rest, (
+                f"{name} publishes {port!r} on every interface; bind it to 127.0.0.1"
+            )
 
 
 def test_dockerfile_installs_the_project_and_runs_the_worker() -> None:
