@@ -10,7 +10,9 @@ Routes (JSON bodies, ``Authorization: Bearer|token <token>``)::
     GET  /repos/{owner}/{repo}/events   newest first, the last 300; X-Poll-Interval: 60
 
 A wrong token answers 401 ``{"message": "Bad credentials"}``; an unknown
-repository or issue 404 ``{"message": "Not Found"}``; invalid fields 422
+repository, issue or route 404 ``{"message": "Not Found", "documentation_url":
+"https://docs.github.com/rest", "status": "404"}`` (GitHub's body, the
+status a string as there); invalid fields 422
 ``{"message": "Validation Failed", "errors": [{"resource", "field", "code"}]}``.
 GitHub has no idempotency key: nothing is replayed, and each side effect is
 counted under the call's command id (``side_effects(command_id)``).
@@ -71,7 +73,9 @@ def _invalid(resource: str, field: str, code: str = "invalid") -> web.Response:
 
 
 def _not_found() -> web.Response:
-    return json_response({"message": "Not Found", "documentation_url": DOCS}, status=404)
+    return json_response(
+        {"message": "Not Found", "documentation_url": DOCS, "status": "404"}, status=404
+    )
 
 
 class GitHubSandbox(ProviderSandbox):
@@ -243,9 +247,14 @@ class GitHubSandbox(ProviderSandbox):
         router.add_get(base, self._list_issues)
         router.add_get("/repos/{owner}/{repo}/events", self._list_events)
 
+    def unknown_route(self, request: web.Request) -> web.Response:
+        return _not_found()
+
     def _repo(self, request: web.Request) -> str | web.Response:
         if self.bearer(request) != self.token:
-            return json_response({"message": "Bad credentials", "documentation_url": DOCS}, 401)
+            return json_response(
+                {"message": "Bad credentials", "documentation_url": DOCS, "status": "401"}, 401
+            )
         repo = f"{request.match_info['owner']}/{request.match_info['repo']}"
         return repo if repo in self.repos else _not_found()
 

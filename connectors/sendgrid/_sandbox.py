@@ -8,7 +8,8 @@ Route::
 [{"field": null, "message": "The provided authorization grant is invalid,
 expired, or revoked"}]}``. Invalid mail is 400 ``{"errors": [{"message",
 "field", "help"}]}`` naming the field (``from.email``,
-``personalizations.0.to``, ``content``, ``subject``). No idempotency key:
+``personalizations.0.to``, ``content``, ``subject``); an unknown route is 404
+``{"errors": [{"field": null, "message": "not found"}]}``. No idempotency key:
 side effects are counted per command id; ``mails`` keeps what was accepted.
 """
 
@@ -52,6 +53,9 @@ class SendGridSandbox(ProviderSandbox):
         super().reset()
         with self.lock:
             self.mails.clear()
+
+    def unknown_route(self, request: web.Request) -> web.Response:
+        return json_response({"errors": [{"field": None, "message": "not found"}]}, status=404)
 
     def routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/v3/mail/send", self._send)

@@ -18,7 +18,8 @@ are counted per command id.
 Orders (see :mod:`connectors.shopify._sandbox_orders` for the REST and
 GraphQL list semantics): the GraphQL query ``orders(...)`` (cost ``2 +
 first`` requested, ``2 + nodes`` charged) and ``GET orders.json`` read the
-same store. A refused REST request is a 400 ``{"errors": {param: message}}``.
+same store. A refused REST request is a 400 ``{"errors": {param: message}}``;
+an unknown route 404 ``{"errors": "Not Found"}``.
 
 Test API: ``seed_orders(count, start=, step_s=, **fields)`` and
 ``update_order(id, at=None, **changes)`` (a new ``updated_at``; ``now()``
@@ -115,6 +116,9 @@ class ShopifySandbox(ProviderSandbox):
     def routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/admin/api/{version}/graphql.json", self._graphql)
         router.add_get("/admin/api/{version}/orders.json", self._orders_rest)
+
+    def unknown_route(self, request: web.Request) -> web.Response:
+        return json_response({"errors": "Not Found"}, status=404)
 
     def _unauthorized(self, request: web.Request) -> web.Response | None:
         if request.headers.get("X-Shopify-Access-Token") == self.access_token:

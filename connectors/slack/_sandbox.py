@@ -9,9 +9,9 @@ Routes (JSON or form bodies, ``Authorization: Bearer xoxb-...``)::
           &inclusive&cursor
 
 Failures are HTTP 200 ``{"ok": false, "error": code}`` as at Slack:
-``not_authed``/``invalid_auth``, ``channel_not_found``, ``no_text``,
-``message_not_found``, ``invalid_json``, ``invalid_cursor``, ``invalid_limit``,
-``invalid_ts_oldest``/``invalid_ts_latest``.
+``not_authed``/``invalid_auth``, ``unknown_method`` (no such route),
+``channel_not_found``, ``no_text``, ``message_not_found``, ``invalid_json``,
+``invalid_cursor``, ``invalid_limit``, ``invalid_ts_oldest``/``invalid_ts_latest``.
 ``ratelimit_channel(channel, n)`` makes the next ``n`` posts there answer
 429 ``ratelimited`` with ``Retry-After: 1``. No idempotency key: side
 effects are counted per command id.
@@ -183,6 +183,11 @@ class SlackSandbox(ProviderSandbox):
         router.add_post("/chat.postMessage", self._post)
         router.add_post("/chat.update", self._update)
         router.add_get("/conversations.history", self._history)
+
+    def unknown_route(self, request: web.Request) -> web.Response:
+        # Slack answers an unknown method with HTTP 200, as every other failure
+        method = request.path.rsplit("/", 1)[-1]
+        return json_response({"ok": False, "error": "unknown_method", "req_method": method})
 
     async def _args(self, request: web.Request) -> dict[str, Any] | web.Response:
         token = self.bearer(request)

@@ -4,6 +4,7 @@ auth (401 on a wrong key), error format and idempotency-key semantics.
 Routes (form-encoded bodies, bracket nesting)::
 
     POST   /v1/customers                     create (email checked)
+    GET    /v1/customers/{id}                retrieve (404 resource_missing if unknown)
     POST   /v1/customers/{id}                update (404 resource_missing if unknown)
     POST   /v1/payment_intents               create (amount >= 50, known currency)
     POST   /v1/payment_intents/{id}/confirm  -> succeeded, or requires_capture (manual)
@@ -14,8 +15,12 @@ Routes (form-encoded bodies, bracket nesting)::
     DELETE /v1/subscriptions/{id}            cancel (again: the canceled subscription)
     GET    /v1/events                        the event log, newest first (see below)
 
+The key authenticates as at Stripe: ``Authorization: Bearer <key>`` or HTTP
+Basic with the key as the username and any (usually empty) password --
+``curl -u sk_test_...: https://.../v1/customers``; anything else is 401.
 Errors are ``{"error": {"type", "code", "param", "message"}}`` with Stripe's
-statuses. Idempotency (the base pipeline, POST only): same key + same
+statuses; an unknown route is 404 ``invalid_request_error`` "Unrecognized
+request URL (GET: /v1/...)". Idempotency (the base pipeline, POST only): same key + same
 request replays the first answer (``Idempotent-Replayed: true``) with no new
 side effect; same key + different body is 400 ``idempotency_error``; the
 same key while its first request runs is 409 (stage it with ``hold()``).
@@ -155,6 +160,7 @@ class StripeSandbox(StripeEvents, ProviderSandbox):
     def routes(self, router: web.UrlDispatcher) -> None:
         add = router.add_route
         add("POST", "/v1/customers", self._wrap(self._customer_create))
+        add("GET", "/v1/customers/{id}", self._wrap(self._customer_retrieve))
         add("POST", "/v1/customers/{id}", self._wrap(self._customer_update))
         add("POST", "/v1/payment_intents", self._wrap(self._intent_create))
         add("POST", "/v1/payment_intents/{id}/confirm", self._wrap(self._intent_confirm))
@@ -172,9 +178,18 @@ class StripeSandbox(StripeEvents, ProviderSandbox):
         body: bytes,
         seen: RecordedRequest | None,
     ) -> web.StreamResponse:
-        if self.bearer(request) != self.api_key:
+        basic = self.basic(request)
+        key = basic[0] if basic is not None else self.bearer(request)
+        if key != self.api_key:
             return _error(401, "Invalid API Key provided.", None, None)
         return await super()._handle(request, handler, body, seen)
+
+    def unknown_route(self, request: web.Request) -> web.Response:
+        message = (
+            f"Unrecognized request URL ({request.method}: {request.path}). Please see "
+            "https://stripe.com/docs or we can help at https://support.stripe.com/."
+        )
+        return _error(404, message, None, None)
 
     def keeps_result(self, status: int) -> bool:
         return not 400 <= status < 500
@@ -184,7 +199,7 @@ class StripeSandbox(StripeEvents, ProviderSandbox):
     ) -> Callable[[web.Request], Any]:
         async def handler(request: web.Request) -> web.Response:
             pairs = await self.form(request)
-            if request.method == "DELETE":
+            if request.method in ("GET", "DELETE"):
                 pairs = list(request.query.items())
             request_id = f"req_{self.new_id('')}"
             call = {"id": request_id, "idempotency_key": request.headers.get("Idempotency-Key")}
@@ -222,6 +237,12 @@ class StripeSandbox(StripeEvents, ProviderSandbox):
         self.customers[ident] = obj
         self._emit("customer.created", obj)
         return obj
+
+    def _customer_retrieve(self, ident: str | None, _: dict[str, Any]) -> _Unchanged:
+        customer = self.customers.get(ident or "")
+        if customer is None:
+            raise _missing("customer", ident or "")
+        return _Unchanged(dict(customer))
 
     def _customer_update(self, ident: str | None, data: dict[str, Any]) -> dict[str, Any]:
         obj = self.customers.get(ident or "")

@@ -7,7 +7,7 @@ Routes::
 
 HTTP Basic with the account SID and ``auth_token`` (or an API key SID and
 secret in ``api_keys``); anything else is 401 ``{"code": 20003, "message":
-"Authenticate"}``, another account's SID in the path 404 (20404).
+"Authenticate"}``, another account's SID in the path or an unknown route 404 (20404).
 Validation errors are 400 ``{"code", "message", "more_info", "status"}``:
 21604 To missing, 21211 To invalid, 21603 From missing, 21212 From invalid,
 21602 Body missing. No idempotency key: side effects are counted per
@@ -178,6 +178,9 @@ class TwilioSandbox(ProviderSandbox):
     def routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._create)
         router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self._list)
+
+    def unknown_route(self, request: web.Request) -> web.Response:
+        return _error(20404, f"The requested resource {request.path} was not found", 404)
 
     def _authorized(self, request: web.Request) -> bool:
         creds = self.basic(request)

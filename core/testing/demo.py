@@ -103,12 +103,10 @@ class DemoSandbox(Sandbox):
         )
 
     async def _status(self, request: web.Request) -> web.Response:
-        try:
-            code = int(request.match_info["code"])
-        except ValueError:
-            raise web.HTTPNotFound from None
+        raw = request.match_info["code"]
+        code = int(raw) if raw.isdigit() else 0
         if not 200 <= code <= 599:
-            raise web.HTTPNotFound
+            return _json({"error": {"type": "not_found", "message": f"no status {raw!r}"}}, 404)
         return _json({"error": {"type": "status", "message": f"status {code}"}}, status=code)
 
     async def _create_thing(self, request: web.Request) -> web.Response:

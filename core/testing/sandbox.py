@@ -67,6 +67,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import web
+from aiohttp.web_urldispatcher import MatchInfoError
 
 from core.apicall import COMMAND_ID_HEADER
 from core.testing._private import control, running
@@ -128,6 +129,24 @@ class Sandbox:
 
     def routes(self, router: web.UrlDispatcher) -> None:
         """Register the provider's routes. The base has none."""
+
+    def unknown_route(self, request: web.Request) -> web.Response:
+        """The answer to a request no route matches (a wrong path or method).
+
+        It passes the whole pipeline first (recorded, faults, the provider's
+        auth check where a subclass makes one), as at the provider. The base
+        answers 404 in the demo provider's error shape; a provider sandbox
+        overrides this with its provider's own "not found" answer.
+        """
+        return web.json_response(
+            {
+                "error": {
+                    "type": "not_found",
+                    "message": f"no route {request.method} {request.path}",
+                }
+            },
+            status=404,
+        )
 
     # --- switches (thread-safe) -----------------------------------------
 
@@ -329,6 +348,8 @@ class Sandbox:
     ) -> web.StreamResponse:
         while not self._released.is_set():  # noqa: ASYNC110 - set from any thread
             await asyncio.sleep(0.005)
+        if isinstance(request.match_info, MatchInfoError):
+            return self.unknown_route(request)
         response: web.StreamResponse = await handler(request)
         return response
 
@@ -354,6 +375,8 @@ class Sandbox:
         self, request: web.Request, handler: Callable[[web.Request], Any]
     ) -> web.StreamResponse:
         if request.path.startswith(CONTROL_PREFIX + "/"):
+            if isinstance(request.match_info, MatchInfoError):
+                return control.unknown(request, CONTROL_PREFIX)
             response: web.StreamResponse = await handler(request)
             return response
         body = await request.read()

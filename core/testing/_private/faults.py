@@ -18,9 +18,8 @@ from typing import Literal
 __all__ = ["Fault", "FaultKind", "FaultPlan", "RateDecision", "ServerTokenBucket"]
 
 FaultKind = Literal["status", "rate_limit", "hang", "reset", "truncate", "oversize", "non_json"]
-FAULT_KINDS: frozenset[str] = frozenset(
-    ("status", "rate_limit", "hang", "reset", "truncate", "oversize", "non_json")
-)
+FAULT_KINDS_ORDERED = ("status", "rate_limit", "hang", "reset", "truncate", "oversize", "non_json")
+FAULT_KINDS: frozenset[str] = frozenset(FAULT_KINDS_ORDERED)
 
 
 @dataclass

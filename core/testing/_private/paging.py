@@ -52,6 +52,14 @@ def decode_cursor(cursor: str) -> int:
     return int(text[2:])
 
 
+def http_error(
+    cls: type[web.HTTPBadRequest] | type[web.HTTPNotFound], kind: str, message: str
+) -> web.HTTPException:
+    """A demo-provider error (raise it): ``{"error": {"type", "message"}}`` as JSON."""
+    body = orjson.dumps({"error": {"type": kind, "message": message}}).decode()
+    return cls(text=body, content_type="application/json")
+
+
 class Datasets:
     """Named record lists plus the ``repeat_cursor`` switch (thread-safe)."""
 
@@ -67,7 +75,7 @@ class Datasets:
     def get(self, name: str) -> list[Record]:
         with self._lock:
             if name not in self._data:
-                raise web.HTTPNotFound(text=f"no dataset {name!r}")
+                raise http_error(web.HTTPNotFound, "not_found", f"no dataset {name!r}")
             return self._data[name]
 
 
@@ -78,9 +86,11 @@ def _int(request: web.Request, name: str, default: int, minimum: int = 0) -> int
     try:
         value = int(raw)
     except ValueError:
-        raise web.HTTPBadRequest(text=f"{name} must be an integer") from None
+        raise http_error(
+            web.HTTPBadRequest, "invalid_request", f"{name} must be an integer"
+        ) from None
     if value < minimum:
-        raise web.HTTPBadRequest(text=f"{name} must be >= {minimum}")
+        raise http_error(web.HTTPBadRequest, "invalid_request", f"{name} must be >= {minimum}")
     return value
 
 
@@ -138,7 +148,7 @@ def install(router: web.UrlDispatcher, datasets: Datasets, prefix: str = "/datas
         try:
             offset = decode_cursor(token) if token else 0
         except ValueError as exc:
-            raise web.HTTPBadRequest(text=str(exc)) from None
+            raise http_error(web.HTTPBadRequest, "invalid_request", str(exc)) from None
         limit = _int(request, "limit", 10, 1)
         chunk = data[offset : offset + limit]
         has_more = offset + len(chunk) < len(data)
