@@ -1,4 +1,4 @@
-"""Replaying DLQ records to their original topic (or another one).
+"""Replaying DLQ records to the topic their DLQ belongs to (or ``--to``).
 
 Public names are re-exported by :mod:`streams.dlq`; see its docstring for
 the contracts.
@@ -22,7 +22,14 @@ from core.ratelimit import TokenBucket
 from core.settings import Settings
 
 from . import kafka
-from ._dlq_read import DlqInputError, DlqRecord, DlqRef, _read_partition, _reader
+from ._dlq_read import (
+    DLQ_SUFFIX,
+    DlqInputError,
+    DlqRecord,
+    DlqRef,
+    _read_partition,
+    _reader,
+)
 from .topics import TopicNames, existing_topics, partitions_of
 
 REPLAY_HEADER_PREFIX = "__switchboard.replay."
@@ -34,6 +41,8 @@ REPLAY_ID = REPLAY_HEADER_PREFIX + "id"
 SKIP_DUPLICATE = "duplicate"  # the same ref twice in one run
 SKIP_REPLAYED = "already replayed"  # --skip-replayed found its marker downstream
 SKIP_NO_DESTINATION = "no original topic"  # invalid error headers and no --to
+# The error headers name a topic other than the DLQ topic's source, and no --to.
+SKIP_FOREIGN_TOPIC = "header names another topic"
 
 # Replayed records are stamped when produced, after their failure; the slack
 # covers clock skew between the worker that failed and the replaying host.
@@ -108,6 +117,26 @@ async def _replayed_refs(settings: Settings, topic: str, since: datetime | None)
     return refs
 
 
+def dlq_source(dlq_topic: str) -> str | None:
+    """The topic a DLQ topic belongs to (``<topic>`` of ``<topic>.dlq``), or
+    None for a name without the suffix."""
+    source = dlq_topic.removesuffix(DLQ_SUFFIX)
+    return source if source and source != dlq_topic else None
+
+
+def _default_destination(record: DlqRecord) -> tuple[str | None, str | None]:
+    """(destination, skip) without ``--to``: the DLQ topic's source, and only
+    when the error headers agree. The headers are written by whoever can
+    write the DLQ topic, so they may confirm the destination but never
+    choose it; a disagreement is skipped, never followed."""
+    source = dlq_source(record.ref.topic)
+    if record.errors is None or source is None:
+        return None, SKIP_NO_DESTINATION
+    if record.errors.original_topic != source:
+        return None, SKIP_FOREIGN_TOPIC
+    return source, None
+
+
 def _destination(settings: Settings, name: str, existing: set[str]) -> str:
     """``--to`` as the topics are named for reading: with the prefix first."""
     prefixed = TopicNames.from_settings(settings).prefix + name
@@ -129,11 +158,15 @@ async def plan_replay(
     skip_replayed: bool = False,
 ) -> list[ReplayItem]:
     """Decide, for each selected record, its destination: ``to`` when given
-    (tried with the settings' topic prefix first, then as given), else its
-    original topic from the error headers.
+    (tried with the settings' topic prefix first, then as given), else the
+    source of the DLQ topic it is read from (``<topic>`` of ``<topic>.dlq``).
 
     Marked as skipped: a ref seen before in this plan (a run never replays a
-    record twice), a record with no destination, and with ``skip_replayed``
+    record twice); without ``to``, a record without valid error headers
+    (:data:`SKIP_NO_DESTINATION`) and one whose headers name another
+    original topic than the source (:data:`SKIP_FOREIGN_TOPIC`: anyone able
+    to write a DLQ topic writes its headers, so they never pick where a
+    record goes; ``to`` is how to send it elsewhere); and with ``skip_replayed``
     a record whose ref is already named by a ``__switchboard.replay.from``
     header on its destination (replayed there by an earlier run).
 
@@ -146,12 +179,9 @@ async def plan_replay(
     items: list[ReplayItem] = []
     seen: set[DlqRef] = set()
     for record in records:
-        destination = to or (record.errors.original_topic if record.errors else None)
-        skip = None
+        destination, skip = (to, None) if to is not None else _default_destination(record)
         if record.ref in seen:
             skip = SKIP_DUPLICATE
-        elif destination is None:
-            skip = SKIP_NO_DESTINATION
         seen.add(record.ref)
         items.append(ReplayItem(record, destination, skip))
 
@@ -271,10 +301,12 @@ __all__ = [
     "REPLAY_HEADER_PREFIX",
     "REPLAY_ID",
     "SKIP_DUPLICATE",
+    "SKIP_FOREIGN_TOPIC",
     "SKIP_NO_DESTINATION",
     "SKIP_REPLAYED",
     "ReplayItem",
     "ReplayReport",
+    "dlq_source",
     "parse_rate",
     "plan_replay",
     "replay",

@@ -10,11 +10,14 @@ of the read; records arriving later are not waited for.
 
 Replaying is two steps so a caller can show or confirm the plan first:
 
-- :func:`plan_replay` picks each record's destination (``--to`` or the
-  original topic from the error headers) and marks records to skip: a ref
-  selected twice (a run never replays a record twice), no destination, or,
-  with ``skip_replayed``, already replayed to that destination by an
-  earlier run (found by its ``__switchboard.replay.from`` header).
+- :func:`plan_replay` picks each record's destination (``--to``, else the
+  DLQ topic's source: ``<topic>`` of ``<topic>.dlq``) and marks records to
+  skip: a ref selected twice (a run never replays a record twice), no valid
+  error headers, error headers naming another original topic than the
+  source (whoever can write a DLQ topic writes those headers, so without
+  ``--to`` they are never followed), or, with ``skip_replayed``, already
+  replayed to that destination by an earlier run (found by its
+  ``__switchboard.replay.from`` header).
 - :func:`replay` produces the rest with an idempotent ``acks=all``
   producer: original key and value, original headers in order without
   ``__switchboard.errors.*``, plus lineage headers
@@ -57,10 +60,12 @@ from ._dlq_replay import (
     REPLAY_HEADER_PREFIX,
     REPLAY_ID,
     SKIP_DUPLICATE,
+    SKIP_FOREIGN_TOPIC,
     SKIP_NO_DESTINATION,
     SKIP_REPLAYED,
     ReplayItem,
     ReplayReport,
+    dlq_source,
     parse_rate,
     plan_replay,
     replay,
@@ -74,6 +79,7 @@ __all__ = [
     "REPLAY_HEADER_PREFIX",
     "REPLAY_ID",
     "SKIP_DUPLICATE",
+    "SKIP_FOREIGN_TOPIC",
     "SKIP_NO_DESTINATION",
     "SKIP_REPLAYED",
     "DlqError",
@@ -84,6 +90,7 @@ __all__ = [
     "DlqStats",
     "ReplayItem",
     "ReplayReport",
+    "dlq_source",
     "dlq_stats",
     "dlq_topics",
     "parse_rate",

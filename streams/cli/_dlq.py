@@ -17,6 +17,7 @@ import connectors
 from core.envelopes import new_id
 
 from ..dlq import (
+    SKIP_FOREIGN_TOPIC,
     DlqError,
     DlqFilter,
     DlqInputError,
@@ -24,6 +25,7 @@ from ..dlq import (
     DlqRef,
     DlqStats,
     ReplayItem,
+    dlq_source,
     dlq_stats,
     parse_rate,
     parse_when,
@@ -342,7 +344,13 @@ def dlq_stats_cmd(ctx: Context, /, as_json: bool, **opts: Any) -> None:
 
 @dlq_group.command("replay")
 @_filter_options
-@click.option("--to", "to", metavar="TOPIC", help="Destination [default: each original topic].")
+@click.option(
+    "--to",
+    "to",
+    metavar="TOPIC",
+    help="Send every selected record to TOPIC [default: each DLQ topic's source, "
+    "<topic> of <topic>.dlq; records whose error headers name another topic are skipped].",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be replayed; produce nothing.")
 @click.option("--rate", metavar="N[/s]", help="At most N records per second (also N/m).")
 @click.option("--limit", type=click.IntRange(min=1), help="Replay at most N matching records.")
@@ -366,7 +374,12 @@ def dlq_replay(
     yes: bool,
     **opts: Any,
 ) -> None:
-    """Produce dead-lettered records again, to their original topic or --to.
+    """Produce dead-lettered records again, to the topic their DLQ belongs to
+    (<topic> of <topic>.dlq) or --to.
+
+    The error headers are written by whoever can write the DLQ topic, so
+    they never choose the destination: a record whose headers name another
+    original topic is skipped and reported; --to sends it elsewhere.
 
     Each keeps its key, value and headers; the __switchboard.errors.* headers
     are dropped and lineage headers added: __switchboard.replay.from
@@ -398,6 +411,8 @@ def dlq_replay(
         _fail_with(exc)
     todo = [i for i in plan if i.skip is None]
     skipped = Counter(i.skip for i in plan if i.skip)
+    if skipped[SKIP_FOREIGN_TOPIC]:
+        click.echo(_foreign_line(plan, skipped[SKIP_FOREIGN_TOPIC]), err=True)
     summary = f"{len(plan)} record(s) selected, {len(todo)} to replay" + "".join(
         f", {n} skipped ({why})" for why, n in sorted(skipped.items())
     )
@@ -424,6 +439,18 @@ def dlq_replay(
     click.echo(f"replayed {report.replayed} record(s) ({by_dest or 'none'}){skipped_text}")
     if report.failed:
         fail(f"{report.failed} record(s) not acknowledged by Kafka: {report.error}", EXIT_FAILURE)
+
+
+def _foreign_line(plan: Iterable[ReplayItem], count: int) -> str:
+    """Why records whose error headers name another topic were not replayed."""
+    sources = sorted(
+        {s for i in plan if i.skip == SKIP_FOREIGN_TOPIC and (s := dlq_source(i.record.ref.topic))}
+    )
+    return (
+        f"{count} record(s) not replayed: their error headers name a topic other than "
+        f"their DLQ topic's source ({', '.join(sources)}), and anyone able to write a DLQ "
+        "writes those headers; replay them with --to TOPIC if that is where they belong"
+    )
 
 
 def _plan_line(item: ReplayItem) -> str:

@@ -1,6 +1,9 @@
 """`switchboard dlq replay` against the real broker, checked by an independent
 raw consumer (``tests.kafkatools.read_topic``): what lands where, byte for
-byte, with which headers; re-runs, duplicates, the rate and the prompt.
+byte, with which headers; re-runs, duplicates, the rate and the prompt; and
+that the default destination is the DLQ topic's own source (``<topic>`` of
+``<topic>.dlq``), never a topic a DLQ record's headers name (anyone able to
+write the DLQ writes those), anywhere else only with ``--to``.
 """
 
 from __future__ import annotations
@@ -12,20 +15,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
-from core.envelopes import DLQ_HEADER_PREFIX, Command
+from core.envelopes import DLQ_HEADER_PREFIX, Command, DlqHeaders
 from core.settings import Settings
+from streams import kafka
 from streams.dlq import (
     REPLAY_AT,
     REPLAY_FROM,
     REPLAY_ID,
+    SKIP_FOREIGN_TOPIC,
     ReplayReport,
     plan_replay,
     read_dlq,
     replay,
 )
 from streams.topics import TopicSpec, ensure_topics
-from tests.dlqtools import SWITCHBOARD, Seeded, cli_run, records_of, sb, seed
+from tests.dlqtools import NOW, SWITCHBOARD, Seeded, cli_run, err, records_of, sb, seed
 from tests.kafkatools import end_offsets
 
 pytestmark = pytest.mark.integration
@@ -203,3 +209,69 @@ def test_records_kafka_refuses_are_counted_and_fail_the_run(seeded: Seeded) -> N
     assert "replayed 0 record(s) (none)" in result.stdout
     assert "error: 3 record(s) not acknowledged by Kafka:" in result.stderr
     assert asyncio.run(end_offsets(seeded.settings, tiny)) == 0
+
+
+async def forge(seeded: Seeded, original_topic: str) -> str:
+    """A record on the stripe commands DLQ whose error headers name
+    ``original_topic``: what a writer of the DLQ topic can produce."""
+    headers = DlqHeaders(
+        original_topic=original_topic,
+        original_partition=0,
+        original_offset=99,
+        **err("retries_exhausted", "ProviderUnavailable", 1),
+    ).to_headers()
+    producer = AIOKafkaProducer(**kafka.client_options(seeded.settings), acks="all")
+    await producer.start()
+    try:
+        meta = await producer.send_and_wait(
+            seeded.commands_dlq,
+            b'{"forged": true}',
+            key=b"forged",
+            headers=headers,
+            partition=0,
+            timestamp_ms=int(NOW.timestamp() * 1000),
+        )
+    finally:
+        await producer.stop()
+    return f"{seeded.commands_dlq}:0:{meta.offset}"
+
+
+def test_a_header_naming_another_topic_is_skipped_and_reported(
+    seeded: Seeded, env: dict[str, str]
+) -> None:
+    ref = asyncio.run(forge(seeded, original_topic=seeded.other))
+
+    dry = cli_run(env, "dlq", "replay", "--topic", "stripe.commands", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert f"skip   {ref} ({SKIP_FOREIGN_TOPIC})" in dry.stdout
+
+    result = cli_run(env, "dlq", "replay", "--topic", "stripe.commands", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert f"replayed 3 record(s) (3 to {seeded.commands}), 1 skipped" in result.stdout
+    (why,) = [line for line in result.stderr.splitlines() if "--to TOPIC" in line]
+    assert why.startswith("1 record(s) not replayed: their error headers name a topic")
+    assert seeded.commands in why
+    assert asyncio.run(end_offsets(seeded.settings, seeded.other)) == 0
+    assert b"forged" not in [r.key for r in records_of(seeded.settings, seeded.commands)]
+
+    # Sending it elsewhere is an explicit choice.
+    chosen = cli_run(env, "dlq", "replay", "--ref", ref, "--to", "other.commands", "--yes")
+    assert chosen.returncode == 0, chosen.stderr
+    (moved,) = records_of(seeded.settings, seeded.other)
+    assert moved.key == b"forged"
+
+
+def test_the_plan_goes_to_the_dlq_topics_source_only(seeded: Seeded) -> None:
+    # Headers naming the other DLQ's source, or the DLQ itself: neither is followed.
+    asyncio.run(forge(seeded, original_topic=seeded.ingest))
+    asyncio.run(forge(seeded, original_topic=seeded.commands_dlq))
+
+    async def go() -> list[tuple[str | None, str | None]]:
+        records = [r async for r in read_dlq(seeded.settings, [seeded.commands_dlq])]
+        plan = await plan_replay(seeded.settings, records)
+        return [(i.destination, i.skip) for i in plan]
+
+    assert asyncio.run(go()) == [(seeded.commands, None)] * 3 + [
+        (None, SKIP_FOREIGN_TOPIC),
+        (None, SKIP_FOREIGN_TOPIC),
+    ]
