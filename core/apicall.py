@@ -57,6 +57,7 @@ __all__ = [
     "execute",
     "fill_path",
     "form_encode",
+    "path_value_problem",
     "run_command",
 ]
 
@@ -127,9 +128,36 @@ class ApiCall:
     extract: Extract | None = None
 
 
+#: values that are not a path segment of their own: httpx (RFC 3986) removes
+#: dot segments, so ``/repos/{owner}/{repo}/issues`` with ``..`` twice is
+#: ``/issues``; an empty value merges two segments
+_NOT_A_SEGMENT = frozenset({"", ".", ".."})
+
+
+def path_value_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` cannot be the path parameter ``name`` (None if it can)."""
+    text = str(value)
+    if text not in _NOT_A_SEGMENT:
+        return None
+    shown = "empty" if text == "" else f"{text!r}"
+    return (
+        f"path parameter {name!r} is {shown}: it would not stay one path segment "
+        "(the request would go to another endpoint); give the real value"
+    )
+
+
 def fill_path(template: str, values: Mapping[str, Any]) -> str:
-    """``/v1/customers/{customer}`` with each value percent-encoded (``/`` too)."""
+    """``/v1/customers/{customer}`` with each value percent-encoded (``/`` and
+    ``%`` too, so every value stays one segment as given).
+
+    Raises :class:`~core.errors.InvalidParamsError` (nothing is sent) for a
+    placeholder whose value is empty, ``.`` or ``..``; FatalRequestError for
+    a missing one."""
     try:
+        for _, name, _, _ in string.Formatter().parse(template):
+            problem = path_value_problem(name, values[name]) if name and name in values else None
+            if problem:
+                raise e.InvalidParamsError(problem)
         return template.format_map({k: quote(str(v), safe="") for k, v in values.items()})
     except (KeyError, IndexError, ValueError) as exc:
         raise e.FatalRequestError(f"cannot fill path {template!r}: missing {exc}") from None

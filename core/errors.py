@@ -13,7 +13,8 @@ polls) never inspects HTTP statuses itself::
     │   └── PolicyError              invalid client policy (also a ValueError)
     ├── FatalRequestError            this request can never succeed: dead-letter it
     │   │                            (400/404/409/422, other 4xx, GraphQL errors)
-    │   └── GraphQLError             ``errors`` array without usable data; .errors
+    │   ├── GraphQLError             ``errors`` array without usable data; .errors
+    │   └── InvalidParamsError       params no safe request can be built from; not sent
     └── BadResponseError             the provider answered but the answer is unusable
         ├── InvalidBodyError         not JSON (or wrong shape) when JSON was expected
         ├── TruncatedResponseError   body ended early (retryable: it is transient)
@@ -46,6 +47,7 @@ __all__ = [
     "FatalRequestError",
     "GraphQLError",
     "InvalidBodyError",
+    "InvalidParamsError",
     "NetworkError",
     "OversizedResponseError",
     "PolicyError",
@@ -223,6 +225,17 @@ class FatalRequestError(SwitchboardError):
     succeed as is; dead-letter it and move on."""
 
     code = "fatal_request"
+
+
+class InvalidParamsError(FatalRequestError):
+    """The command's params cannot make a safe request (a path value ``..``
+    would climb to another endpoint): nothing was sent; the command is invalid."""
+
+    code = "invalid_command"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.sent = False
 
 
 class GraphQLError(FatalRequestError):

@@ -40,7 +40,8 @@ At most one side effect per command id -- the ledger
 Failures (``<c>.commands.dlq`` gets the record byte for byte plus the
 ``__switchboard.errors.*`` headers, and a failed Result is produced):
 
-- not a Command, wrong connector, unknown type, invalid params ->
+- not a Command, wrong connector, unknown type, invalid params (also
+  params no safe request is built from: a path value ``..``) ->
   ``invalid_command``; no call is made;
 - 400/404/422 and other request errors -> ``fatal_request``;
 - retriable errors still failing at the retry deadline -> ``retries_exhausted``;
@@ -821,6 +822,8 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 def _reason(exc: e.SwitchboardError) -> str:
+    if isinstance(exc, e.InvalidParamsError):  # params no request can be built from
+        return "invalid_command"
     if isinstance(exc, e.FatalRequestError):
         return "fatal_request"
     if isinstance(exc, e.BadResponseError) and not exc.retryable:

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, ValidationInfo
 
+from core.apicall import path_value_problem
 from core.connector import CommandParams, Endpoint
 
 __all__ = ["COMMANDS", "IssuesAddLabels", "IssuesComment", "IssuesCreate"]
 
-Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+def _segment(value: str, info: ValidationInfo) -> str:
+    # The pattern lets "." and ".." through; GitHub has no such names and
+    # in a path they climb (``/repos/../../issues`` is ``/issues``).
+    problem = path_value_problem(info.field_name or "name", value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$"),
+    AfterValidator(_segment),
+]
 
 
 class _Repo(CommandParams):

@@ -9,6 +9,7 @@ Crash tests with real worker processes are in ``test_sink_failover.py``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 import uuid
@@ -103,28 +104,36 @@ async def _ready(sink: Sink, task: asyncio.Task[None]) -> bool:
 async def stripe_rig(
     kafka_bootstrap: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[SinkRig]:
-    async with connectors.get("stripe").sandbox() as sb:  # type: ignore[misc]
-        rig = await _rig(monkeypatch, kafka_bootstrap, topic_prefix, "stripe", sb)
-        async with kafka.connect(rig.settings, kafka.producer(rig.settings)) as producer:
-            rig.producer = producer
-            try:
-                yield rig
-            finally:
-                await rig.stop_sinks()
+    async with (
+        connectors.get("stripe").sandbox() as sb,  # type: ignore[misc]
+        running_rig(monkeypatch, kafka_bootstrap, topic_prefix, "stripe", sb) as rig,
+    ):
+        yield rig
 
 
 @pytest.fixture
 async def github_rig(
     kafka_bootstrap: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[SinkRig]:
-    async with connectors.get("github").sandbox() as sb:  # type: ignore[misc]
-        rig = await _rig(monkeypatch, kafka_bootstrap, topic_prefix, "github", sb)
-        async with kafka.connect(rig.settings, kafka.producer(rig.settings)) as producer:
-            rig.producer = producer
-            try:
-                yield rig
-            finally:
-                await rig.stop_sinks()
+    async with (
+        connectors.get("github").sandbox() as sb,  # type: ignore[misc]
+        running_rig(monkeypatch, kafka_bootstrap, topic_prefix, "github", sb) as rig,
+    ):
+        yield rig
+
+
+@contextlib.asynccontextmanager
+async def running_rig(
+    monkeypatch: pytest.MonkeyPatch, bootstrap: str, prefix: str, connector: str, sb: Sandbox
+) -> AsyncIterator[SinkRig]:
+    """A rig with its producer open; its sinks are stopped at the end."""
+    rig = await _rig(monkeypatch, bootstrap, prefix, connector, sb)
+    async with kafka.connect(rig.settings, kafka.producer(rig.settings)) as producer:
+        rig.producer = producer
+        try:
+            yield rig
+        finally:
+            await rig.stop_sinks()
 
 
 async def _rig(

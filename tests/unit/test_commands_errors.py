@@ -120,6 +120,7 @@ def test_public_surface() -> None:
         "execute",
         "fill_path",
         "form_encode",
+        "path_value_problem",
         "run_command",
     }
     assert all(hasattr(core.apicall, name) for name in core.apicall.__all__)

@@ -37,6 +37,7 @@ def test_public_surface() -> None:
         "FatalRequestError",
         "GraphQLError",
         "InvalidBodyError",
+        "InvalidParamsError",
         "NetworkError",
         "OversizedResponseError",
         "PolicyError",
