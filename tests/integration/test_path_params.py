@@ -165,3 +165,16 @@ async def test_the_sink_dead_letters_a_climbing_template_value_invalid_command(
     (dead,) = await read_topic(rig.settings, rig.dlq, expect=1)
     assert DlqHeaders.from_headers(dead.headers).reason == "invalid_command"
     assert rig.sandbox.requests == []
+
+
+def test_send_refuses_a_climbing_template_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    template = {"url": "/api/orders/{order}/notes"}
+    monkeypatch.setenv("SWITCHBOARD_GENERIC__TEMPLATES", orjson.dumps({"note": template}).decode())
+    params = {"template": "note", "values": {"order": ".."}}
+    result = CliRunner().invoke(
+        cli, ["send", "generic.request", "--json", orjson.dumps(params).decode()]
+    )
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "path parameter 'order' is '..'" in lines[0]
