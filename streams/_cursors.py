@@ -17,7 +17,8 @@ A record's value (JSON)::
      "request": "<id of a CLI change>" | null,   # a CLI write, or the poller's echo of it
      "status": "ok" | "not_modified" | "throttled" | "failed" | "reset",
      "error": "<why the last poll failed>" | null,
-     "polled_at": "<ISO time of the last poll>" | null,
+     "polled_at": "<ISO time of the last good page>" | null,
+     "failed_at": "<ISO time the last poll failed>" | null,  # null once a page succeeds
      "records": <records of the last page>, "pages": <pages of the current run>,
      "written_at": "<ISO time>", "worker": "<host:pid>"}
 
@@ -73,6 +74,7 @@ class CursorRecord:
     status: str = "ok"
     error: str | None = None
     polled_at: str | None = None
+    failed_at: str | None = None
     records: int = 0
     pages: int = 0
     written_at: str = field(default_factory=_now)
@@ -89,6 +91,7 @@ class CursorRecord:
                 "status": self.status,
                 "error": self.error,
                 "polled_at": self.polled_at,
+                "failed_at": self.failed_at,
                 "records": self.records,
                 "pages": self.pages,
                 "written_at": self.written_at,
@@ -122,6 +125,7 @@ class CursorRecord:
             status=str(obj.get("status") or "ok"),
             error=obj.get("error"),
             polled_at=obj.get("polled_at"),
+            failed_at=obj.get("failed_at"),
             records=int(obj.get("records") or 0),
             pages=int(obj.get("pages") or 0),
             written_at=str(obj.get("written_at") or ""),

@@ -244,7 +244,8 @@ def resolve(states: Mapping[str, StreamState], stream: str) -> StreamState:
 def change_record(
     state: StreamState, cursor: Cursor, *, backfill: datetime | None = None
 ) -> CursorRecord:
-    """The CLI change record (fresh request id); keeps the last poll's time."""
+    """The CLI change record (fresh request id); keeps the last good page's
+    time (a change is not a poll; the last failure is what it clears)."""
     return CursorRecord(
         stream=state.stream,
         cursor=cursor,

@@ -413,6 +413,7 @@ class Poller:
                     status="not_modified" if page.not_modified else "ok",
                     error=None,
                     polled_at=datetime.now(UTC).isoformat(),
+                    failed_at=None,
                     records=page.records,
                     pages=pages,
                 )
@@ -446,9 +447,13 @@ class Poller:
             stream.failed = message
             log.error("poll %s: stopped: %s (fix, then `switchboard offsets`)", stream.id, message)
         with contextlib.suppress(KafkaError, OSError):
-            await self._save(
-                stream, stream.record.evolve(status=status, error=message, request=None)
+            failed = stream.record.evolve(
+                status=status,
+                error=message,
+                request=None,
+                failed_at=datetime.now(UTC).isoformat(),  # polled_at stays the last good page
             )
+            await self._save(stream, failed)
         return "retry" if retry else "failed"
 
 

@@ -81,13 +81,14 @@ def _mark(state: StreamState) -> str:
 def _row(state: StreamState) -> list[str]:
     record = state.record
     if record is None:
-        return [state.stream, "new", "no cursor yet", "-", "-", "-", "-"]
+        return [state.stream, "new", "no cursor yet", "-", "-", "-", "-", "-"]
     return [
         _printable(state.stream),
         _printable(_status(state)),
         _mark(state),
         "yes" if record.cursor.in_run else "no",
         _when(record.polled_at),
+        _when(record.failed_at),
         _cut(record.worker or "-", 30),
         _cut(record.error, 50) if record.error else "-",
     ]
@@ -133,8 +134,9 @@ def offsets_list(ctx: Context, as_json: bool) -> None:
     reset: a cursor change was applied, "reset (pending)": written but no
     worker applied it yet, new: no record); MARK where the next run starts
     (JSON); IN RUN: a run was interrupted and resumes at its next page;
-    LAST POLL: time of the last page; WORKER: who wrote the record; ERROR of
-    the last poll.
+    LAST PAGE: time of the last page polled and stored; LAST FAILURE: time
+    the last poll failed (throttled or failed; "-" once a page succeeds
+    again), ERROR its error; WORKER: who wrote the record.
     """
     settings = ctx.settings
     try:
@@ -146,7 +148,9 @@ def offsets_list(ctx: Context, as_json: bool) -> None:
         for state in states.values():
             click.echo(orjson.dumps(state.to_obj()))
     elif states:
-        header = ["STREAM", "STATUS", "MARK", "IN RUN", "LAST POLL", "WORKER", "ERROR"]
+        header = [
+            "STREAM", "STATUS", "MARK", "IN RUN", "LAST PAGE", "LAST FAILURE", "WORKER", "ERROR",
+        ]  # fmt: skip
         click.echo(_table(header, [_row(s) for s in states.values()]))
     elsewhere = [s.stream for s in states.values() if not s.configured]
     pending = sum(s.pending for s in states.values())
@@ -366,7 +370,9 @@ def _current(state: StreamState) -> list[str]:
     if record is None:
         return ["current: no cursor yet (never polled)"]
     who = _printable(record.worker or "?")
-    head = f"current: status {_printable(_status(state))}, last poll {_when(record.polled_at)}"
+    head = f"current: status {_printable(_status(state))}, last page {_when(record.polled_at)}"
+    if record.failed_at:
+        head += f", last failure {_when(record.failed_at)}"
     lines = [f"{head}, written by {who}"]
     lines.append(f"  cursor {_printable(_cut(_json(record.cursor.to_obj()), 300))}")
     if record.backfill is not None:

@@ -244,7 +244,8 @@ def assert_every_outcome(out: str, prefix: str) -> None:
         )
     # `switchboard offsets list`: the demo's cursor is at the newest event
     newest = max([missed, *(event_id for event_id, _kind in sent)])
-    assert re.search(r"^STREAM +STATUS +MARK +IN RUN +LAST POLL +WORKER +ERROR$", out, re.M)
+    header = r"^STREAM +STATUS +MARK +IN RUN +LAST PAGE +LAST FAILURE +WORKER +ERROR$"
+    assert re.search(header, out, re.M)
     assert re.search(rf'^stripe\.events +ok +"{newest}" +no ', out, re.M)
     assert USER_MARK not in out  # the user's cursor is not the demo's
     assert (

@@ -109,11 +109,14 @@ def test_list_shows_the_latest_record_of_every_stream(settings: Settings) -> Non
     result = sb("offsets", "list")
     assert result.exit_code == 0, result.output
     head = result.stdout.splitlines()[0].split()
-    assert head == ["STREAM", "STATUS", "MARK", "IN", "RUN", "LAST", "POLL", "WORKER", "ERROR"]
+    assert head == [
+        "STREAM", "STATUS", "MARK", "IN", "RUN", "LAST", "PAGE", "LAST", "FAILURE", "WORKER",
+        "ERROR",
+    ]  # fmt: skip
     table = rows(result.stdout)
     assert sorted(table) == ["github.issues:octo/hello", "stripe.events"]
     stripe = table["stripe.events"].split()
-    assert stripe[1:5] == ["ok", '"evt_2"', "no", "2026-03-04T05:06:07Z"]
+    assert stripe[1:6] == ["ok", '"evt_2"', "no", "2026-03-04T05:06:07Z", "-"]
     github = table["github.issues:octo/hello"]
     assert "failed" in github
     assert "PaginationError: the provider repeated page token" in github
@@ -171,7 +174,7 @@ def test_set_without_a_poller_writes_the_change_and_says_nobody_applied_it(
     assert change.request is not None
     assert len(change.request) == 32
     assert f"request {change.request}" in result.stdout
-    assert change.polled_at == POLLED_AT  # the last poll stays what it was
+    assert change.polled_at == POLLED_AT  # the last good page stays what it was
 
     listed = rows(sb("offsets", "list").stdout)["stripe.events"]
     assert "reset (pending)" in listed
