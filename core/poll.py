@@ -16,6 +16,9 @@ A stream's persisted position is a :class:`Cursor`:
   two pages resumes at the page after the last one acknowledged -- never
   before it (no page is skipped), and at most that one page is fetched again
   (when the crash came between producing a page and saving its cursor);
+  ``next.url`` is relative or on the stream's own origin, or no run starts
+  from it (:func:`check_cursor`: a cursor must not carry the credential
+  elsewhere);
 - ``etag``: the validator of the last run's first page; a stream with
   ``conditional=True`` sends it as ``If-None-Match`` and a ``304`` means
   nothing changed (GitHub does not charge its rate limit for those).

@@ -208,6 +208,8 @@ def offsets_set(
     finished run reached: Stripe an event id, GitHub an updated_at time), or
     exactly at --cursor.
 
+    A --cursor's next.url must be relative or on the stream's connector's
+    origin (its base URL): another one would receive the credential (exit 2).
     The run the stream is in (if any) is dropped; --mark also drops the ETag
     of the last run's first page. Shows the current and the new cursor and asks for
     confirmation unless --yes (without a terminal it refuses, exit 2); then
