@@ -16,6 +16,25 @@ separated, newest first) so a key can be rotated: the first encrypts, all
 decrypt. A value that does not decrypt raises :class:`TokenStoreError`
 naming the key, never echoing the ciphertext.
 
+Each ciphertext is bound to its store key and versioned: the sealed
+plaintext is ``{"f": "switchboard.token/2", "k": store key, "n": version,
+"t": token}``, so the store key and version are covered by Fernet's HMAC
+exactly as AEAD associated data would be. A writer of the store can then
+neither move a ciphertext to another key (refused: "sealed for another
+key") nor forge a version. Fernet stays rather than AESGCM with associated
+data because it is the same well-kept primitive with the same guarantee
+here, and it keeps every deployed ``encryption_key`` and its rotation
+(``MultiFernet``) valid. Versions are wall-clock nanoseconds, raised above
+any version the store has seen for the key, so they only grow; a value
+older than one already read for its key is a rollback and refused
+(within one process for the file store, which keeps no history; over the
+whole log for the Kafka store).
+
+Records of the earlier, unbound format (Fernet of the token JSON alone) are
+read as version 0 so an upgrade keeps working tokens, and rewritten bound
+on the next ``put`` (every refresh); a bound record ever read for the key
+outranks them.
+
 The file store serialises writers inside one process; several processes
 must not share one file (use the Kafka store for that).
 """
@@ -26,28 +45,37 @@ import asyncio
 import contextlib
 import os
 import tempfile
+import time
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 __all__ = [
+    "LEGACY_VERSION",
     "FileTokenStore",
     "MemoryTokenStore",
     "OAuthToken",
+    "Sealed",
     "TokenCipher",
+    "TokenKeyMismatch",
     "TokenStore",
     "TokenStoreError",
     "TokenStoreSettings",
     "generate_key",
+    "next_version",
 ]
 
 
 class TokenStoreError(Exception):
     """A stored token cannot be read or written (wrong key, corrupt file, I/O)."""
+
+
+class TokenKeyMismatch(TokenStoreError):
+    """A stored value decrypts but was sealed for another store key (moved there)."""
 
 
 class OAuthToken(BaseModel):
@@ -117,8 +145,26 @@ def generate_key() -> str:
     return Fernet.generate_key().decode()
 
 
+_FORMAT = "switchboard.token/2"
+LEGACY_VERSION = 0  # what a record of the unbound format counts as
+
+
+class Sealed(NamedTuple):
+    """A decrypted stored token and the version it was sealed with."""
+
+    token: OAuthToken
+    version: int
+
+
+def next_version(floor: int) -> int:
+    """A version above ``floor``: wall-clock nanoseconds, or ``floor + 1``
+    when the clock is behind what was already seen."""
+    return max(time.time_ns(), floor + 1)
+
+
 class TokenCipher:
-    """Fernet encryption of tokens; ``keys`` newest first (comma separated in settings)."""
+    """Fernet encryption of tokens, bound to their store key and versioned
+    (see the module doc); ``keys`` newest first (comma separated in settings)."""
 
     def __init__(self, keys: SecretStr | str | list[str]) -> None:
         if isinstance(keys, SecretStr):
@@ -135,18 +181,38 @@ class TokenCipher:
                 "make one with core.tokenstore.generate_key())"
             ) from None
 
-    def encrypt(self, token: OAuthToken) -> bytes:
-        return self._fernet.encrypt(token.to_json())
+    def encrypt(self, token: OAuthToken, *, key: str, version: int) -> bytes:
+        """The ciphertext of ``token`` for store key ``key`` at ``version``."""
+        body = orjson.loads(token.to_json())
+        return self._fernet.encrypt(orjson.dumps({"f": _FORMAT, "k": key, "n": version, "t": body}))
 
-    def decrypt(self, data: bytes, *, key: str = "?") -> OAuthToken:
+    def open(self, data: bytes, *, key: str) -> Sealed:
+        """Decrypt a value stored under ``key``. Raises :class:`TokenStoreError`
+        when it does not decrypt, is not a stored token, or was sealed for
+        another key; a value of the unbound format has :data:`LEGACY_VERSION`."""
         try:
-            return OAuthToken.from_json(self._fernet.decrypt(data))
+            plain = orjson.loads(self._fernet.decrypt(data))
+            if not isinstance(plain, dict) or plain.get("f") != _FORMAT:
+                return Sealed(OAuthToken.model_validate(plain), LEGACY_VERSION)
+            if plain.get("k") != key:
+                raise TokenKeyMismatch(
+                    f"token {key!r} was sealed for another key: refused "
+                    "(a writer of the token store moved it here)"
+                )
+            version = plain.get("n")
+            if not isinstance(version, int) or isinstance(version, bool):
+                raise ValueError("version")
+            return Sealed(OAuthToken.model_validate(plain.get("t")), version)
         except InvalidToken:
             raise TokenStoreError(
                 f"token {key!r} does not decrypt with the configured encryption_key"
             ) from None
         except (ValueError, orjson.JSONDecodeError):
             raise TokenStoreError(f"token {key!r} is not a valid stored token") from None
+
+    def decrypt(self, data: bytes, *, key: str) -> OAuthToken:
+        """:meth:`open` without the version."""
+        return self.open(data, key=key).token
 
 
 class TokenStoreSettings(BaseModel):
@@ -209,6 +275,10 @@ class MemoryTokenStore(TokenStore):
 class FileTokenStore(TokenStore):
     """Tokens in one JSON file ``{key: fernet-ciphertext}``, mode 0600.
 
+    ``get`` raises :class:`TokenStoreError` for a value older than one this
+    instance already read or wrote for the key (a restored older file); a
+    new process cannot tell, as the file keeps no history.
+
     Every write goes to a temp file (created 0600) in the same directory,
     is fsynced and then renamed over the old file, so a crash leaves either
     the old or the new content, never a torn file. Missing parent
@@ -219,17 +289,27 @@ class FileTokenStore(TokenStore):
         self.path = Path(path)
         self._cipher = cipher
         self._lock = asyncio.Lock()
+        self._versions: dict[str, int] = {}  # the newest version read or written per key
 
     async def get(self, key: str) -> OAuthToken | None:
         raw = (await asyncio.to_thread(self._read)).get(key)
         if raw is None:
             return None
-        return self._cipher.decrypt(raw.encode(), key=key)
+        token, version = self._cipher.open(raw.encode(), key=key)
+        if version < self._versions.get(key, LEGACY_VERSION):
+            raise TokenStoreError(
+                f"token {key!r} is older than one this store already read: refused "
+                "(the token file was rolled back)"
+            )
+        self._versions[key] = version
+        return token
 
     async def put(self, key: str, token: OAuthToken) -> None:
-        sealed = self._cipher.encrypt(token).decode()
         async with self._lock:
+            version = next_version(self._versions.get(key, LEGACY_VERSION))
+            sealed = self._cipher.encrypt(token, key=key, version=version).decode()
             await asyncio.to_thread(self._update, key, sealed)
+            self._versions[key] = version
 
     async def delete(self, key: str) -> None:
         async with self._lock:

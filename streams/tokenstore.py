@@ -5,7 +5,8 @@ rotated by one worker is what the next refresh anywhere uses.
 
 - Topic: ``<prefix>switchboard.tokens`` by default, ``cleanup.policy=compact``,
   one partition (created if missing). Key = the store key (UTF-8), value =
-  the Fernet ciphertext of the token (never plaintext), tombstone = delete.
+  the Fernet ciphertext of the token bound to that key and versioned
+  (:class:`core.tokenstore.TokenCipher`; never plaintext), tombstone = delete.
 - Writes go through an idempotent ``acks=all`` producer
   (:func:`streams.kafka.producer`); ``put`` returns once the record is
   acknowledged, and the local view is updated at once (read-your-writes).
@@ -14,6 +15,13 @@ rotated by one worker is what the next refresh anywhere uses.
   arrive within a poll interval. A record never overrides a newer one this
   store wrote itself (offsets are compared), so a lagging follower cannot
   bring back a rotated-away refresh token.
+- What a writer of the topic can forge is refused, one log line each, and
+  the record is ignored: a ciphertext sealed for another key (a swap), and
+  one whose authenticated version is not above the newest read for its key
+  (a rollback, also after a delete). A value that does not decrypt at all
+  (another ``encryption_key``) is kept, so ``get`` raises its clear error.
+  A key that is not UTF-8 is skipped with one log line; it never stops the
+  start. Not refusable: a tombstone (nothing to authenticate) deletes.
 """
 
 from __future__ import annotations
@@ -22,13 +30,22 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
 from aiokafka import TopicPartition
 
 from core.settings import Settings
-from core.tokenstore import OAuthToken, TokenCipher, TokenStore, TokenStoreError
+from core.tokenstore import (
+    LEGACY_VERSION,
+    OAuthToken,
+    TokenCipher,
+    TokenKeyMismatch,
+    TokenStore,
+    TokenStoreError,
+    next_version,
+)
 
 from . import kafka
 from .topics import TopicSpec, ensure_topics, partitions_of
@@ -36,6 +53,13 @@ from .topics import TopicSpec, ensure_topics, partitions_of
 __all__ = ["KafkaTokenStore", "tokens_topic"]
 
 log = logging.getLogger("switchboard.tokenstore")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    offset: int
+    version: int  # the newest version read for the key; kept across a delete
+    value: bytes | None
 
 
 def tokens_topic(settings: Settings) -> str:
@@ -61,7 +85,7 @@ class KafkaTokenStore(TokenStore):
         self._cipher = cipher
         self._create = create_topic
         self._load_timeout = load_timeout
-        self._values: dict[str, tuple[int, bytes | None]] = {}
+        self._values: dict[str, _Entry] = {}
         self._stack: contextlib.AsyncExitStack | None = None
         self._producer: Any = None
         self._consumer: Any = None
@@ -145,10 +169,45 @@ class KafkaTokenStore(TokenStore):
             for record in records:
                 if record.key is None:
                     continue
-                key = record.key.decode()
-                known = self._values.get(key)
-                if known is None or record.offset > known[0]:
-                    self._values[key] = (record.offset, record.value)
+                try:
+                    key = record.key.decode()
+                except UnicodeDecodeError:
+                    log.warning(
+                        "token topic record at offset %d has a key that is not UTF-8; skipped",
+                        record.offset,
+                        extra={"topic": self.topic},
+                    )
+                    continue
+                self._take(key, record.offset, record.value)
+
+    def _take(self, key: str, offset: int, value: bytes | None) -> None:
+        """Apply one record of ``key`` unless it is older or forged."""
+        known = self._values.get(key)
+        if known is not None and offset <= known.offset:
+            return  # this store already wrote something newer itself
+        floor = known.version if known else LEGACY_VERSION
+        version = floor
+        if value is not None:
+            try:
+                version = self._cipher.open(value, key=key).version
+            except TokenKeyMismatch as exc:
+                log.warning("%s; ignored", exc, extra={"topic": self.topic, "offset": offset})
+                return
+            except TokenStoreError:
+                pass  # another encryption_key, or damage: kept so that get() says so
+            else:
+                # Unbound (legacy) records carry no version: among them the
+                # offset decides, as before; below a bound one they are refused.
+                if version < floor or version == floor != LEGACY_VERSION:
+                    log.warning(
+                        "token %r at offset %d is not newer than the one held: "
+                        "refused (a rollback); ignored",
+                        key,
+                        offset,
+                        extra={"topic": self.topic},
+                    )
+                    return
+        self._values[key] = _Entry(offset, max(version, floor), value)
 
     def _require_started(self) -> None:
         if self._stack is None:
@@ -157,19 +216,23 @@ class KafkaTokenStore(TokenStore):
     async def get(self, key: str) -> OAuthToken | None:
         self._require_started()
         entry = self._values.get(key)
-        if entry is None or entry[1] is None:
+        if entry is None or entry.value is None:
             return None
-        return self._cipher.decrypt(entry[1], key=key)
+        return self._cipher.decrypt(entry.value, key=key)
 
     async def put(self, key: str, token: OAuthToken) -> None:
-        await self._write(key, self._cipher.encrypt(token))
+        self._require_started()
+        known = self._values.get(key)
+        version = next_version(known.version if known else LEGACY_VERSION)
+        await self._write(key, self._cipher.encrypt(token, key=key, version=version), version)
 
     async def delete(self, key: str) -> None:
-        await self._write(key, None)
-
-    async def _write(self, key: str, value: bytes | None) -> None:
         self._require_started()
+        known = self._values.get(key)
+        await self._write(key, None, known.version if known else LEGACY_VERSION)
+
+    async def _write(self, key: str, value: bytes | None, version: int) -> None:
         metadata = await self._producer.send_and_wait(self.topic, key=key.encode(), value=value)
         known = self._values.get(key)
-        if known is None or metadata.offset > known[0]:
-            self._values[key] = (metadata.offset, value)
+        if known is None or metadata.offset > known.offset:
+            self._values[key] = _Entry(metadata.offset, version, value)

@@ -7,7 +7,9 @@ import stat
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from core.auth import (
@@ -185,3 +187,48 @@ def test_negative_refresh_margin_is_rejected() -> None:
              "client_id": "c", "client_secret": "s", "refresh_margin_s": -5}
         )  # fmt: skip
     assert err.value.errors()[0]["loc"][-1] == "refresh_margin_s"
+
+
+# --- ciphertexts bound to their key, rollbacks refused ------------------------------
+
+
+def _file(path: Path) -> dict[str, str]:
+    data = orjson.loads(path.read_bytes())
+    assert isinstance(data, dict)
+    return data
+
+
+async def test_swapped_ciphertexts_do_not_decrypt_under_the_other_key(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    store = FileTokenStore(path, TokenCipher(generate_key()))
+    await store.put("a", token("at_a"))
+    await store.put("b", token("at_b"))
+    data = _file(path)
+    path.write_bytes(orjson.dumps({"a": data["b"], "b": data["a"]}))  # a writer swaps them
+    for key in ("a", "b"):
+        with pytest.raises(TokenStoreError, match=f"token '{key}' was sealed for another key"):
+            await store.get(key)
+
+
+async def test_a_rolled_back_token_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    store = FileTokenStore(path, TokenCipher(generate_key()))
+    await store.put("a", token("at_1"))
+    old = path.read_bytes()
+    await store.put("a", token("at_2"))
+    assert await store.get("a") == token("at_2")
+    path.write_bytes(old)  # a writer restores the older ciphertext
+    with pytest.raises(TokenStoreError, match="'a' is older than one this store already read"):
+        await store.get("a")
+
+
+async def test_a_token_of_the_old_unbound_format_is_read_then_rewritten(tmp_path: Path) -> None:
+    key = generate_key()
+    path = tmp_path / "tokens.json"
+    legacy = Fernet(key.encode()).encrypt(token().to_json()).decode()  # today's format
+    path.write_bytes(orjson.dumps({"a": legacy}))
+    store = FileTokenStore(path, TokenCipher(key))
+    assert await store.get("a") == token()
+    await store.put("a", token("at_new"))
+    sealed = orjson.loads(Fernet(key.encode()).decrypt(_file(path)["a"].encode()))
+    assert sealed["k"] == "a"
