@@ -108,6 +108,13 @@ class GitHubSandbox(ProviderSandbox):
         self._seq = itertools.count(1)
         self._event_ids = itertools.count(30_000_000_001)
 
+    def accepts(self) -> str:
+        repos = ", ".join(sorted(self.repos))
+        return f"the token {self.token} (Authorization: Bearer or token); repositories: {repos}"
+
+    def settings_for(self, url: str) -> dict[str, str]:
+        return {"github.base_url": url, "github.token": self.token}
+
     def reset(self) -> None:
         super().reset()
         self.repeat_cursor = False

@@ -54,6 +54,12 @@ class SendGridSandbox(ProviderSandbox):
         with self.lock:
             self.mails.clear()
 
+    def accepts(self) -> str:
+        return f"the API key {self.api_key} (Authorization: Bearer)"
+
+    def settings_for(self, url: str) -> dict[str, str]:
+        return {"sendgrid.base_url": url, "sendgrid.api_key": self.api_key}
+
     def unknown_route(self, request: web.Request) -> web.Response:
         return json_response({"errors": [{"field": None, "message": "not found"}]}, status=404)
 

@@ -113,6 +113,12 @@ class ShopifySandbox(ProviderSandbox):
         with self.lock:
             self._available, self._at = points, self.clock()
 
+    def accepts(self) -> str:
+        return f"the access token {self.access_token} (X-Shopify-Access-Token)"
+
+    def settings_for(self, url: str) -> dict[str, str]:
+        return {"shopify.base_url": url, "shopify.access_token": self.access_token}
+
     def routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/admin/api/{version}/graphql.json", self._graphql)
         router.add_get("/admin/api/{version}/orders.json", self._orders_rest)

@@ -179,6 +179,13 @@ class SlackSandbox(ProviderSandbox):
         with self.lock:
             self._ratelimited[channel] = n
 
+    def accepts(self) -> str:
+        channels = ", ".join(sorted(self.channels))
+        return f"the bot token {self.bot_token} (Authorization: Bearer); channels: {channels}"
+
+    def settings_for(self, url: str) -> dict[str, str]:
+        return {"slack.base_url": url, "slack.bot_token": self.bot_token}
+
     def routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/chat.postMessage", self._post)
         router.add_post("/chat.update", self._update)

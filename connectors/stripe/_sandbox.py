@@ -149,6 +149,14 @@ class StripeSandbox(StripeEvents, ProviderSandbox):
         # events of the call in progress (under self.lock), kept only if it succeeds
         self._pending = []
 
+    def accepts(self) -> str:
+        return (
+            f"the test API key {self.api_key} (Authorization: Bearer, or curl -u {self.api_key}:)"
+        )
+
+    def settings_for(self, url: str) -> dict[str, str]:
+        return {"stripe.base_url": url, "stripe.api_key": self.api_key}
+
     def reset(self) -> None:
         super().reset()
         self.repeat_cursor = False

@@ -6,8 +6,10 @@ Routes::
     GET  /2010-04-01/Accounts/{AccountSid}/Messages.json   a page of the message list
 
 HTTP Basic with the account SID and ``auth_token`` (or an API key SID and
-secret in ``api_keys``); anything else is 401 ``{"code": 20003, "message":
-"Authenticate"}``, another account's SID in the path or an unknown route 404 (20404).
+secret in ``api_keys``; by default ``SK000...`` with ``twilio-sandbox-secret``,
+what ``switchboard sandbox twilio`` tells Switchboard to use); anything else
+is 401 ``{"code": 20003, "message": "Authenticate"}``; another account's SID
+in the path or an unknown route 404 (20404).
 Validation errors are 400 ``{"code", "message", "more_info", "status"}``:
 21604 To missing, 21211 To invalid, 21603 From missing, 21212 From invalid,
 21602 Body missing. No idempotency key: side effects are counted per
@@ -72,6 +74,9 @@ def _error(code: int, message: str, status: int = 400) -> web.Response:
     )
 
 
+DEFAULT_API_KEYS = {"SK" + "0" * 32: "twilio-sandbox-secret"}
+
+
 class TwilioSandbox(ProviderSandbox):
     """Twilio messages in memory for one account."""
 
@@ -90,7 +95,7 @@ class TwilioSandbox(ProviderSandbox):
         super().__init__(**kw)
         self.account_sid = account_sid
         self.auth_token = auth_token
-        self.api_keys = dict(api_keys or {})
+        self.api_keys = dict(DEFAULT_API_KEYS if api_keys is None else api_keys)
         self.now = now
         self.messages: dict[str, dict[str, Any]] = {}
         #: a page requested with a PageToken hands its own URI back as the next
@@ -178,6 +183,17 @@ class TwilioSandbox(ProviderSandbox):
     def routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._create)
         router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self._list)
+
+    def accepts(self) -> str:
+        keys = "".join(f" or the API key {sid} with secret {s}" for sid, s in self.api_keys.items())
+        return f"HTTP Basic: the account {self.account_sid} with auth token {self.auth_token}{keys}"
+
+    def settings_for(self, url: str) -> dict[str, str]:
+        # an API key, not auth_tokens: those also sign webhooks and need public_url
+        found = {"twilio.base_url": url, "twilio.account_sid": self.account_sid}
+        for sid, secret in list(self.api_keys.items())[:1]:
+            found |= {"twilio.api_key_sid": sid, "twilio.api_key_secret": secret}
+        return found
 
     def unknown_route(self, request: web.Request) -> web.Response:
         return _error(20404, f"The requested resource {request.path} was not found", 404)

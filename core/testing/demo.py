@@ -69,6 +69,17 @@ class DemoSandbox(Sandbox):
     def repeat_cursor(self, value: bool) -> None:
         self.datasets.repeat_cursor = bool(value)
 
+    def accepts(self) -> str:
+        client = "sandbox-client"
+        return (
+            f"any request; its OAuth server (/oauth/token) knows the client {client} "
+            f"with secret {self.oauth.clients[client]}"
+        )
+
+    def settings_for(self, url: str) -> dict[str, str]:
+        # the generic connector is the one that talks to a provider like this
+        return {"generic.base_url": url}
+
     def reset(self) -> None:
         super().reset()
         self.create_gate.set()

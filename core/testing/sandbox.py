@@ -130,6 +130,21 @@ class Sandbox:
     def routes(self, router: web.UrlDispatcher) -> None:
         """Register the provider's routes. The base has none."""
 
+    def accepts(self) -> str:
+        """What this sandbox takes as credentials, for ``switchboard sandbox`` to print.
+
+        Only the sandbox's own test values, never a user's secret. The base
+        checks none.
+        """
+        return "any request (no credentials)"
+
+    def settings_for(self, url: str) -> dict[str, str]:
+        """The settings (dotted path -> value) that point Switchboard at this
+        sandbox serving at ``url``, with the test credentials it accepts
+        (``{"stripe.base_url": url, "stripe.api_key": "sk_test_..."}``).
+        The base names none."""
+        return {}
+
     def unknown_route(self, request: web.Request) -> web.Response:
         """The answer to a request no route matches (a wrong path or method).
 

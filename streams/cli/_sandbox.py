@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import errno
+import shlex
 from typing import Any
 
 import click
 
 import connectors
+from core.settings import env_name
 
 from ._common import EXIT_USAGE, fail
 from ._worker import port_in_use, port_taken_message
@@ -35,6 +37,10 @@ def sandbox(provider: str, host: str, port: int) -> None:
     Faults are switched at runtime over HTTP under /_sandbox/ (faults, rate,
     latency, requests, reset). `demo` is a generic sandbox with paginated
     data, OAuth endpoints and idempotent writes.
+
+    On start it prints where it listens, the test credentials it accepts
+    (its own, never a real one) and the SWITCHBOARD_* variables that point
+    Switchboard at it.
     """
     from core.testing import run_sandbox
 
@@ -47,10 +53,17 @@ def sandbox(provider: str, host: str, port: int) -> None:
         return
     if port and port_in_use(host, port):
         fail(port_taken_message(host, port, "--port") + " (0 picks a free one)", EXIT_USAGE)
+    made = factory()
+
+    def announce(url: str) -> None:
+        click.echo(f"{provider} sandbox at {url}; it accepts {made.accepts()}")
+        settings = made.settings_for(url)
+        if settings:
+            assignments = " ".join(f"{env_name(k)}={shlex.quote(v)}" for k, v in settings.items())
+            click.echo(f"point Switchboard at it: {assignments}")
+
     try:
-        run_sandbox(
-            factory, host, port, on_ready=lambda url: click.echo(f"{provider} sandbox at {url}")
-        )
+        run_sandbox(lambda: made, host, port, on_ready=announce)
     except OSError as exc:  # taken between the check and the bind
         if exc.errno != errno.EADDRINUSE:
             raise
