@@ -47,7 +47,7 @@ from core.settings import Settings
 
 from .topics import TopicNames
 
-__all__ = ["register_dedup"]
+__all__ = ["dedup_readiness", "register_dedup"]
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,27 @@ def register_dedup(app: Any, settings: Settings, connector: str) -> Any:
             sweep(message.partition, now)
 
     return app.agent(ingest, name=f"dedup-{connector}")(dedup)
+
+
+def dedup_readiness(app: Any) -> tuple[bool, str]:
+    """Whether the dedup agents of ``app`` can judge duplicates, and why not.
+
+    Not ready until the app's first rebalance has ended, and again during
+    every later one: faust (``faust.tables.recovery``) sets
+    ``app.rebalancing`` when a rebalance starts and clears it only in
+    ``on_rebalance_end``, after the assigned partitions' tables are restored
+    from their changelogs and the streams are seeked to their committed
+    offsets; ``app.in_recovery`` is true while it reads the changelogs.
+    Before that an event could be judged against a half-restored table.
+    """
+    if app.in_recovery:
+        remaining = app.tables.recovery.active_remaining_total()
+        return False, f"recovering tables ({remaining} changelog records to read)"
+    if app.rebalancing_count == 0:
+        return False, "waiting for partitions"
+    if app.rebalancing:
+        return False, "recovering tables (rebalancing)"
+    return True, "tables restored"
 
 
 def _seen_at(value: str) -> float:

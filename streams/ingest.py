@@ -155,9 +155,11 @@ class IngestServer:
         *,
         producer: AIOKafkaProducer | None = None,
         health: Callable[[], Mapping[str, tuple[bool, str]]] | None = None,
+        readiness: Callable[[], Mapping[str, tuple[bool, str]]] | None = None,
     ) -> None:
         self.settings = settings
         self.health = health
+        self.readiness = readiness
         self.routes = dict(routes)
         self._producer = producer
         self._own_producer = producer is None
@@ -264,10 +266,17 @@ class IngestServer:
         return web.json_response(body, status=200 if ok else 503)
 
     async def readyz(self, request: web.Request) -> web.Response:
+        """200 once Kafka answers and every part is ready (the dedup tables
+        restored from their changelogs); 503 with one reason per part that
+        is not, e.g. ``dedup: recovering tables``."""
         from .worker import kafka_ready
 
-        ok = await asyncio.to_thread(kafka_ready, self.settings)
-        return web.json_response({"kafka": ok}, status=200 if ok else 503)
+        kafka = await asyncio.to_thread(kafka_ready, self.settings)
+        parts = dict(self.readiness()) if self.readiness is not None else {}
+        reasons = [] if kafka else ["kafka: not reachable"]
+        reasons += [f"{name}: {detail}" for name, (ok, detail) in parts.items() if not ok]
+        body = {"ready": not reasons, "kafka": kafka, "reasons": reasons}
+        return web.json_response(body, status=503 if reasons else 200)
 
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

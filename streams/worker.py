@@ -12,7 +12,12 @@ every installed connector. Then one process runs, by role:
 - ``poll``: the poll streams this worker owns in the poll group (see
   :mod:`streams.poll`); a stream stopped by an error makes ``/healthz``
   answer 503;
-- always: ``GET /healthz``, ``GET /readyz`` (Kafka answers), ``GET /metrics``.
+- always: ``GET /healthz``, ``GET /readyz`` (Kafka answers and, with
+  ``dedup``, the tables are restored: 503 ``dedup: recovering tables`` until
+  faust's recovery of the assigned partitions ended), ``GET /metrics``.
+
+Logs: one format for every logger, start-up noise cut (see
+:mod:`streams._worker_log`).
 
 Every worker of a deployment joins the same consumer groups, so starting
 more workers spreads the partitions between them.
@@ -22,12 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import connectors
 from core.settings import Settings
 
 from . import localkafka
+from ._worker_log import configure_logging, logging_config
 from .app import create_app
 from .kafka import HOW_TO_START, MAX_MESSAGE_BYTES, KafkaUnavailable
 from .poll import Poller, build_polls
@@ -78,7 +85,15 @@ def _pollers(settings: Settings) -> list[Poller]:
     return [Poller(settings, targets)] if targets else []
 
 
-def _http_server(settings: Settings, sinks: list[Sink], pollers: list[Poller]) -> Any:
+Readiness = Callable[[], Mapping[str, tuple[bool, str]]]
+
+
+def _http_server(
+    settings: Settings,
+    sinks: list[Sink],
+    pollers: list[Poller],
+    readiness: Readiness | None = None,
+) -> Any:
     from .ingest import IngestServer, build_routes
 
     routes = build_routes(settings) if "ingest" in settings.worker.roles else {}
@@ -89,16 +104,19 @@ def _http_server(settings: Settings, sinks: list[Sink], pollers: list[Poller]) -
             checks.update(poller.health())
         return checks
 
-    return IngestServer(settings, routes, health=health)
+    return IngestServer(settings, routes, health=health, readiness=readiness)
 
 
-def _worker_services(settings: Settings) -> Any:
-    """The HTTP server and the sinks as a mode service started and stopped with faust."""
+def _worker_services(settings: Settings, app: Any) -> Any:
+    """The HTTP server and the sinks as a mode service started and stopped with faust;
+    ``/readyz`` waits for ``app``'s tables (:func:`streams.dedup.dedup_readiness`)."""
     from mode import Service
+
+    from .dedup import dedup_readiness
 
     sinks = _sinks(settings)
     pollers = _pollers(settings)
-    server = _http_server(settings, sinks, pollers)
+    server = _http_server(settings, sinks, pollers, lambda: {"dedup": dedup_readiness(app)})
 
     class WorkerServices(Service):
         tasks: list[asyncio.Task[None]]
@@ -181,14 +199,22 @@ async def _serve_without_faust(settings: Settings) -> None:
 
 def run_worker(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT."""
+    configure_logging(settings.log_level)
     prepare(settings)
     if not FAUST_ROLES & set(settings.worker.roles):
-        logging.basicConfig(level=settings.log_level, force=True)
         asyncio.run(_serve_without_faust(settings))
         return
     import faust
 
     app = build_faust_app(settings)
     log.info("dedup processing guarantee: %s", settings.worker.processing_guarantee)
-    worker = faust.Worker(app, _worker_services(settings), loglevel=settings.log_level.lower())
+    worker = faust.Worker(
+        app,
+        _worker_services(settings, app),
+        loglevel=settings.log_level.lower(),
+        logging_config=logging_config(settings.log_level),
+    )
+    # faust's progress spinner (below INFO) adds a handler of its own to the
+    # root logger, outside our format and our redaction filter.
+    worker.spinner = None
     worker.execute_from_commandline()

@@ -49,7 +49,8 @@ def test_worker_serves_health_and_creates_topics(
             lambda: get(f"http://127.0.0.1:{port}/healthz") == 200 or proc.poll() is not None, 90
         )
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        assert get(f"http://127.0.0.1:{port}/readyz") == 200
+        # ready once faust restored the dedup tables (after /healthz answers)
+        wait_for(lambda: get(f"http://127.0.0.1:{port}/readyz") == 200, 90)
         listed = subprocess.run(
             [SWITCHBOARD, "topics", "list"], env=env, capture_output=True, text=True, check=True
         ).stdout.split()
