@@ -85,9 +85,9 @@ def test_published_ports_listen_on_loopback_only(compose: dict) -> None:
         for port in service.get("ports", []):
             assert isinstance(port, str), f"{name}: write ports as strings, not {port!r}"
             host, _, rest = port.partition(":")
-            assert host == "127.0.0.1" and ":" in rest, (
-                f"{name} publishes {port!r} on every interface; bind it to 127.0.0.1"
-            )
+            wide = f"{name} publishes {port!r} on every interface; bind it to 127.0.0.1"
+            assert host == "127.0.0.1", wide
+            assert ":" in rest, wide  # "127.0.0.1:9092" alone would be the container port
 
 
 def test_dockerfile_installs_the_project_and_runs_the_worker() -> None:

@@ -76,9 +76,7 @@ async def test_resuming_from_page_k_yields_exactly_the_pages_after_it(
     full = await run(stream(), client, Cursor())
     saved = Cursor.from_json(full[3].cursor.to_json())  # as stored in Kafka
     resumed = await run(stream(), client, saved)
-    assert [e.id for p in resumed for e in p.events] == [
-        e.id for p in full[4:] for e in p.events
-    ]
+    assert [e.id for p in resumed for e in p.events] == [e.id for p in full[4:] for e in p.events]
     assert resumed[-1].cursor.mark == 95
 
 
