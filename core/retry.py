@@ -17,7 +17,7 @@ ours, not a library default:
   only after an error proving the request never left (``err.sent`` is
   False: connect failure, open circuit, exhausted budget).
 
-stamina was the first choice (STYLE.md) but its jitter is additive, not full
+stamina was the first choice but its jitter is additive, not full
 jitter, its backoff-switch is process-global (``stamina.set_testing``) and its
 deadline cannot use an injected clock; tenacity takes all three per call.
 

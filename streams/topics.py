@@ -1,4 +1,4 @@
-"""Topic names (DESIGN.md) and their creation.
+"""Topic names and their creation.
 
 ``<prefix><c>.ingest``, ``<prefix><c>.events``, ``<prefix><c>.commands``,
 ``<prefix><c>.results`` per connector ``<c>``, ``<prefix><c>.ledger`` (the
