@@ -30,16 +30,14 @@ takes with their types and ``example`` is a body it accepts. Never a 500.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from aiohttp import web
 from pydantic import TypeAdapter, ValidationError
 
 from core.testing._private.faults import FAULT_KINDS_ORDERED, Fault
-
-if TYPE_CHECKING:
-    from core.testing.sandbox import Sandbox
+from core.testing._private.shape import ControlledSandbox
 
 __all__ = ["install"]
 
@@ -159,7 +157,7 @@ def unknown(request: web.Request, prefix: str) -> web.Response:
     return _json({"error": {"type": "not_found", "message": message}}, status=404)
 
 
-def install(router: web.UrlDispatcher, sandbox: Sandbox, prefix: str) -> None:
+def install(router: web.UrlDispatcher, sandbox: ControlledSandbox, prefix: str) -> None:
     async def add_fault(request: web.Request) -> web.Response:
         fault = parse_fault(await request.read())
         sandbox.add_fault(fault)

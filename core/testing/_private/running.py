@@ -14,12 +14,10 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from core.testing.sandbox import Sandbox
+from core.testing._private.shape import ServedSandbox
 
 __all__ = ["in_thread", "load_factory", "run_sandbox", "spawn_sandbox", "start"]
 
@@ -90,17 +88,17 @@ def in_thread(
             loop.close()
 
 
-def load_factory(spec: str) -> Callable[[], Sandbox]:
+def load_factory(spec: str) -> Callable[[], ServedSandbox]:
     """``"package.module:attribute"`` -> the callable it names."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise ValueError(f"factory: expected 'module:attribute', got {spec!r}")
-    factory: Callable[[], Sandbox] = getattr(importlib.import_module(module_name), attribute)
+    factory: Callable[[], ServedSandbox] = getattr(importlib.import_module(module_name), attribute)
     return factory
 
 
 def run_sandbox(
-    app_factory: Callable[[], Sandbox | web.Application],
+    app_factory: Callable[[], ServedSandbox | web.Application],
     host: str = "127.0.0.1",
     port: int = 0,
     *,
