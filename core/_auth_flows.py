@@ -42,13 +42,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 from pydantic import SecretStr
 
-from core._auth_oauth import (
+from core._auth_endpoint import (
     AuthError,
     AuthFlowError,
     ClientAuthMethod,
     TokenEndpoint,
-    _parse,
     check_url,
+    parse_token,
 )
 from core._auth_oidc import OIDCProvider
 from core._auth_static import require
@@ -243,7 +243,7 @@ class AuthorizationCodeFlow:
             "redirect_uri": self.redirect_uri,
             "code_verifier": request.pkce.verifier,
         }
-        token = _parse(await self.endpoint.post(form), self.clock(), self.endpoint.url)
+        token = parse_token(await self.endpoint.post(form), self.clock(), self.endpoint.url)
         if token.id_token is not None:
             if self.oidc is None:
                 raise AuthFlowError(
@@ -360,7 +360,7 @@ class DeviceFlow:
                     f"device authorization failed: {exc.provider_code}",
                     provider_code=exc.provider_code,
                 ) from None
-            return _parse(body, self.wall_clock(), self.endpoint.url)
+            return parse_token(body, self.wall_clock(), self.endpoint.url)
 
     async def aclose(self) -> None:
         await self.device.aclose()
