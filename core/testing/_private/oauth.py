@@ -19,7 +19,8 @@ Refresh tokens rotate by default (the old one then fails with
 times first (counted, not timed, so tests need no real waiting); with
 ``device_enforce_interval`` a poll sooner than the current interval (on
 ``clock``) also gets ``slow_down``, as real providers answer, and
-``device_poll_times`` records when each poll arrived (the server's view).
+``device_poll_times`` records when each poll arrived (the server's view). The codes and device
+authorizations between two steps, with their rules: :mod:`.oauth_grants`.
 
 The ``id_token`` is an RS256 JWT signed with the current key of a rotating
 RSA key set (``rotate_signing_key()``; ``jwks_keep_old`` keeps retired keys
@@ -27,67 +28,35 @@ in the JWKS), carrying the authorize request's nonce, ``iat``/``exp`` from
 ``wall_clock``. ``forge_id_token`` makes it a forgery for tests: ``"none"``
 (alg=none), ``"hs256"`` (HMAC keyed with the public key), ``"wrong_key"``
 (a key not in the JWKS, under the current kid), ``"unknown_kid"``;
-``id_token_overrides`` replaces claims (``iss``, ``aud``, ``exp``, ``nonce``).
+``id_token_overrides`` replaces claims (``iss``, ``aud``, ``exp``, ``nonce``). The keys and the
+forgeries: :mod:`.oauth_signing`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import secrets
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-import jwt
 import orjson
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 from yarl import URL
 
+from core.testing._private.oauth_grants import (
+    DEVICE_GRANT,
+    AuthorizationCode,
+    DeviceAuthorization,
+    pkce_s256,
+)
+from core.testing._private.oauth_signing import SigningKeys, sign_id_token
+
 __all__ = ["OAuthServer", "pkce_s256"]
-
-DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-
-
-def pkce_s256(verifier: str) -> str:
-    """RFC 7636 S256: base64url(sha256(ascii(verifier))) without padding."""
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-@dataclass
-class _Code:
-    client_id: str
-    redirect_uri: str
-    challenge: str | None
-    method: str
-    nonce: str | None
-    scope: str
-
-
-@dataclass
-class _Device:
-    client_id: str
-    user_code: str
-    pending_left: int
-    slow_down_left: int
-    expires_at: float
-    interval: float
-    last_poll: float
-    denied: bool = False
 
 
 class OAuthServer:
@@ -112,61 +81,26 @@ class OAuthServer:
         self.jwks_requests = 0
         self.discovery_requests = 0
         self.prefix = "/oauth"
-        self._keys: list[tuple[str, rsa.RSAPrivateKey]] = []  # made on first use (~0.1 s)
+        self._signing = SigningKeys()
         self.token_requests: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._access: dict[str, float] = {}
         self._refresh: dict[str, str] = {}
-        self._codes: dict[str, _Code] = {}
-        self._devices: dict[str, _Device] = {}
+        self._codes: dict[str, AuthorizationCode] = {}
+        self._devices: dict[str, DeviceAuthorization] = {}
 
     # --- switches and assertions for tests -----------------------------------
 
     def rotate_signing_key(self) -> str:
         """A new current RSA signing key (new kid); returns the kid."""
-        kid = "k" + secrets.token_hex(4)
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        with self._lock:
-            self._keys.append((kid, key))
-            if not self.jwks_keep_old:
-                self._keys = self._keys[-1:]
-        return kid
-
-    def _current_key(self) -> tuple[str, rsa.RSAPrivateKey]:
-        if not self._keys:
-            self.rotate_signing_key()
-        with self._lock:
-            return self._keys[-1]
+        return self._signing.rotate(keep_old=self.jwks_keep_old)
 
     def jwks(self) -> dict[str, Any]:
-        self._current_key()
-        with self._lock:
-            keys = list(self._keys)
-        out = []
-        for kid, key in keys:
-            jwk = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
-            out.append({**jwk, "kid": kid, "use": "sig", "alg": "RS256"})
-        return {"keys": out}
+        return self._signing.jwks(keep_old=self.jwks_keep_old)
 
     def _id_token(self, claims: dict[str, Any]) -> str:
-        kid, key = self._current_key()
-        forge = self.forge_id_token
-        if forge == "none":
-            header = _b64(orjson.dumps({"alg": "none", "typ": "JWT"}))
-            return f"{header}.{_b64(orjson.dumps(claims))}."
-        if forge == "hs256":  # key confusion: HMAC keyed with the public key's PEM
-            pem = key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-            head = _b64(orjson.dumps({"alg": "HS256", "typ": "JWT", "kid": kid}))
-            signing_input = f"{head}.{_b64(orjson.dumps(claims))}"
-            mac = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
-            return f"{signing_input}.{_b64(mac)}"
-        if forge == "wrong_key":
-            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        if forge == "unknown_kid":
-            kid = "never-published"
-        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+        kid, key = self._signing.current(keep_old=self.jwks_keep_old)
+        return sign_id_token(claims, kid, key, self.forge_id_token)
 
     def revoke_access_tokens(self) -> None:
         """Every access token issued so far is now invalid (as if expired early)."""
@@ -282,14 +216,10 @@ class OAuthServer:
     def _code_grant(self, request: web.Request, client_id: str, form: Any) -> dict[str, Any]:
         with self._lock:
             code = self._codes.pop(str(form.get("code", "")), None)
-        if code is None or code.client_id != client_id:
+        redirect_uri = str(form.get("redirect_uri", ""))
+        verifier = str(form.get("code_verifier", ""))
+        if code is None or not code.redeemable(client_id, redirect_uri, verifier):
             raise _error("invalid_grant")
-        if str(form.get("redirect_uri", "")) != code.redirect_uri:
-            raise _error("invalid_grant")
-        if code.challenge is not None:
-            verifier = str(form.get("code_verifier", ""))
-            if not verifier or pkce_s256(verifier) != code.challenge:
-                raise _error("invalid_grant")
         base = f"{request.scheme}://{request.host}"
         return self._issue(client_id, refresh=True, nonce=code.nonce, base=base)
 
@@ -300,23 +230,9 @@ class OAuthServer:
                 raise _error("invalid_grant")
             now = self.clock()
             self.device_poll_times.append(now)
-            if device.expires_at <= now:
-                raise _error("expired_token")
-            if self.device_enforce_interval:
-                too_soon = now - device.last_poll < device.interval
-                device.last_poll = now
-                if too_soon:
-                    device.interval += 5
-                    raise _error("slow_down")
-            if device.denied:
-                raise _error("access_denied")
-            if device.slow_down_left > 0:
-                device.slow_down_left -= 1
-                device.interval += 5
-                raise _error("slow_down")
-            if device.pending_left > 0:
-                device.pending_left -= 1
-                raise _error("authorization_pending")
+            refusal = device.refusal(now, enforce_interval=self.device_enforce_interval)
+            if refusal is not None:
+                raise _error(refusal)
             del self._devices[device_code]
         return self._issue(client_id, refresh=True)
 
@@ -330,7 +246,7 @@ class OAuthServer:
             raise _error("invalid_request")
         code = "ac_" + secrets.token_urlsafe(16)
         with self._lock:
-            self._codes[code] = _Code(
+            self._codes[code] = AuthorizationCode(
                 client_id,
                 redirect_uri,
                 q.get("code_challenge"),
@@ -350,7 +266,7 @@ class OAuthServer:
         device_code = "dc_" + secrets.token_urlsafe(16)
         user_code = secrets.token_hex(4).upper()
         with self._lock:
-            self._devices[device_code] = _Device(
+            self._devices[device_code] = DeviceAuthorization(
                 client_id,
                 user_code,
                 self.device_pending_polls,
