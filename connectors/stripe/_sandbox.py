@@ -51,7 +51,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -60,76 +59,18 @@ from aiohttp import web
 from connectors._sandbox import ProviderSandbox, json_response
 from core.testing import RecordedRequest
 
-from ._sandbox_events import EventLog, StripeEvents
+from ._sandbox_events import EventLog
+from ._sandbox_form import Invalid, Unchanged, decode_form, merge_metadata, missing, stripe_error
+from ._sandbox_payments import StripePayments
+from ._sandbox_subscriptions import StripeSubscriptions
 
+# decode_form lives in _sandbox_form; tests and tools import it from here too
 __all__ = ["StripeSandbox", "decode_form"]
 
-_KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-CURRENCIES = frozenset({"usd", "eur", "gbp", "jpy", "cad", "aud", "chf", "sek"})
 
 
-def decode_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """Bracket-nested form pairs back to nested dicts/lists (what Stripe parses)."""
-    root: dict[str, Any] = {}
-    for key, value in pairs:
-        m = _KEY.match(key)
-        if m is None:
-            root[key] = value
-            continue
-        parts = [m.group(1), *re.findall(r"\[([^\[\]]*)\]", m.group(2))]
-        node = root
-        for part in parts[:-1]:
-            nxt = node.get(part)
-            if not isinstance(nxt, dict):
-                nxt = node[part] = {}
-            node = nxt
-        node[parts[-1]] = value
-    result: dict[str, Any] = _lists(root)
-    return result
-
-
-def _lists(node: Any) -> Any:
-    if not isinstance(node, dict):
-        return node
-    fixed = {k: _lists(v) for k, v in node.items()}
-    if fixed and all(k.isdigit() for k in fixed):
-        return [fixed[k] for k in sorted(fixed, key=int)]
-    return fixed
-
-
-@dataclass(frozen=True)
-class _Unchanged:
-    """A handler's answer that did not act (no side effect to count)."""
-
-    obj: dict[str, Any]
-
-
-class _Invalid(Exception):
-    def __init__(self, message: str, param: str | None = None, code: str = "parameter_invalid"):
-        super().__init__(message)
-        self.param, self.code, self.status = param, code, 400
-
-
-def _missing(kind: str, ident: str, param: str | None = None) -> _Invalid:
-    err = _Invalid(f"No such {kind}: '{ident}'", param, "resource_missing")
-    err.status = 404 if param is None else 400
-    return err
-
-
-def _int(data: dict[str, Any], name: str, required: bool = False) -> int | None:
-    raw = data.get(name)
-    if raw is None:
-        if required:
-            raise _Invalid(f"Missing required param: {name}.", name, "parameter_missing")
-        return None
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        raise _Invalid(f"Invalid integer: {raw}", name, "parameter_invalid_integer") from None
-
-
-class StripeSandbox(StripeEvents, ProviderSandbox):
+class StripeSandbox(StripePayments, StripeSubscriptions):
     """Stripe's API, in memory. ``api_key`` is the only key accepted."""
 
     name = "stripe"
@@ -189,7 +130,7 @@ class StripeSandbox(StripeEvents, ProviderSandbox):
         basic = self.basic(request)
         key = basic[0] if basic is not None else self.bearer(request)
         if key != self.api_key:
-            return _error(401, "Invalid API Key provided.", None, None)
+            return stripe_error(401, "Invalid API Key provided.", None, None)
         return await super()._handle(request, handler, body, seen)
 
     def unknown_route(self, request: web.Request) -> web.Response:
@@ -197,13 +138,13 @@ class StripeSandbox(StripeEvents, ProviderSandbox):
             f"Unrecognized request URL ({request.method}: {request.path}). Please see "
             "https://stripe.com/docs or we can help at https://support.stripe.com/."
         )
-        return _error(404, message, None, None)
+        return stripe_error(404, message, None, None)
 
     def keeps_result(self, status: int) -> bool:
         return not 400 <= status < 500
 
     def _wrap(
-        self, fn: Callable[[str | None, dict[str, Any]], dict[str, Any] | _Unchanged]
+        self, fn: Callable[[str | None, dict[str, Any]], dict[str, Any] | Unchanged]
     ) -> Callable[[web.Request], Any]:
         async def handler(request: web.Request) -> web.Response:
             pairs = await self.form(request)
@@ -216,9 +157,9 @@ class StripeSandbox(StripeEvents, ProviderSandbox):
                     self._pending.clear()
                     obj = fn(request.match_info.get("id"), decode_form(pairs))
                     self._keep_events(call)
-            except _Invalid as exc:
-                return _error(exc.status, str(exc), exc.code, exc.param)
-            if isinstance(obj, _Unchanged):
+            except Invalid as exc:
+                return stripe_error(exc.status, str(exc), exc.code, exc.param)
+            if isinstance(obj, Unchanged):
                 obj = obj.obj
             else:
                 self.count_effect(request)
@@ -231,11 +172,11 @@ class StripeSandbox(StripeEvents, ProviderSandbox):
     def _customer_fields(self, obj: dict[str, Any], data: dict[str, Any]) -> None:
         email = data.get("email")
         if email is not None and email != "" and not _EMAIL.match(str(email)):
-            raise _Invalid(f"Invalid email address: {email}", "email", "email_invalid")
+            raise Invalid(f"Invalid email address: {email}", "email", "email_invalid")
         for name in ("email", "name", "description", "phone"):
             if name in data:
                 obj[name] = data[name] or None
-        _merge_metadata(obj, data)
+        merge_metadata(obj, data)
 
     def _customer_create(self, _: str | None, data: dict[str, Any]) -> dict[str, Any]:
         ident = self.new_id("cus_")
@@ -246,254 +187,17 @@ class StripeSandbox(StripeEvents, ProviderSandbox):
         self._emit("customer.created", obj)
         return obj
 
-    def _customer_retrieve(self, ident: str | None, _: dict[str, Any]) -> _Unchanged:
+    def _customer_retrieve(self, ident: str | None, _: dict[str, Any]) -> Unchanged:
         customer = self.customers.get(ident or "")
         if customer is None:
-            raise _missing("customer", ident or "")
-        return _Unchanged(dict(customer))
+            raise missing("customer", ident or "")
+        return Unchanged(dict(customer))
 
     def _customer_update(self, ident: str | None, data: dict[str, Any]) -> dict[str, Any]:
         obj = self.customers.get(ident or "")
         if obj is None:
-            raise _missing("customer", str(ident))
+            raise missing("customer", str(ident))
         before = orjson.loads(orjson.dumps(obj))
         self._customer_fields(obj, data)
         self._emit("customer.updated", obj, before)
         return obj
-
-    # --- payment intents -------------------------------------------------------
-
-    def _intent_create(self, _: str | None, data: dict[str, Any]) -> dict[str, Any]:
-        amount = _int(data, "amount", required=True)
-        assert amount is not None
-        currency = str(data.get("currency") or "")
-        if not currency:
-            raise _Invalid("Missing required param: currency.", "currency", "parameter_missing")
-        if currency not in CURRENCIES:
-            raise _Invalid(f"Invalid currency: {currency}.", "currency", "parameter_invalid")
-        if amount < 50:
-            raise _Invalid("Amount must be at least 50 cents", "amount", "amount_too_small")
-        customer = data.get("customer")
-        if customer and customer not in self.customers:
-            raise _missing("customer", customer, "customer")
-        pm = data.get("payment_method")
-        obj: dict[str, Any] = {
-            "id": self.new_id("pi_"),
-            "object": "payment_intent",
-            "amount": amount,
-            "amount_received": 0,
-            "currency": currency,
-            "customer": customer,
-            "payment_method": pm,
-            "capture_method": data.get("capture_method", "automatic"),
-            "status": "requires_confirmation" if pm else "requires_payment_method",
-            "description": data.get("description"),
-            "metadata": {},
-            "created": int(time.time()),
-        }
-        _merge_metadata(obj, data)
-        self.payment_intents[obj["id"]] = obj
-        self._emit("payment_intent.created", obj)
-        if data.get("confirm") == "true":
-            self._confirm(obj, data)
-        return obj
-
-    def _intent(self, ident: str | None) -> dict[str, Any]:
-        obj = self.payment_intents.get(ident or "")
-        if obj is None:
-            raise _missing("payment_intent", str(ident))
-        return obj
-
-    def _confirm(self, obj: dict[str, Any], data: dict[str, Any]) -> None:
-        if data.get("payment_method"):
-            obj["payment_method"] = data["payment_method"]
-        if not obj["payment_method"]:
-            raise _Invalid(
-                "You cannot confirm this PaymentIntent because it's missing a payment method.",
-                "payment_method",
-                "payment_intent_unexpected_state",
-            )
-        if obj["status"] not in ("requires_confirmation", "requires_payment_method"):
-            raise _Invalid(
-                f"This PaymentIntent's status is {obj['status']}.",
-                None,
-                "payment_intent_unexpected_state",
-            )
-        if obj["capture_method"] == "manual":
-            obj["status"] = "requires_capture"
-            self._emit("payment_intent.amount_capturable_updated", obj)
-        else:
-            obj["status"], obj["amount_received"] = "succeeded", obj["amount"]
-            self._emit("payment_intent.succeeded", obj)
-
-    def _intent_confirm(self, ident: str | None, data: dict[str, Any]) -> dict[str, Any]:
-        obj = self._intent(ident)
-        self._confirm(obj, data)
-        return obj
-
-    def _intent_capture(self, ident: str | None, data: dict[str, Any]) -> dict[str, Any]:
-        obj = self._intent(ident)
-        if obj["status"] != "requires_capture":
-            raise _Invalid(
-                f"This PaymentIntent could not be captured because it has a status of "
-                f"{obj['status']}.",
-                None,
-                "payment_intent_unexpected_state",
-            )
-        amount = _int(data, "amount_to_capture") or obj["amount"]
-        if amount > obj["amount"]:
-            raise _Invalid(
-                "amount_to_capture is too large", "amount_to_capture", "amount_too_large"
-            )
-        obj["status"], obj["amount_received"] = "succeeded", amount
-        _merge_metadata(obj, data)
-        self._emit("payment_intent.succeeded", obj)
-        return obj
-
-    # --- refunds -------------------------------------------------------------------
-
-    def _refund_create(self, _: str | None, data: dict[str, Any]) -> dict[str, Any]:
-        ident = str(data.get("payment_intent") or "")
-        if not ident:
-            raise _Invalid(
-                "Missing required param: payment_intent.", "payment_intent", "parameter_missing"
-            )
-        intent = self.payment_intents.get(ident)
-        if intent is None:
-            raise _missing("payment_intent", ident, "payment_intent")
-        if intent["status"] != "succeeded":
-            raise _Invalid(
-                "This PaymentIntent has no successful charge to refund.",
-                "payment_intent",
-                "charge_not_refundable",
-            )
-        refunded = sum(r["amount"] for r in self.refunds.values() if r["payment_intent"] == ident)
-        left = intent["amount_received"] - refunded
-        amount = _int(data, "amount") or left
-        if amount > left or left <= 0:
-            raise _Invalid(
-                f"Refund amount ({amount}) is greater than unrefunded amount ({left}).",
-                "amount",
-                "amount_too_large",
-            )
-        obj = {
-            "id": self.new_id("re_"),
-            "object": "refund",
-            "amount": amount,
-            "payment_intent": ident,
-            "currency": intent["currency"],
-            "status": "succeeded",
-            "reason": data.get("reason"),
-            "metadata": {},
-        }
-        _merge_metadata(obj, data)
-        self.refunds[obj["id"]] = obj
-        self._emit("refund.created", obj)
-        return obj
-
-    # --- subscriptions ---------------------------------------------------------------
-
-    def _items(self, sub: dict[str, Any], items: Any) -> None:
-        if not isinstance(items, list):
-            raise _Invalid("Invalid array", "items", "parameter_invalid")
-        current = {i["id"]: i for i in sub["items"]["data"]}
-        for n, item in enumerate(items):
-            if not isinstance(item, dict):
-                raise _Invalid("Invalid object", f"items[{n}]")
-            if item.get("id"):
-                if item["id"] not in current:
-                    raise _missing("subscription_item", item["id"], f"items[{n}][id]")
-                if item.get("deleted") == "true":
-                    del current[item["id"]]
-                    continue
-                target = current[item["id"]]
-            else:
-                target = {"id": self.new_id("si_"), "object": "subscription_item", "quantity": 1}
-                current[target["id"]] = target
-            price = item.get("price", target.get("price"))
-            if not price or not str(price).startswith("price_"):
-                raise _missing("price", str(price), f"items[{n}][price]")
-            target["price"] = price
-            if item.get("quantity") is not None:
-                target["quantity"] = _int(item, "quantity")
-        sub["items"]["data"] = list(current.values())
-
-    def _sub_create(self, _: str | None, data: dict[str, Any]) -> dict[str, Any]:
-        customer = data.get("customer")
-        if not customer:
-            raise _Invalid("Missing required param: customer.", "customer", "parameter_missing")
-        if customer not in self.customers:
-            raise _missing("customer", customer, "customer")
-        if not data.get("items"):
-            raise _Invalid("Missing required param: items.", "items", "parameter_missing")
-        sub: dict[str, Any] = {
-            "id": self.new_id("sub_"),
-            "object": "subscription",
-            "customer": customer,
-            "status": "active",
-            "metadata": {},
-            "cancel_at_period_end": False,
-            "items": {"object": "list", "data": []},
-        }
-        self._items(sub, data["items"])
-        self._sub_fields(sub, data)
-        self.subscriptions[sub["id"]] = sub
-        self._emit("customer.subscription.created", sub)
-        return sub
-
-    def _sub_fields(self, sub: dict[str, Any], data: dict[str, Any]) -> None:
-        if "cancel_at_period_end" in data:
-            sub["cancel_at_period_end"] = data["cancel_at_period_end"] == "true"
-        if data.get("trial_period_days"):
-            sub["status"] = "trialing"
-        _merge_metadata(sub, data)
-
-    def _sub(self, ident: str | None) -> dict[str, Any]:
-        sub = self.subscriptions.get(ident or "")
-        if sub is None:
-            raise _missing("subscription", str(ident))
-        return sub
-
-    def _sub_update(self, ident: str | None, data: dict[str, Any]) -> dict[str, Any]:
-        sub = self._sub(ident)
-        if sub["status"] == "canceled":
-            raise _Invalid(
-                "A canceled subscription can only update its cancellation_details and metadata.",
-                None,
-                "resource_missing",
-            )
-        before = orjson.loads(orjson.dumps(sub))
-        if "items" in data:
-            self._items(sub, data["items"])
-        self._sub_fields(sub, data)
-        self._emit("customer.subscription.updated", sub, before)
-        return sub
-
-    def _sub_cancel(self, ident: str | None, data: dict[str, Any]) -> dict[str, Any] | _Unchanged:
-        sub = self._sub(ident)
-        if sub["status"] == "canceled":
-            return _Unchanged(sub)
-        sub["status"] = "canceled"
-        self._emit("customer.subscription.deleted", sub)
-        return sub
-
-
-def _merge_metadata(obj: dict[str, Any], data: dict[str, Any]) -> None:
-    meta = data.get("metadata")
-    if meta == "":
-        obj["metadata"] = {}
-    elif isinstance(meta, dict):
-        for key, value in meta.items():
-            if value == "":
-                obj["metadata"].pop(key, None)
-            else:
-                obj["metadata"][key] = value
-
-
-def _error(status: int, message: str, code: str | None, param: str | None) -> web.Response:
-    error: dict[str, Any] = {"type": "invalid_request_error", "message": message}
-    if code:
-        error["code"] = code
-    if param:
-        error["param"] = param
-    return json_response({"error": error}, status=status)
