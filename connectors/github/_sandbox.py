@@ -29,15 +29,14 @@ Test API: ``add_issues(repo, n, at=None)``, ``touch_issue(repo, number,
 at=None, **fields)``, ``issue(repo, number)``, ``add_repo_events(repo, n,
 at=None)``, ``events(repo)`` (oldest first), the ``repeat_cursor`` switch
 (also ``PUT /_sandbox/switches``: a page request gets its own URL back as
-``rel="next"``) and ``wall_clock`` (epoch seconds) for the times it writes.
+``rel="next"``) and ``wall_clock`` (epoch seconds) for the times it writes; the state and
+this test API: :mod:`connectors.github._sandbox_repos`.
 """
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -45,20 +44,13 @@ from aiohttp import web
 from connectors._sandbox import ProviderSandbox, is_not_json, json_response
 from core.testing import RecordedRequest
 
-from ._sandbox_lists import FreeNotModifiedBucket, iso, list_response, parse_since
+from ._sandbox_lists import FreeNotModifiedBucket, list_response, parse_since
+from ._sandbox_repos import GitHubRepos
 
 __all__ = ["GitHubSandbox"]
 
 DOCS = "https://docs.github.com/rest"
 MAX_EVENTS = 300  # GitHub lists a repository's last 300 events
-_ACTOR = {"id": 583231, "login": "octocat", "display_login": "octocat"}
-_SAMPLES: list[tuple[str, dict[str, Any]]] = [
-    ("PushEvent", {"ref": "refs/heads/main", "size": 1, "commits": []}),
-    ("WatchEvent", {"action": "started"}),
-    ("IssuesEvent", {"action": "opened"}),
-    ("IssueCommentEvent", {"action": "created"}),
-    ("CreateEvent", {"ref": "feature", "ref_type": "branch"}),
-]
 
 
 def _invalid(resource: str, field: str, code: str = "invalid") -> web.Response:
@@ -78,9 +70,10 @@ def _not_found() -> web.Response:
     )
 
 
-class GitHubSandbox(ProviderSandbox):
-    """GitHub issues and repository events in memory; ``repos`` lists the
-    repositories that exist (the test API adds the ones it seeds)."""
+class GitHubSandbox(GitHubRepos):
+    """GitHub's REST routes over the in-memory repositories of
+    :class:`~connectors.github._sandbox_repos.GitHubRepos`; ``token`` is the
+    only token accepted."""
 
     name = "github"
     switches = ProviderSandbox.switches | {"repeat_cursor"}
@@ -93,20 +86,10 @@ class GitHubSandbox(ProviderSandbox):
         wall_clock: Callable[[], float] = time.time,
         **kw: Any,
     ) -> None:
-        super().__init__(**kw)
+        super().__init__(repos=repos, wall_clock=wall_clock, **kw)
         self.token = token
-        self.repos = set(repos)
-        self.wall_clock = wall_clock
-        self.issues: dict[tuple[str, int], dict[str, Any]] = {}
-        self.comments: list[dict[str, Any]] = []
         #: a page request gets its own URL back as rel="next"
         self.repeat_cursor = False
-        self._events: dict[str, list[dict[str, Any]]] = {}
-        # update order of the issues: ties of updated_at sort by it
-        self._order: dict[tuple[str, int], int] = {}
-        self._numbers: dict[str, int] = {}  # the last issue number of each repository
-        self._seq = itertools.count(1)
-        self._event_ids = itertools.count(30_000_000_001)
 
     def accepts(self) -> str:
         repos = ", ".join(sorted(self.repos))
@@ -118,12 +101,6 @@ class GitHubSandbox(ProviderSandbox):
     def reset(self) -> None:
         super().reset()
         self.repeat_cursor = False
-        with self.lock:
-            self.issues.clear()
-            self.comments.clear()
-            self._events.clear()
-            self._order.clear()
-            self._numbers.clear()
 
     def enforce_rate(
         self, rate: float, burst: float | None = None, **options: Any
@@ -145,104 +122,6 @@ class GitHubSandbox(ProviderSandbox):
         if response.status == 304 and isinstance(bucket, FreeNotModifiedBucket):
             response.headers.update(bucket.refund())
         return response
-
-    # --- test API (thread-safe) -------------------------------------------------
-
-    def _now(self, at: datetime | None = None) -> str:
-        return iso(at or datetime.fromtimestamp(self.wall_clock(), UTC))
-
-    def add_issues(
-        self, repo: str, n: int, *, at: datetime | None = None, title: str = "Issue"
-    ) -> list[dict[str, Any]]:
-        """``n`` open issues in ``repo`` (created if new), updated ``at`` (default now)."""
-        when = self._now(at)
-        with self.lock:
-            self.repos.add(repo)
-            made = [self._new_issue(repo, f"{title} {i}", None, [], when) for i in range(n)]
-            return [dict(issue) for issue in made]
-
-    def touch_issue(
-        self, repo: str, number: int, *, at: datetime | None = None, **fields: Any
-    ) -> dict[str, Any]:
-        """Update an issue (``fields`` such as ``title`` or ``state``): its
-        ``updated_at`` becomes ``at`` (default now). KeyError if unknown."""
-        with self.lock:
-            issue = self.issues[(repo, number)]
-            issue.update(fields)
-            self._touch(repo, issue, self._now(at))
-            return dict(issue)
-
-    def issue(self, repo: str, number: int) -> dict[str, Any]:
-        with self.lock:
-            return dict(self.issues[(repo, number)])
-
-    def add_repo_events(
-        self, repo: str, n: int, *, at: datetime | None = None
-    ) -> list[dict[str, Any]]:
-        """``n`` repository events of assorted types, oldest first."""
-        when = self._now(at)
-        with self.lock:
-            self.repos.add(repo)
-            return [
-                self._record(repo, *_SAMPLES[i % len(_SAMPLES)], when, number=1 + i % 7)
-                for i in range(n)
-            ]
-
-    def events(self, repo: str) -> list[dict[str, Any]]:
-        """Every event of ``repo`` so far, oldest first (the list serves the last 300)."""
-        with self.lock:
-            return list(self._events.get(repo, []))
-
-    # --- state (callers hold self.lock) ------------------------------------------
-
-    def _new_issue(
-        self, repo: str, title: str, body: Any, labels: list[str], when: str
-    ) -> dict[str, Any]:
-        number = self._numbers[repo] = self._numbers.get(repo, 0) + 1
-        ident = 1000 + len(self.issues)
-        issue = {
-            "id": ident,
-            "node_id": f"I_sb{ident}",
-            "number": number,
-            "title": title,
-            "body": body,
-            "state": "open",
-            "labels": [{"name": x} for x in labels],
-            "comments": 0,
-            "user": {"login": _ACTOR["login"], "id": _ACTOR["id"]},
-            "html_url": f"https://github.com/{repo}/issues/{number}",
-            "repository_url": f"https://api.github.com/repos/{repo}",
-            "created_at": when,
-            "updated_at": when,
-            "closed_at": None,
-        }
-        self.issues[(repo, number)] = issue
-        self._order[(repo, number)] = next(self._seq)
-        return issue
-
-    def _touch(self, repo: str, issue: dict[str, Any], when: str) -> None:
-        issue["updated_at"] = when
-        if issue.get("state") == "closed" and not issue.get("closed_at"):
-            issue["closed_at"] = when
-        self._order[(repo, issue["number"])] = next(self._seq)
-
-    def _record(
-        self, repo: str, kind: str, payload: dict[str, Any], when: str, *, number: int = 1
-    ) -> dict[str, Any]:
-        payload = dict(payload)
-        if kind in ("IssuesEvent", "IssueCommentEvent") and "issue" not in payload:
-            payload["issue"] = {"number": number, "title": f"Issue {number}"}
-        event = {
-            "id": str(next(self._event_ids)),
-            "type": kind,
-            "actor": dict(_ACTOR),
-            "repo": {"id": 1296269, "name": repo, "url": f"https://api.github.com/repos/{repo}"},
-            "payload": payload,
-            "public": True,
-            "created_at": when,
-        }
-        self._events.setdefault(repo, []).append(event)
-        return event
 
     # --- routes -------------------------------------------------------------------
 
@@ -372,22 +251,7 @@ class GitHubSandbox(ProviderSandbox):
         since = parse_since(query["since"]) if "since" in query else None
         if "since" in query and since is None:
             return _invalid("Issue", "since")
-        with self.lock:
-            found = [
-                (issue, self._order[key])
-                for key, issue in self.issues.items()
-                if key[0] == repo
-                and (state == "all" or issue["state"] == state)
-                and (since is None or (parse_since(issue["updated_at"]) or since) >= since)
-            ]
-            if sort == "updated":
-                found.sort(key=lambda pair: (pair[0]["updated_at"], pair[1]))
-            else:
-                column = "created_at" if sort == "created" else "comments"
-                found.sort(key=lambda pair: (pair[0][column], pair[0]["number"]))
-            if direction == "desc":
-                found.reverse()
-            items = [dict(issue) for issue, _ in found]
+        items = self._listed_issues(repo, state, sort, direction, since)
         return list_response(request, items, repeat=self.repeat_cursor)
 
     async def _list_events(self, request: web.Request) -> web.Response:
