@@ -19,7 +19,7 @@ from core.envelopes import DLQ_HEADER_PREFIX, DlqHeaders, EnvelopeError
 from core.settings import Settings
 
 from . import kafka
-from .topics import TopicNames, existing_topics, partitions_of
+from .kafka.topics import TopicNames, existing_topics, partitions_of
 
 __all__ = [
     "DLQ_SUFFIX",

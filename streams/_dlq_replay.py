@@ -30,7 +30,7 @@ from ._dlq_read import (
     _read_partition,
     _reader,
 )
-from .topics import TopicNames, existing_topics, partitions_of
+from .kafka.topics import TopicNames, existing_topics, partitions_of
 
 REPLAY_HEADER_PREFIX = "__switchboard.replay."
 REPLAY_FROM = REPLAY_HEADER_PREFIX + "from"

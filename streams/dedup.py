@@ -45,7 +45,7 @@ from prometheus_client import Counter
 from core.envelopes import DlqHeaders, EnvelopeError, Event
 from core.settings import Settings
 
-from .topics import TopicNames
+from .kafka.topics import TopicNames
 
 __all__ = ["dedup_readiness", "register_dedup"]
 

@@ -39,8 +39,8 @@ from core.testing.signing import sign_github, sign_slack, sign_stripe
 
 from . import kafka
 from .dlq import DlqFilter, read_dlq
+from .kafka.topics import TopicNames, partitions_of
 from .offsets import cursors_topic, read_states
-from .topics import TopicNames, partitions_of
 
 __all__ = [
     "POLL_INTERVAL_S",

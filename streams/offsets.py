@@ -36,8 +36,8 @@ from core.settings import Settings
 from . import kafka
 from ._cursors import CursorRecord, partition_for
 from .dlq import DlqInputError, parse_when
+from .kafka.topics import TopicNames, partitions_of
 from .poll import build_polls, new_request_id
-from .topics import TopicNames, partitions_of
 
 __all__ = [
     "CursorsTopic",

@@ -20,7 +20,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 from core.settings import Settings
 
 from . import kafka
-from .topics import partitions_of
+from .kafka.topics import partitions_of
 
 __all__ = ["TopicMissing", "envelope_kind", "format_record", "tail"]
 

@@ -35,8 +35,8 @@ from .._demo_namespace import (
     worker_group,
 )
 from ..commands import CommandClient, build_command, send_command
+from ..kafka.topics import TopicNames, connector_topics, ensure_topics, shared_topics
 from ..tail import format_record
-from ..topics import TopicNames, connector_topics, ensure_topics, shared_topics
 from ._common import Context, fail, friendly_errors, pass_ctx, run
 
 if TYPE_CHECKING:

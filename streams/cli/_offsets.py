@@ -16,6 +16,7 @@ from core.settings import Settings
 
 from .._cursors import CursorRecord
 from ..kafka import KafkaUnavailable
+from ..kafka.topics import TopicNames
 from ..offsets import (
     CursorsTopic,
     Echo,
@@ -34,7 +35,6 @@ from ..offsets import (
     wait_for_echo,
     write_change,
 )
-from ..topics import TopicNames
 from ._common import EXIT_FAILURE, EXIT_USAGE, Context, fail, friendly_errors, pass_ctx, run
 from ._dlq import _cut, _printable, _table
 

@@ -32,9 +32,9 @@ from pathlib import Path
 
 from core.settings import LocalKafkaSettings
 
+from ..kafka.probe import PortState, probe
 from . import _runtime
 from ._errors import LocalKafkaError
-from ._probe import PortState, probe
 
 HOST = "127.0.0.1"
 
