@@ -25,7 +25,7 @@ from core.envelopes import Command, DlqHeaders
 from core.settings import Settings
 from streams import kafka
 from streams.cli import cli
-from streams.topics import TopicNames, TopicSpec, ensure_topics
+from streams.kafka.topics import TopicNames, TopicSpec, ensure_topics
 from tests.kafkatools import read_topic
 
 SWITCHBOARD = str(Path(sys.executable).parent / "switchboard")

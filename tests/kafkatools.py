@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from core.settings import Settings
 from streams import kafka
-from streams.topics import partitions_of
+from streams.kafka.topics import partitions_of
 
 
 async def read_topic(

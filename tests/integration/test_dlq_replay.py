@@ -30,7 +30,7 @@ from streams.dlq import (
     read_dlq,
     replay,
 )
-from streams.topics import TopicSpec, ensure_topics
+from streams.kafka.topics import TopicSpec, ensure_topics
 from tests.dlqtools import NOW, SWITCHBOARD, Seeded, cli_run, err, records_of, sb, seed
 from tests.kafkatools import end_offsets
 

@@ -17,8 +17,8 @@ from click.testing import CliRunner, Result
 
 from core.settings import Settings
 from core.testing import DemoSandbox
-from streams._cursors import CursorRecord
 from streams.cli import cli
+from streams.offsets.cursors import CursorRecord
 from streams.poll import Poller
 from tests.integration.test_poll_cursor_origin import store
 from tests.integration.test_poller import (  # noqa: F401 - fixtures

@@ -15,7 +15,7 @@ from core.auth import OAuthToken, RefreshTokenAuth, TokenCipher, generate_key
 from core.settings import Settings
 from core.testing import DemoSandbox
 from streams import kafka
-from streams.tokenstore import KafkaTokenStore
+from streams.kafka.tokenstore import KafkaTokenStore
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from core.envelopes import DLQ_HEADER_PREFIX, DlqHeaders, EnvelopeError
 from core.settings import Settings
 
-from . import kafka
-from .kafka.topics import TopicNames, existing_topics, partitions_of
+from .. import kafka
+from ..kafka.topics import TopicNames, existing_topics, partitions_of
 
 __all__ = [
     "DLQ_SUFFIX",
