@@ -31,7 +31,7 @@ from aiokafka.protocol.admin import DeleteGroupsRequest
 
 from core.settings import Settings
 
-from . import kafka
+from .. import kafka
 
 __all__ = [
     "STALE_AFTER_S",
