@@ -61,11 +61,11 @@ from connectors.stripe._poll import EVENTS as EVENTS_STREAM
 from connectors.stripe._sandbox import StripeSandbox
 from connectors.stripe._sandbox_events import EventLog
 from core.envelopes import Event
-from core.settings import Settings, load_settings
 from core.testing import spawn_sandbox
 from streams import kafka, localkafka
 from streams._cursors import CursorRecord, partition_for
 from streams.poll import Poller, build_polls
+from streams.settings import Settings, load_settings
 from streams.topics import (
     TopicNames,
     connector_topics,

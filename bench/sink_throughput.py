@@ -56,9 +56,9 @@ import connectors
 from bench._harness import Check, Report
 from core.apicall import form_encode
 from core.envelopes import Command
-from core.settings import Settings, load_settings
 from core.testing import spawn_sandbox
 from streams import kafka, localkafka
+from streams.settings import Settings, load_settings
 from streams.topics import TopicNames, connector_topics, ensure_topics
 
 COMMANDS = int(os.environ.get("BENCH_COMMANDS", "20000"))

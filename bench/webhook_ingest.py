@@ -38,9 +38,9 @@ import orjson
 
 import connectors
 from bench._harness import Check, Report
-from core.settings import load_settings
 from core.testing.signing import sign_stripe
 from streams import kafka, localkafka
+from streams.settings import load_settings
 from streams.topics import TopicNames, connector_topics, ensure_topics
 
 CONCURRENCY = 64

@@ -12,7 +12,6 @@ import click
 import orjson
 
 from core.poll import Cursor
-from core.settings import Settings
 
 from ..kafka import KafkaUnavailable
 from ..kafka.topics import TopicNames
@@ -34,6 +33,7 @@ from ..offsets import (
     write_change,
 )
 from ..offsets.configured import check_change, configured_streams
+from ..settings import Settings
 from ._common import EXIT_FAILURE, EXIT_USAGE, Context, fail, friendly_errors, pass_ctx, run
 from ._offsets_render import current, row, to_json
 from ._text import cut, printable, table

@@ -9,9 +9,8 @@ from typing import NoReturn
 
 import click
 
-from core.settings import Settings
-
 from ..kafka.topics import TopicNames
+from ..settings import Settings
 from .namespace import backlog, sink_group, worker_group
 
 __all__ = ["DEMO_CONNECTORS", "SINK_CONNECTOR", "Checks", "fail", "step", "why"]

@@ -12,10 +12,10 @@ import click
 import orjson
 
 from core.envelopes import Result
-from core.settings import Settings
 
 from ..commands import CommandClient
 from ..kafka.topics import TopicNames
+from ..settings import Settings
 from .checks import SINK_CONNECTOR, Checks, step
 from .kafka_io import dead_lettered, produce_raw, read_results
 from .processes import run_cli

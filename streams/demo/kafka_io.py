@@ -18,12 +18,12 @@ import orjson
 from aiokafka import ConsumerRecord, TopicPartition
 
 from core.envelopes import Event, Result
-from core.settings import Settings
 
 from .. import kafka
 from ..dlq import DlqFilter, read_dlq
 from ..kafka.topics import TopicNames, partitions_of
 from ..offsets import cursors_topic, read_states
+from ..settings import Settings
 
 __all__ = [
     "PROVIDERS",

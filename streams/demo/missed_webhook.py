@@ -15,9 +15,9 @@ import httpx
 import orjson
 
 from core.envelopes import Event
-from core.settings import Settings
 
 from ..kafka.topics import TopicNames
+from ..settings import Settings
 from .checks import SINK_CONNECTOR, Checks, step, why
 from .deliveries import STRIPE_SECRET
 from .kafka_io import Watch, cursor_mark, end_offsets, wait_until, watching

@@ -19,11 +19,11 @@ from aiokafka import TopicPartition
 
 import connectors
 from core.envelopes import Event
-from core.settings import Settings
 
 from .. import localkafka
 from ..commands import build_command, send_command
 from ..kafka.topics import connector_topics, ensure_topics, shared_topics
+from ..settings import Settings
 from ..tail import format_record
 from .checks import DEMO_CONNECTORS, SINK_CONNECTOR, Checks, fail, step, why
 from .command_steps import commands, dead_letters

@@ -23,8 +23,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from core.settings import Settings
-
+from ..settings import Settings
 from .deliveries import GITHUB_SECRET, SLACK_SECRET, STRIPE_SECRET
 
 __all__ = [

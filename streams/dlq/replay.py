@@ -19,10 +19,10 @@ from aiokafka.errors import KafkaError
 
 from core.envelopes import DLQ_HEADER_PREFIX, new_id
 from core.ratelimit import TokenBucket
-from core.settings import Settings
 
 from .. import kafka
 from ..kafka.topics import TopicNames, existing_topics, partitions_of
+from ..settings import Settings
 from .read import (
     DLQ_SUFFIX,
     DlqInputError,

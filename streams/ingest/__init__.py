@@ -48,11 +48,11 @@ from prometheus_client import Counter, Histogram
 import connectors
 from core.connector import Connector, MalformedPayload, Verifier
 from core.envelopes import Event, utcnow
-from core.settings import Settings
 from core.webhooks import VerificationError
 
 from .. import kafka
 from ..kafka.topics import TopicNames
+from ..settings import Settings
 from .body import DECODERS, BodyRefused, decode, read_body, refused_encodings
 
 __all__ = ["Route", "WebhookIngest", "build_routes"]

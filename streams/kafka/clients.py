@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.helpers import create_ssl_context
 
-from core.settings import Settings
+from ..settings import Settings
 
 __all__ = [
     "MAX_MESSAGE_BYTES",

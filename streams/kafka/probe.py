@@ -13,7 +13,7 @@ import socket
 import struct
 from enum import Enum
 
-from core.settings import Settings
+from ..settings import Settings
 
 __all__ = ["PortState", "is_loopback", "kafka_ready", "parse_servers", "probe"]
 

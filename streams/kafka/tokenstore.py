@@ -36,7 +36,6 @@ from typing import Any, Self
 
 from aiokafka import TopicPartition
 
-from core.settings import Settings
 from core.tokenstore import (
     LEGACY_VERSION,
     OAuthToken,
@@ -47,6 +46,7 @@ from core.tokenstore import (
     next_version,
 )
 
+from ..settings import Settings
 from . import clients as kafka
 from .topics import TopicSpec, ensure_topics, partitions_of
 

@@ -18,8 +18,7 @@ from typing import Any
 from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from core.settings import Settings
-
+from ..settings import Settings
 from . import clients as kafka
 
 __all__ = [

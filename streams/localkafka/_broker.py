@@ -30,9 +30,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.settings import LocalKafkaSettings
-
 from ..kafka.probe import PortState, probe
+from ..settings import LocalKafkaSettings
 from . import _runtime
 from ._errors import LocalKafkaError
 

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 from core import errors as e
 from core.pagination import PaginationError
 from core.poll import Cursor, check_cursor
-from core.settings import Settings
 
 from ..poll import build_polls
+from ..settings import Settings
 from .states import OffsetsInputError
 
 __all__ = ["check_change", "configured_streams"]

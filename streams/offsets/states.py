@@ -28,11 +28,11 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from core.poll import Cursor
-from core.settings import Settings
 
 from .. import kafka
 from ..dlq import DlqInputError, parse_when
 from ..kafka.topics import TopicNames, partitions_of
+from ..settings import Settings
 from .cursors import CursorRecord, new_request_id, partition_for
 
 __all__ = [

@@ -25,10 +25,10 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from core.redaction import register_secret
-from core.settings import Settings
 
 from ..ingest import Route, WebhookIngest
 from ..kafka import kafka_ready
+from ..settings import Settings
 from .connections import (
     ConnectionLimits,
     LimitedRunner,

@@ -18,10 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from core.settings import Settings
-
 from ..ingest import build_routes
 from ..poll import Poller, build_polls
+from ..settings import Settings
 from ..sink import Sink, build_sinks
 from .http_server import Checks, WorkerHttpServer
 

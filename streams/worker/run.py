@@ -18,11 +18,11 @@ import signal
 from typing import Any
 
 import connectors
-from core.settings import Settings
 
 from ..app import create_app
 from ..kafka import HOW_TO_START, MAX_MESSAGE_BYTES, KafkaUnavailable, kafka_ready
 from ..kafka.topics import connector_topics, ensure_topics, shared_topics
+from ..settings import Settings
 from .log import configure_logging, logging_config
 from .roles import WorkerRoles
 

@@ -15,9 +15,9 @@ import pytest
 from prometheus_client import REGISTRY
 
 import connectors
-from core.settings import Settings, load_settings
 from streams.ingest import Route, build_routes
 from streams.kafka.topics import connector_topics, ensure_topics
+from streams.settings import Settings, load_settings
 from streams.worker.http_server import WorkerHttpServer
 
 STRIPE_SECRET = "whsec_test_" + "h" * 24

@@ -19,9 +19,9 @@ import pytest
 
 import connectors
 from core.envelopes import Event
-from core.settings import Settings, load_settings
 from streams.ingest import build_routes
 from streams.kafka.topics import TopicNames
+from streams.settings import Settings, load_settings
 from streams.worker.http_server import WorkerHttpServer
 from tests.integration.test_dedup import dedup_settings, dedup_worker
 from tests.integration.test_dedup_failover import wait_until_consumed

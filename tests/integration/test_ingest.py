@@ -13,10 +13,10 @@ import orjson
 import pytest
 
 from core.envelopes import Event
-from core.settings import Settings
 from core.testing import signing
 from streams.ingest import build_routes
 from streams.kafka.topics import TopicNames, connector_topics, ensure_topics
+from streams.settings import Settings
 from streams.worker.http_server import WorkerHttpServer
 from tests.integration.ingest_support import (
     GITHUB_SECRET,

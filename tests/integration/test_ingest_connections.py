@@ -14,9 +14,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx
 import pytest
 
-from core.settings import Settings
 from core.testing.signing import sign_stripe
 from streams.kafka.topics import TopicNames
+from streams.settings import Settings
 from streams.worker.http_server import WorkerHttpServer
 from tests.integration.ingest_support import (
     STRIPE_SECRET,

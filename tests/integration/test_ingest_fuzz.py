@@ -33,10 +33,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.settings import Settings
 from core.testing.signing import sign_github, sign_stripe
 from streams import kafka
 from streams.kafka.topics import TopicNames, partitions_of
+from streams.settings import Settings
 from streams.worker.http_server import WorkerHttpServer
 from tests.integration.ingest_support import (
     GITHUB_SECRET,

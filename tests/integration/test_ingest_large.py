@@ -16,9 +16,9 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 import connectors
 from core.envelopes import Event
-from core.settings import Settings, load_settings
 from core.testing.signing import sign_github
 from streams import kafka
+from streams.settings import Settings, load_settings
 from streams.topics import TopicNames, connector_topics
 from streams.worker import build_faust_app
 from tests.integration.ingest_support import GITHUB_SECRET, ingest_settings, running_server

@@ -19,11 +19,11 @@ import pytest
 
 import connectors
 from core.envelopes import Event
-from core.settings import LocalKafkaSettings, Settings, load_settings
 from core.testing.signing import sign_stripe
 from streams import localkafka
 from streams.ingest import build_routes
 from streams.kafka.topics import TopicNames, connector_topics, ensure_topics
+from streams.settings import LocalKafkaSettings, Settings, load_settings
 from streams.worker import build_faust_app
 from streams.worker.http_server import WorkerHttpServer
 from tests.conftest import free_port

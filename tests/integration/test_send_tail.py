@@ -12,7 +12,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from core.envelopes import Command
-from core.settings import Settings
+from streams.settings import Settings
 from streams.topics import TopicNames, connector_topics, ensure_topics
 
 pytestmark = pytest.mark.integration

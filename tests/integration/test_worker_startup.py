@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import Settings
 from streams import kafka
+from streams.settings import Settings
 from streams.topics import TopicSpec, ensure_topics
 from tests.conftest import free_port, run_async, wait_for
 
