@@ -32,10 +32,10 @@ from ..offsets import (
     wait_for_echo,
     write_change,
 )
-from ..offsets.configured import check_change, configured_streams
 from ..settings import Settings
 from ._common import EXIT_FAILURE, EXIT_USAGE, Context, fail, friendly_errors, pass_ctx, run
 from ._offsets_render import current, row, to_json
+from ._offsets_streams import check_change, configured_streams
 from ._text import cut, printable, table
 
 F = TypeVar("F", bound=Callable[..., Any])

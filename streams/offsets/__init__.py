@@ -5,10 +5,11 @@ writes of them.
 - :mod:`.cursors`: the record format, and which partition (so which
   worker) owns a stream;
 - :mod:`.states`: reading every stream's latest record, writing a change
-  the way the poller expects one and waiting for its echo;
-- :mod:`.configured`: the streams this deployment's settings poll (it asks
-  the poller's :func:`~streams.poll.build_polls`, so it is imported by the
-  commands only: the poller imports this package for its records).
+  the way the poller expects one and waiting for its echo.
+
+Nothing here imports the poller, which keeps its records here; which
+streams a deployment polls is the commands' to ask
+(:mod:`streams.cli._offsets_streams`).
 """
 
 from __future__ import annotations

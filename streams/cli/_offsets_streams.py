@@ -1,8 +1,8 @@
-"""What this deployment's settings poll, for the offsets commands: the
+"""What this deployment's settings poll, for ``switchboard offsets``: the
 configured stream ids, and the check of a cursor's ``next.url`` against
-its stream's base URL. Asks :func:`streams.poll.build_polls`, so the
-poller is imported here and not by :mod:`streams.offsets` (which the
-poller imports for its cursor records).
+its stream's base URL. It asks the poller (:func:`streams.poll.build_polls`),
+so it is part of the commands: :mod:`streams.offsets` is below the poller,
+which keeps its cursor records there.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from core import errors as e
 from core.pagination import PaginationError
 from core.poll import Cursor, check_cursor
 
+from ..offsets import OffsetsInputError
 from ..poll import build_polls
 from ..settings import Settings
-from .states import OffsetsInputError
 
 __all__ = ["check_change", "configured_streams"]
 
