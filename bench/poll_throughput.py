@@ -63,16 +63,16 @@ from connectors.stripe._sandbox_events import EventLog
 from core.envelopes import Event
 from core.testing import spawn_sandbox
 from streams import kafka, localkafka
-from streams._cursors import CursorRecord, partition_for
-from streams.poll import Poller, build_polls
-from streams.settings import Settings, load_settings
-from streams.topics import (
+from streams.kafka.topics import (
     TopicNames,
     connector_topics,
     ensure_topics,
     partitions_of,
     shared_topics,
 )
+from streams.offsets.cursors import CursorRecord, partition_for
+from streams.poll import Poller, build_polls
+from streams.settings import Settings, load_settings
 
 RECORDS = int(os.environ.get("BENCH_POLL_RECORDS", "100000"))
 PAGE = 100

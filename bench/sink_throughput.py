@@ -58,8 +58,8 @@ from core.apicall import form_encode
 from core.envelopes import Command
 from core.testing import spawn_sandbox
 from streams import kafka, localkafka
+from streams.kafka.topics import TopicNames, connector_topics, ensure_topics
 from streams.settings import Settings, load_settings
-from streams.topics import TopicNames, connector_topics, ensure_topics
 
 COMMANDS = int(os.environ.get("BENCH_COMMANDS", "20000"))
 KEYS = 1_000

@@ -40,8 +40,8 @@ import connectors
 from bench._harness import Check, Report
 from core.testing.signing import sign_stripe
 from streams import kafka, localkafka
+from streams.kafka.topics import TopicNames, connector_topics, ensure_topics
 from streams.settings import load_settings
-from streams.topics import TopicNames, connector_topics, ensure_topics
 
 CONCURRENCY = 64
 SECONDS = float(os.environ.get("BENCH_SECONDS", "30"))

@@ -18,8 +18,8 @@ import connectors
 from core.envelopes import Event
 from core.testing.signing import sign_github
 from streams import kafka
+from streams.kafka.topics import TopicNames, connector_topics
 from streams.settings import Settings, load_settings
-from streams.topics import TopicNames, connector_topics
 from streams.worker import build_faust_app
 from tests.integration.ingest_support import GITHUB_SECRET, ingest_settings, running_server
 from tests.kafkatools import read_topic

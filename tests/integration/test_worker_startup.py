@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from streams import kafka
+from streams.kafka.topics import TopicSpec, ensure_topics
 from streams.settings import Settings
-from streams.topics import TopicSpec, ensure_topics
 from tests.conftest import free_port, run_async, wait_for
 
 pytestmark = pytest.mark.integration
