@@ -61,18 +61,18 @@ from connectors.stripe._poll import EVENTS as EVENTS_STREAM
 from connectors.stripe._sandbox import StripeSandbox
 from connectors.stripe._sandbox_events import EventLog
 from core.envelopes import Event
-from core.settings import Settings, load_settings
 from core.testing import spawn_sandbox
 from streams import kafka, localkafka
-from streams._cursors import CursorRecord, partition_for
-from streams.poll import Poller, build_polls
-from streams.topics import (
+from streams.kafka.topics import (
     TopicNames,
     connector_topics,
     ensure_topics,
     partitions_of,
     shared_topics,
 )
+from streams.offsets.cursors import CursorRecord, partition_for
+from streams.poll import Poller, build_polls
+from streams.settings import Settings, load_settings
 
 RECORDS = int(os.environ.get("BENCH_POLL_RECORDS", "100000"))
 PAGE = 100

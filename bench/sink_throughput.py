@@ -56,10 +56,10 @@ import connectors
 from bench._harness import Check, Report
 from core.apicall import form_encode
 from core.envelopes import Command
-from core.settings import Settings, load_settings
 from core.testing import spawn_sandbox
 from streams import kafka, localkafka
-from streams.topics import TopicNames, connector_topics, ensure_topics
+from streams.kafka.topics import TopicNames, connector_topics, ensure_topics
+from streams.settings import Settings, load_settings
 
 COMMANDS = int(os.environ.get("BENCH_COMMANDS", "20000"))
 KEYS = 1_000

@@ -38,10 +38,10 @@ import orjson
 
 import connectors
 from bench._harness import Check, Report
-from core.settings import load_settings
 from core.testing.signing import sign_stripe
 from streams import kafka, localkafka
-from streams.topics import TopicNames, connector_topics, ensure_topics
+from streams.kafka.topics import TopicNames, connector_topics, ensure_topics
+from streams.settings import load_settings
 
 CONCURRENCY = 64
 SECONDS = float(os.environ.get("BENCH_SECONDS", "30"))

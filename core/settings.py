@@ -5,40 +5,31 @@ environment variables (``__`` separates nesting levels, e.g.
 ``SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS``), the YAML file named by
 ``SWITCHBOARD_CONFIG`` (or passed as ``config_file``), defaults.
 
-Connectors add their own section (``SWITCHBOARD_STRIPE__API_KEY`` ...): the
-caller passes their models as ``sections`` and :func:`load_settings` builds
-the settings class from them, so core never names a provider.
+A root settings class is composed of sections: those a subclass of
+:class:`Settings` declares (a runtime's own: how to reach its broker, its
+workers) and those :func:`load_settings` adds from ``sections`` (each
+connector's, ``SWITCHBOARD_STRIPE__API_KEY`` ...). Core declares none, so
+it never names a provider or a runtime.
 
 Contract: :func:`load_settings` either returns a fully validated object or
 raises :class:`SettingsError`, one line naming every wrong setting where
 its value came from: the dotted path with its environment variable, or
 ``file:line key`` for the YAML file. An unknown name, variable or YAML key,
 is an error too (a typo must not be silently ignored), with the closest
-known name suggested; so is a connector name in ``sink.connectors``,
-``poll.connectors`` or ``poll.streams`` that is not installed. List settings
-also take plain values (``a,b``; one secret as it is). Reading and
-describing live in :mod:`core._settings_sources`.
+known name suggested; so is whatever a caller's ``checks`` find in the
+validated object. List settings also take plain values (``a,b``; one
+secret as it is). Reading and describing live in
+:mod:`core._settings_sources`.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    create_model,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -59,18 +50,13 @@ from ._settings_sources import (
 
 __all__ = [
     "ENV_PREFIX",
-    "KafkaSettings",
-    "LocalKafkaSettings",
-    "PollSettings",
+    "Check",
+    "Section",
     "Settings",
     "SettingsError",
-    "SinkSettings",
-    "WorkerSettings",
     "env_name",
     "load_settings",
 ]
-
-DEFAULT_KAFKA_VERSION = "3.9.2"
 
 
 class SettingsError(ValueError):
@@ -78,203 +64,14 @@ class SettingsError(ValueError):
 
 
 class Section(BaseModel):
+    """A settings section: unknown keys refused, defaults validated."""
+
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
-class KafkaSettings(Section):
-    """How to reach Kafka, passed unchanged to every client Switchboard builds."""
-
-    bootstrap_servers: str | None = Field(
-        default=None,
-        description="host:port[,host:port...]; unset means the local broker on local_kafka.port",
-    )
-    client_id: str = "switchboard"
-    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_cafile: Path | None = None
-    ssl_certfile: Path | None = None
-    ssl_keyfile: Path | None = None
-    ssl_password: SecretStr | None = None
-    ssl_check_hostname: bool = True
-    connect_timeout_s: float = Field(default=5.0, gt=0, le=120)
-    partitions: int = Field(default=3, ge=1, le=10_000)
-    replication_factor: int = Field(default=1, ge=1, le=16)
-
-    @field_validator("bootstrap_servers")
-    @classmethod
-    def _check_servers(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        servers = [item.strip() for item in value.split(",") if item.strip()]
-        for item in servers:
-            host, sep, port = item.rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise ValueError(f"{item!r} is not host:port")
-        if not servers:
-            raise ValueError("no broker address given")
-        return ",".join(servers)
-
-    @model_validator(mode="after")
-    def _check_security(self) -> KafkaSettings:
-        if self.security_protocol.startswith("SASL_"):
-            missing = [
-                name
-                for name in ("sasl_mechanism", "sasl_username", "sasl_password")
-                if getattr(self, name) is None
-            ]
-            if missing:
-                raise ValueError(
-                    f"security_protocol {self.security_protocol} needs {', '.join(missing)}"
-                )
-        if self.ssl_certfile is not None and self.ssl_keyfile is None:
-            raise ValueError("ssl_certfile needs ssl_keyfile")
-        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
-            path = getattr(self, name)
-            if path is not None and not Path(path).is_file():
-                raise ValueError(f"{name}: no such file: {path}")
-        return self
-
-
-class LocalKafkaSettings(Section):
-    """The development broker run by ``switchboard kafka start``."""
-
-    version: str = Field(default=DEFAULT_KAFKA_VERSION, pattern=r"^3\.\d+\.\d+$")
-    port: int = Field(default=9092, ge=1, le=65535)
-    controller_port: int | None = Field(default=None, ge=1, le=65535)
-    home: Path = Field(
-        default_factory=lambda: (
-            Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "switchboard"
-        ),
-        description="cache of jars (with its own Maven repository) and broker data",
-    )
-    heap: str = Field(default="1g", pattern=r"^\d+[mg]$")
-    start_timeout_s: float = Field(default=120.0, gt=0)
-
-
-Role = Literal["ingest", "dedup", "sink", "poll"]
-ROLES: tuple[Role, ...] = ("ingest", "dedup", "sink", "poll")
-
-
-class WorkerSettings(Section):
-    host: str = "0.0.0.0"  # noqa: S104 - the worker serves webhooks; bind is a setting
-    port: int = Field(default=8080, ge=1, le=65535)
-    roles: list[Role] = Field(default_factory=lambda: list(ROLES))
-    data_dir: Path = Path("./switchboard-data")
-    dedup_retention_s: float = Field(default=7 * 24 * 3600, gt=0)
-    session_timeout_s: float = Field(
-        default=30.0,
-        ge=6,
-        le=300,
-        description="how soon the group notices a dead worker and moves its partitions",
-    )
-    # faust's exactly_once is not offered: with two workers its transactional
-    # producers are fenced after a rebalance and the app crashes (README).
-    processing_guarantee: Literal["at_least_once"] = "at_least_once"
-    # RocksDB-backed tables are not offered yet: with rocksdict the dedup
-    # agent hung at start in our check; memory tables restore from the changelog.
-    store: Literal["memory://"] = "memory://"
-    # The HTTP server's limits against slow and hostile clients (streams.ingest).
-    header_timeout_s: float = Field(
-        default=10.0, gt=0, le=300, description="time a new connection has to send its headers"
-    )
-    body_timeout_s: float = Field(
-        default=30.0, gt=0, le=600, description="time a request has to send its body (else 408)"
-    )
-    keepalive_timeout_s: float = Field(
-        default=15.0, ge=0, le=3600, description="idle time before a kept-alive connection closes"
-    )
-    max_connections: int | None = Field(
-        default=None,
-        ge=1,
-        description="open connections at most (default: half the open-files limit, <= 1024)",
-    )
-    ops_host: str = Field(
-        default="127.0.0.1", description="bind address of /healthz /readyz /metrics on ops_port"
-    )
-    ops_port: int | None = Field(
-        default=None,
-        ge=0,
-        le=65535,
-        description="serve /healthz /readyz /metrics only on this port (default: on port)",
-    )
-    ops_token: SecretStr | None = Field(
-        default=None, description="bearer token /healthz /readyz /metrics require when set"
-    )
-
-
-class SinkSettings(Section):
-    """How ``<c>.commands`` are consumed (see :mod:`streams.sink`)."""
-
-    connectors: list[str] | None = Field(
-        default=None, description="connectors to run sinks for (default: every configured one)"
-    )
-    concurrency: int = Field(default=64, ge=1, le=10_000, description="calls in flight")
-    max_buffered: int = Field(
-        default=2_000, ge=1, description="commands fetched but not finished before pausing"
-    )
-    ledger_window_s: float = Field(
-        default=7 * 24 * 3600,
-        gt=0,
-        description="how long a command id is remembered as executed (results/ledger retention)",
-    )
-    drain_timeout_s: float = Field(
-        default=20.0, gt=0, description="wait for calls in flight on rebalance or stop"
-    )
-    commit_interval_s: float = Field(default=0.5, gt=0)
-
-
-class PollSettings(Section):
-    """How poll streams run (see :mod:`streams.poll`). Stream ids are
-    ``<connector>.<stream>`` (``switchboard offsets list`` shows them)."""
-
-    connectors: list[str] | None = Field(
-        default=None, description="connectors to poll (default: every one with streams configured)"
-    )
-    streams: list[str] | None = Field(
-        default=None, description="only these stream ids (default: all of the connectors polled)"
-    )
-    interval_s: float | None = Field(
-        default=None, gt=0, description="every stream's interval (default: the stream's own)"
-    )
-    intervals: dict[str, float] = Field(
-        default_factory=dict, description='interval per stream id, e.g. {"stripe.events": 30}'
-    )
-    cron: dict[str, str] = Field(
-        default_factory=dict,
-        description="cron expression per stream id (UTC), instead of its interval",
-    )
-    jitter: float = Field(
-        default=0.1, ge=0, le=1, description="fraction of the interval streams are spread by"
-    )
-    priority: Literal["low", "normal"] = Field(
-        default="low", description="low: polls yield the rate budget to sinks when it is tight"
-    )
-    backfill_from: AwareDatetime | None = Field(
-        default=None, description="where a stream without a cursor starts (default: beginning)"
-    )
-    max_pages_per_run: int = Field(default=10_000, ge=1)
-    retry_min_s: float = Field(default=5.0, gt=0, description="first wait after a throttled poll")
-    retry_max_s: float = Field(default=300.0, gt=0, description="longest wait between retries")
-
-    @field_validator("cron")
-    @classmethod
-    def _check_cron(cls, value: dict[str, str]) -> dict[str, str]:
-        from croniter import croniter  # type: ignore[import-untyped]
-
-        for stream, expression in value.items():
-            if not croniter.is_valid(expression):
-                raise ValueError(
-                    f"cron[{stream!r}]: {expression!r} is not a cron expression "
-                    "(five fields: minute hour day-of-month month day-of-week)"
-                )
-        return value
-
-
 class Settings(BaseSettings):
-    """Core settings; :func:`load_settings` extends it with connector sections."""
+    """The root of every settings class; :func:`load_settings` extends a
+    subclass of it with the ``sections`` it is given."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -283,12 +80,6 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
-    local_kafka: LocalKafkaSettings = Field(default_factory=LocalKafkaSettings)
-    worker: WorkerSettings = Field(default_factory=WorkerSettings)
-    sink: SinkSettings = Field(default_factory=SinkSettings)
-    poll: PollSettings = Field(default_factory=PollSettings)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     _yaml_data: ClassVar[dict[str, Any] | None] = None  # the file load_settings read
 
     @classmethod
@@ -306,22 +97,27 @@ class Settings(BaseSettings):
             sources.append(InitSettingsSource(settings_cls, yaml_data))
         return tuple(sources)
 
-    @property
-    def bootstrap_servers(self) -> str:
-        """The configured brokers, or the local development broker."""
-        return self.kafka.bootstrap_servers or f"127.0.0.1:{self.local_kafka.port}"
-
     def section(self, name: str) -> Any:
-        """A connector's settings section by name (``AttributeError`` if absent)."""
+        """A section by name (``AttributeError`` if absent)."""
         return getattr(self, name)
+
+
+S = TypeVar("S", bound=Settings)
+
+Check = Callable[[S], Iterable[tuple[str, str]]]
+"""A check of validated settings: (dotted path, problem) for each problem;
+:func:`load_settings` says where each path's value came from."""
 
 
 def load_settings(
     config_file: str | os.PathLike[str] | None = None,
     sections: Mapping[str, type[BaseModel]] | None = None,
+    *,
+    root: type[S] = Settings,  # type: ignore[assignment]
+    checks: Iterable[Check[S]] = (),
     **overrides: Any,
-) -> Settings:
-    """Build and validate the settings, or raise :class:`SettingsError`."""
+) -> S:
+    """Build and validate ``root`` with ``sections`` added, or raise :class:`SettingsError`."""
     env = os.environ
     sections = dict(sections or {})
     config_path = config_file or env.get(CONFIG_ENV) or None
@@ -334,7 +130,7 @@ def load_settings(
     fields: dict[str, Any] = {
         name: (model, Field(default_factory=model)) for name, model in sections.items()
     }
-    cls: type[Settings] = create_model("Settings", __base__=Settings, __module__=__name__, **fields)
+    cls: type[S] = create_model(root.__name__, __base__=root, __module__=root.__module__, **fields)
 
     loaded = None
     problems = check_env(env, cls)
@@ -350,8 +146,13 @@ def load_settings(
         raise SettingsError(_describe(exc, env, loaded)) from None
     except ValueError as exc:  # a source failed to parse (check_env should have caught it)
         raise SettingsError(f"invalid settings: {exc}") from None
-    if sections:
-        _check_connector_names(settings, sorted(sections), env, loaded)
+    found = [
+        f"{_where(path, env, loaded)}: {problem}"
+        for check in checks
+        for path, problem in check(settings)
+    ]
+    if found:
+        raise SettingsError("; ".join(found))
     return settings
 
 
@@ -363,29 +164,6 @@ def _where(path: str, env: Mapping[str, str], loaded: YamlFile | None) -> str:
             return f"{path} ({env_name('.'.join(parts[:end]))})"
     located = loaded.where(path) if loaded is not None else None
     return located or f"{path} ({env_name(path)})"
-
-
-def _check_connector_names(
-    settings: Settings, known: list[str], env: Mapping[str, str], loaded: YamlFile | None
-) -> None:
-    """``sink.connectors``/``poll.connectors``/``poll.streams`` name connectors
-    that exist (a typo must not surface as a traceback when the worker starts)."""
-    problems = []
-    for path, names in (
-        ("sink.connectors", settings.sink.connectors or []),
-        ("poll.connectors", settings.poll.connectors or []),
-        ("poll.streams", [s.partition(".")[0] for s in settings.poll.streams or []]),
-    ):
-        for name in names:
-            if name not in known:
-                close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-                hint = f"did you mean {close[0]}? " if close else ""
-                problems.append(
-                    f"{_where(path, env, loaded)}: unknown connector {name!r}; "
-                    f"{hint}installed: {', '.join(known)}"
-                )
-    if problems:
-        raise SettingsError("; ".join(problems))
 
 
 def _describe(exc: ValidationError, env: Mapping[str, str], loaded: YamlFile | None) -> str:

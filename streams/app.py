@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from core.settings import Settings
-
 from . import kafka
+from .settings import Settings
 
 __all__ = ["broker_credentials", "broker_url", "create_app"]
 

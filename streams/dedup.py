@@ -43,9 +43,9 @@ from typing import Any
 from prometheus_client import Counter
 
 from core.envelopes import DlqHeaders, EnvelopeError, Event
-from core.settings import Settings
 
-from .topics import TopicNames
+from .kafka.topics import TopicNames
+from .settings import Settings
 
 __all__ = ["dedup_readiness", "register_dedup"]
 

@@ -17,10 +17,9 @@ from typing import Any
 import orjson
 from aiokafka import ConsumerRecord, TopicPartition
 
-from core.settings import Settings
-
 from . import kafka
-from .topics import partitions_of
+from .kafka.topics import partitions_of
+from .settings import Settings
 
 __all__ = ["TopicMissing", "envelope_kind", "format_record", "tail"]
 

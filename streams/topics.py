@@ -1,26 +1,16 @@
-"""Topic names and their creation.
+"""The topic names and their creation now live in :mod:`streams.kafka.topics`;
+this path stays for the modules that still import it from here (the sink,
+the poller, the command client) until they import the Kafka plumbing's."""
 
-``<prefix><c>.ingest``, ``<prefix><c>.events``, ``<prefix><c>.commands``,
-``<prefix><c>.results`` per connector ``<c>``, ``<prefix><c>.ledger`` (the
-sink's call markers); ``<topic>.dlq`` beside any
-topic whose records can fail; ``<prefix>switchboard.cursors`` (compacted)
-for poll cursors. :func:`ensure_topics` is idempotent: topics that already
-exist are left as they are.
-"""
-
-from __future__ import annotations
-
-import asyncio
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
-
-from aiokafka.admin import NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
-
-from core.settings import Settings
-
-from . import kafka
+from .kafka.topics import (
+    TopicNames,
+    TopicSpec,
+    connector_topics,
+    ensure_topics,
+    existing_topics,
+    partitions_of,
+    shared_topics,
+)
 
 __all__ = [
     "TopicNames",
@@ -29,144 +19,5 @@ __all__ = [
     "ensure_topics",
     "existing_topics",
     "partitions_of",
+    "shared_topics",
 ]
-
-KINDS = ("ingest", "events", "commands", "results")
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    name: str
-    partitions: int
-    replication_factor: int
-    config: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TopicNames:
-    prefix: str = ""
-
-    def ingest(self, connector: str) -> str:
-        return f"{self.prefix}{connector}.ingest"
-
-    def events(self, connector: str) -> str:
-        return f"{self.prefix}{connector}.events"
-
-    def commands(self, connector: str) -> str:
-        return f"{self.prefix}{connector}.commands"
-
-    def results(self, connector: str) -> str:
-        return f"{self.prefix}{connector}.results"
-
-    def ledger(self, connector: str) -> str:
-        return f"{self.prefix}{connector}.ledger"
-
-    @staticmethod
-    def dlq(topic: str) -> str:
-        return f"{topic}.dlq"
-
-    @property
-    def cursors(self) -> str:
-        return f"{self.prefix}switchboard.cursors"
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> TopicNames:
-        return cls(settings.kafka.topic_prefix)
-
-
-def connector_topics(settings: Settings, connector: str) -> list[TopicSpec]:
-    """Every topic one connector uses, with its configuration."""
-    names = TopicNames.from_settings(settings)
-    k = settings.kafka
-    week = str(7 * 24 * 3600 * 1000)
-    month = str(30 * 24 * 3600 * 1000)
-
-    def spec(name: str, **config: str) -> TopicSpec:
-        return TopicSpec(name, k.partitions, k.replication_factor, dict(config))
-
-    # events as large as a provider's largest delivery (streams.kafka.MAX_RECORD_BYTES)
-    large = {"max.message.bytes": str(kafka.MAX_MESSAGE_BYTES)}
-    return [
-        spec(names.ingest(connector), **{"retention.ms": week}, **large),
-        spec(names.events(connector), **{"retention.ms": week}, **large),
-        spec(names.commands(connector), **{"retention.ms": week}),
-        spec(names.results(connector), **{"retention.ms": week}),
-        # the sink's "started" markers (see streams.sink), read back for the ledger window
-        spec(names.ledger(connector), **{"retention.ms": week}),
-        spec(names.dlq(names.ingest(connector)), **{"retention.ms": month}, **large),
-        spec(names.dlq(names.commands(connector)), **{"retention.ms": month}),
-    ]
-
-
-def shared_topics(settings: Settings) -> list[TopicSpec]:
-    names = TopicNames.from_settings(settings)
-    k = settings.kafka
-    return [
-        # as many partitions as the poll group may have workers: a stream's
-        # owner is the worker owning its cursor's partition (streams.poll)
-        TopicSpec(
-            names.cursors,
-            k.partitions,
-            settings.kafka.replication_factor,
-            {"cleanup.policy": "compact"},
-        )
-    ]
-
-
-async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec]) -> list[str]:
-    """Create the topics that do not exist yet; returns the names created."""
-    specs = list(specs)
-    async with kafka.connect(settings, kafka.admin(settings)) as client:
-        existing = set(await client.list_topics())
-        missing = [s for s in specs if s.name not in existing]
-        if not missing:
-            return []
-        new = [
-            NewTopic(s.name, s.partitions, s.replication_factor, topic_configs=s.config)
-            for s in missing
-        ]
-        try:
-            response = await client.create_topics(new, timeout_ms=15_000)
-        except TopicAlreadyExistsError:
-            return []
-        created = []
-        for topic, code, *rest in getattr(response, "topic_errors", []):
-            if code == 0:
-                created.append(topic)
-            elif code != TopicAlreadyExistsError.errno:
-                message = rest[0] if rest else ""
-                raise RuntimeError(f"could not create topic {topic}: error {code} {message}")
-        await _wait_visible(client, [s.name for s in missing])
-        return created
-
-
-async def _wait_visible(client: Any, topics: list[str], timeout: float = 30.0) -> None:
-    """Wait until the broker's metadata shows ``topics`` with their partitions.
-
-    CreateTopics returns once the controller committed the topics; the
-    broker's metadata cache follows a moment later (longer on a busy
-    controller), and a client asking in between is told they do not exist.
-    """
-    deadline = asyncio.get_running_loop().time() + timeout
-    pending = list(topics)
-    while pending:
-        described = await client.describe_topics(pending)
-        pending = [d["topic"] for d in described if d["error_code"] != 0 or not d["partitions"]]
-        if pending and asyncio.get_running_loop().time() > deadline:
-            raise RuntimeError(f"topics not visible {timeout:g} s after creation: {pending}")
-        if pending:
-            await asyncio.sleep(0.05)  # polling interval of a deadline loop
-
-
-async def partitions_of(settings: Settings, topic: str) -> list[int] | None:
-    """The partition numbers of ``topic``, or None if it does not exist."""
-    async with kafka.connect(settings, kafka.admin(settings)) as client:
-        (described,) = await client.describe_topics([topic])
-    if described["error_code"] != 0 or not described["partitions"]:
-        return None
-    return sorted(p["partition"] for p in described["partitions"])
-
-
-async def existing_topics(settings: Settings) -> set[str]:
-    async with kafka.connect(settings, kafka.admin(settings)) as client:
-        return set(await client.list_topics())

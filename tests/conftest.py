@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 import connectors
-from core.settings import Settings, load_settings
 from streams import localkafka
+from streams.settings import Settings, load_settings
 
 
 def free_port() -> int:

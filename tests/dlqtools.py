@@ -22,10 +22,10 @@ from aiokafka import AIOKafkaProducer
 from click.testing import CliRunner, Result
 
 from core.envelopes import Command, DlqHeaders
-from core.settings import Settings
 from streams import kafka
 from streams.cli import cli
-from streams.topics import TopicNames, TopicSpec, ensure_topics
+from streams.kafka.topics import TopicNames, TopicSpec, ensure_topics
+from streams.settings import Settings
 from tests.kafkatools import read_topic
 
 SWITCHBOARD = str(Path(sys.executable).parent / "switchboard")

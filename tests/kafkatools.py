@@ -8,9 +8,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from core.settings import Settings
 from streams import kafka
-from streams.topics import partitions_of
+from streams.kafka.topics import partitions_of
+from streams.settings import Settings
 
 
 async def read_topic(

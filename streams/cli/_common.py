@@ -11,10 +11,10 @@ from typing import Any, ParamSpec, TypeVar
 import click
 
 import connectors
-from core.settings import Settings, SettingsError, load_settings
 
 from ..kafka import KafkaUnavailable
 from ..localkafka import LocalKafkaError
+from ..settings import Settings, SettingsError, load_settings
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -24,8 +24,6 @@ from ..dlq import (
     DlqRecord,
     DlqRef,
     DlqStats,
-    ReplayItem,
-    dlq_source,
     dlq_stats,
     parse_rate,
     parse_when,
@@ -37,6 +35,8 @@ from ..dlq import (
 )
 from ..sink import DLQ_REASONS
 from ._common import EXIT_FAILURE, EXIT_USAGE, Context, fail, friendly_errors, pass_ctx, run
+from ._dlq_render import counts, describe, foreign_line, plan_line, record_json, row
+from ._text import printable, table
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -127,67 +127,6 @@ async def _collect(
     return [r async for r in read_dlq(ctx.settings, topics, flt, limit=limit)]
 
 
-def _cut(text: str, width: int) -> str:
-    text = _printable(" ".join(text.split()))
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _printable(text: str, keep: str = "") -> str:
-    """Control characters escaped: DLQ content is untrusted and must not
-    drive the terminal (ANSI escapes, carriage returns)."""
-    return "".join(ch if ch.isprintable() or ch in keep else ascii(ch)[1:-1] for ch in text)
-
-
-def _text(raw: bytes | None, keep: str = "") -> str:
-    if raw is None:
-        return "-"
-    try:
-        return _printable(raw.decode("utf-8"), keep)
-    except UnicodeDecodeError:
-        return repr(raw)
-
-
-def _when(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _row(record: DlqRecord) -> list[str]:
-    e = record.errors
-    what = (
-        [e.connector, e.stage, e.reason, e.error_class, e.error_message]
-        if e
-        else ["-", "-", "invalid headers", "-", record.problem]
-    )
-    return [
-        str(record.ref),
-        _when(record.failed_at),
-        *(_printable(w) for w in what[:4]),
-        _cut(what[4], 50),
-        _cut(_text(record.key), 24),
-    ]
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-        for r in [header, *rows]
-    ]
-    return "\n".join(lines)
-
-
-def _as_json(record: DlqRecord) -> bytes:
-    return orjson.dumps(
-        {
-            "ref": str(record.ref),
-            "key": None if record.key is None else record.key.decode("utf-8", "backslashreplace"),
-            "timestamp": record.timestamp,
-            "errors": record.errors.to_obj() if record.errors else None,
-            "problem": record.problem or None,
-        }
-    )
-
-
 @click.group("dlq")
 def dlq_group() -> None:
     """Inspect, count and replay dead-lettered records (<topic>.dlq).
@@ -225,7 +164,7 @@ def dlq_list(ctx: Context, /, limit: int, as_json: bool, **opts: Any) -> None:
     records = records[:limit]
     if as_json:
         for record in records:
-            click.echo(_as_json(record))
+            click.echo(record_json(record))
     elif records:
         header = [
             "REF",
@@ -237,7 +176,7 @@ def dlq_list(ctx: Context, /, limit: int, as_json: bool, **opts: Any) -> None:
             "MESSAGE",
             "KEY",
         ]
-        click.echo(_table(header, [_row(r) for r in records]))
+        click.echo(table(header, [row(r) for r in records]))
     note = f"; more match (raise --limit above {limit})" if more else ""
     click.echo(f"{len(records)} record(s) in {len(topics)} DLQ topic(s){note}", err=True)
 
@@ -263,49 +202,7 @@ def dlq_show(ctx: Context, where: tuple[str, ...], raw: bool) -> None:
     if raw:
         click.get_binary_stream("stdout").write(record.value or b"")
         return
-    click.echo(_printable(_describe(record), keep="\n"))
-
-
-def _describe(record: DlqRecord) -> str:
-    stamp = datetime.fromtimestamp(record.timestamp / 1000, UTC)
-    lines = [
-        str(record.ref),
-        f"  key:         {_text(record.key)}",
-        f"  timestamp:   {stamp.isoformat(timespec='milliseconds')} (original record)",
-    ]
-    e = record.errors
-    if e is None:
-        lines.append(f"errors: invalid headers ({record.problem})")
-    else:
-        lines += [
-            "errors:",
-            f"  original:    {e.original_topic}:{e.original_partition}:{e.original_offset}",
-            f"  connector:   {e.connector}",
-            f"  stage:       {e.stage}",
-            f"  reason:      {e.reason}",
-            f"  error class: {e.error_class}",
-            f"  attempts:    {e.attempts}",
-            f"  failed at:   {e.failed_at.astimezone(UTC).isoformat()}",
-            f"  message:     {e.error_message}",
-        ]
-    lines.append("headers:" if record.original_headers else "headers: (none)")
-    lines += [f"  {name}: {_text(value)}" for name, value in record.original_headers]
-    lines.append(f"value: {_pretty(record.value)}")
-    return "\n".join(lines)
-
-
-def _pretty(value: bytes | None) -> str:
-    if value is None:
-        return "(null)"
-    try:
-        return "(JSON)\n" + orjson.dumps(orjson.loads(value), option=orjson.OPT_INDENT_2).decode()
-    except orjson.JSONDecodeError:
-        return f"({len(value)} bytes)\n{_text(value, keep=chr(10))}"
-
-
-def _counts(title: str, counter: Counter[str]) -> list[str]:
-    width = max((len(k) for k in counter), default=0)
-    return [f"by {title}:", *(f"  {k.ljust(width)}  {n}" for k, n in counter.most_common())]
+    click.echo(printable(describe(record), keep="\n"))
 
 
 @dlq_group.command("stats")
@@ -337,9 +234,9 @@ def dlq_stats_cmd(ctx: Context, /, as_json: bool, **opts: Any) -> None:
         return
     lines = [f"{stats.total} record(s) in {len(topics)} DLQ topic(s)"]
     if stats.total:
-        lines += _counts("reason", stats.by_reason) + _counts("error class", stats.by_error_class)
-        lines += _counts("connector", stats.by_connector) + _counts("topic", stats.by_topic)
-    click.echo(_printable("\n".join(lines), keep="\n"))
+        lines += counts("reason", stats.by_reason) + counts("error class", stats.by_error_class)
+        lines += counts("connector", stats.by_connector) + counts("topic", stats.by_topic)
+    click.echo(printable("\n".join(lines), keep="\n"))
 
 
 @dlq_group.command("replay")
@@ -412,13 +309,13 @@ def dlq_replay(
     todo = [i for i in plan if i.skip is None]
     skipped = Counter(i.skip for i in plan if i.skip)
     if skipped[SKIP_FOREIGN_TOPIC]:
-        click.echo(_foreign_line(plan, skipped[SKIP_FOREIGN_TOPIC]), err=True)
+        click.echo(foreign_line(plan, skipped[SKIP_FOREIGN_TOPIC]), err=True)
     summary = f"{len(plan)} record(s) selected, {len(todo)} to replay" + "".join(
         f", {n} skipped ({why})" for why, n in sorted(skipped.items())
     )
     if dry_run:
         for item in plan:
-            click.echo(_plan_line(item))
+            click.echo(plan_line(item))
         click.echo(f"dry run: {summary}; nothing produced", err=True)
         return
     if not todo:
@@ -439,25 +336,6 @@ def dlq_replay(
     click.echo(f"replayed {report.replayed} record(s) ({by_dest or 'none'}){skipped_text}")
     if report.failed:
         fail(f"{report.failed} record(s) not acknowledged by Kafka: {report.error}", EXIT_FAILURE)
-
-
-def _foreign_line(plan: Iterable[ReplayItem], count: int) -> str:
-    """Why records whose error headers name another topic were not replayed."""
-    sources = sorted(
-        {s for i in plan if i.skip == SKIP_FOREIGN_TOPIC and (s := dlq_source(i.record.ref.topic))}
-    )
-    return (
-        f"{count} record(s) not replayed: their error headers name a topic other than "
-        f"their DLQ topic's source ({', '.join(sources)}), and anyone able to write a DLQ "
-        "writes those headers; replay them with --to TOPIC if that is where they belong"
-    )
-
-
-def _plan_line(item: ReplayItem) -> str:
-    key = _cut(_text(item.record.key), 40)
-    if item.skip:
-        return f"skip   {item.record.ref} ({item.skip}) key={key}"
-    return f"replay {item.record.ref} -> {item.destination} key={key}"
 
 
 __all__ = ["dlq_group"]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from core.settings import Settings
-
 from .. import localkafka
+from ..settings import Settings
 from ._common import Context, fail, friendly_errors, pass_ctx
 
 EXIT_NOT_RUNNING = 3  # as LSB init scripts' "status"

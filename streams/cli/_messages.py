@@ -21,8 +21,8 @@ from ..commands import (
     build_command,
     check_request,
 )
+from ..kafka.topics import connector_topics, ensure_topics, existing_topics, shared_topics
 from ..tail import TopicMissing, format_record, tail
-from ..topics import connector_topics, ensure_topics, existing_topics, shared_topics
 from ._common import EXIT_FAILURE, EXIT_USAGE, Context, fail, friendly_errors, pass_ctx, run
 
 

@@ -5,26 +5,24 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
 import orjson
 
 from core.poll import Cursor
-from core.settings import Settings
 
-from .._cursors import CursorRecord
 from ..kafka import KafkaUnavailable
+from ..kafka.topics import TopicNames
 from ..offsets import (
+    CursorRecord,
     CursorsTopic,
     Echo,
     OffsetsError,
     OffsetsInputError,
     StreamState,
     change_record,
-    check_change,
-    configured_streams,
     cursors_topic,
     parse_cursor,
     parse_from,
@@ -34,9 +32,11 @@ from ..offsets import (
     wait_for_echo,
     write_change,
 )
-from ..topics import TopicNames
+from ..settings import Settings
 from ._common import EXIT_FAILURE, EXIT_USAGE, Context, fail, friendly_errors, pass_ctx, run
-from ._dlq import _cut, _printable, _table
+from ._offsets_render import current, row, to_json
+from ._offsets_streams import check_change, configured_streams
+from ._text import cut, printable, table
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,50 +48,6 @@ _NO_TERMINAL = (
 
 def _fail_with(exc: OffsetsError) -> None:
     fail(str(exc), EXIT_USAGE if isinstance(exc, OffsetsInputError) else EXIT_FAILURE)
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
-
-
-def _when(iso: str | None) -> str:
-    if not iso:
-        return "-"
-    try:
-        return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    except ValueError:
-        return _cut(iso, 25)
-
-
-def _status(state: StreamState) -> str:
-    if state.record is None:
-        return "new"
-    return f"{state.record.status} (pending)" if state.pending else state.record.status
-
-
-def _mark(state: StreamState) -> str:
-    record = state.record
-    if record is None:
-        return "no cursor yet"
-    if record.cursor.mark is None and record.backfill is not None:
-        return f"from {_when(record.backfill.isoformat())}"
-    return "-" if record.cursor.mark is None else _cut(_json(record.cursor.mark), 32)
-
-
-def _row(state: StreamState) -> list[str]:
-    record = state.record
-    if record is None:
-        return [state.stream, "new", "no cursor yet", "-", "-", "-", "-", "-"]
-    return [
-        _printable(state.stream),
-        _printable(_status(state)),
-        _mark(state),
-        "yes" if record.cursor.in_run else "no",
-        _when(record.polled_at),
-        _when(record.failed_at),
-        _cut(record.worker or "-", 30),
-        _cut(record.error, 50) if record.error else "-",
-    ]
 
 
 async def _states(
@@ -151,14 +107,14 @@ def offsets_list(ctx: Context, as_json: bool) -> None:
         header = [
             "STREAM", "STATUS", "MARK", "IN RUN", "LAST PAGE", "LAST FAILURE", "WORKER", "ERROR",
         ]  # fmt: skip
-        click.echo(_table(header, [_row(s) for s in states.values()]))
+        click.echo(table(header, [row(s) for s in states.values()]))
     elsewhere = [s.stream for s in states.values() if not s.configured]
     pending = sum(s.pending for s in states.values())
     notes = [f"{len(states)} stream(s), {len(configured)} configured here"]
     if topic is None:
         notes.append(f"no cursors topic yet ({TopicNames.from_settings(settings).cursors})")
     if elsewhere:
-        notes.append(f"not configured here: {_printable(', '.join(elsewhere))}")
+        notes.append(f"not configured here: {printable(', '.join(elsewhere))}")
     if pending:
         notes.append(f"{pending} change(s) not applied yet (no worker owning them acknowledged)")
     if unreadable:
@@ -235,7 +191,7 @@ def offsets_set(
             )
     except OffsetsInputError as exc:
         _fail_with(exc)
-    plan = [f"new:     cursor {_cut(_json(cursor.to_obj()), 300)}"]
+    plan = [f"new:     cursor {cut(to_json(cursor.to_obj()), 300)}"]
     if cursor.in_run:
         plan.append("  the next run resumes at the request in 'next'")
     elif cursor.mark is None:
@@ -336,12 +292,12 @@ def _change(
     except OffsetsError as exc:
         _fail_with(exc)
     change = change_record(state, cursor, backfill=backfill)
-    lines = [f"stream {_printable(stream)}: {topic.name} partition {topic.partition_of(stream)}"]
-    lines += _current(state)
+    lines = [f"stream {printable(stream)}: {topic.name} partition {topic.partition_of(stream)}"]
+    lines += current(state)
     lines += plan
     click.echo("\n".join(lines), err=True)
     if not yes:
-        click.confirm(f"Change the cursor of {_printable(stream)}?", abort=True, err=True)
+        click.confirm(f"Change the cursor of {printable(stream)}?", abort=True, err=True)
     try:
         echo = run(_write_and_wait(settings, topic, change, timeout))
     except OffsetsError as exc:
@@ -352,12 +308,12 @@ def _change(
             f"with the poll role owns {stream}"
         )
     elif echo.outcome == "applied" and echo.record is not None:
-        click.echo(f"applied by {_printable(echo.record.worker or 'a worker')}")
+        click.echo(f"applied by {printable(echo.record.worker or 'a worker')}")
     elif echo.outcome == "superseded" and echo.record is not None:
         other = echo.record
         fail(
             f"superseded: another change of {stream} (request {other.request}, by "
-            f"{_printable(other.worker)}) was written after this one; that one is applied instead"
+            f"{printable(other.worker)}) was written after this one; that one is applied instead"
         )
     else:
         click.echo(
@@ -365,27 +321,6 @@ def _change(
             f"{change.request} within {timeout:g} s; the change takes effect when one owns "
             f"{stream} (see `switchboard offsets list`)"
         )
-
-
-def _current(state: StreamState) -> list[str]:
-    record = state.record
-    if record is None:
-        return ["current: no cursor yet (never polled)"]
-    who = _printable(record.worker or "?")
-    head = f"current: status {_printable(_status(state))}, last page {_when(record.polled_at)}"
-    if record.failed_at:
-        head += f", last failure {_when(record.failed_at)}"
-    lines = [f"{head}, written by {who}"]
-    lines.append(f"  cursor {_printable(_cut(_json(record.cursor.to_obj()), 300))}")
-    if record.backfill is not None:
-        lines.append(f"  backfill {record.backfill.isoformat()}")
-    if record.cursor.in_run:
-        lines.append("  a run is in progress (resumes at 'next'): the change drops it")
-    if record.error:
-        lines.append(f"  error {_cut(record.error, 200)}")
-    if state.pending:
-        lines.append(f"  (a change not applied yet, request {_printable(str(record.request))})")
-    return lines
 
 
 async def _load(

@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 import connectors
-from core.settings import env_name
 
+from ..settings import env_name
 from ._common import EXIT_USAGE, fail
 from ._worker import port_in_use, port_taken_message
 

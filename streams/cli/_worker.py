@@ -8,8 +8,8 @@ import socket
 import click
 
 from core import errors as e
-from core.settings import ROLES, env_name
 
+from ..settings import ROLES, env_name
 from ._common import EXIT_USAGE, Context, fail, friendly_errors, pass_ctx
 
 

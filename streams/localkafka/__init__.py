@@ -4,10 +4,10 @@ test suite's session fixture (the same code path)."""
 
 from __future__ import annotations
 
+from ..kafka.probe import PortState, is_loopback, parse_servers, probe
 from ._broker import BrokerStatus, StartResult, run_dir, start, status, stop
 from ._ensure import configured_broker, ensure_broker
 from ._errors import LocalKafkaError
-from ._probe import PortState, is_loopback, parse_servers, probe
 from ._runtime import is_resolved, resolve
 
 __all__ = [

@@ -30,11 +30,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.settings import LocalKafkaSettings
-
+from ..kafka.probe import PortState, probe
+from ..settings import LocalKafkaSettings
 from . import _runtime
 from ._errors import LocalKafkaError
-from ._probe import PortState, probe
 
 HOST = "127.0.0.1"
 

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from core.settings import Settings
-
+from ..kafka.probe import PortState, is_loopback, parse_servers, probe
+from ..settings import Settings
 from ._broker import start
 from ._errors import LocalKafkaError
-from ._probe import PortState, is_loopback, parse_servers, probe
 
 
 def configured_broker(settings: Settings) -> str | None:

@@ -15,9 +15,10 @@ import pytest
 from prometheus_client import REGISTRY
 
 import connectors
-from core.settings import Settings, load_settings
-from streams.ingest import IngestServer, Route, build_routes
-from streams.topics import connector_topics, ensure_topics
+from streams.ingest import Route, build_routes
+from streams.kafka.topics import connector_topics, ensure_topics
+from streams.settings import Settings, load_settings
+from streams.worker.http_server import WorkerHttpServer
 
 STRIPE_SECRET = "whsec_test_" + "h" * 24
 GITHUB_SECRET = "It's a Secret to Everybody"
@@ -52,11 +53,11 @@ def ingest_settings(
 @asynccontextmanager
 async def running_server(
     settings: Settings, routes: Mapping[str, Route] | None = None
-) -> AsyncIterator[IngestServer]:
+) -> AsyncIterator[WorkerHttpServer]:
     """The ingest server for stripe and github on a free loopback port."""
     specs = connector_topics(settings, "stripe") + connector_topics(settings, "github")
     await ensure_topics(settings, specs)
-    server = IngestServer(
+    server = WorkerHttpServer(
         settings, build_routes(settings, ["stripe", "github"]) if routes is None else routes
     )
     await server.start(host="127.0.0.1", port=0)

@@ -30,10 +30,10 @@ from core.envelopes import DlqHeaders
 from core.observability import Metrics
 from core.ratelimit import BudgetRegistry, RatePolicy
 from core.retry import RetryPolicy
-from core.settings import load_settings
 from core.testing import DemoSandbox
 from streams import kafka
 from streams.commands import build_command
+from streams.settings import load_settings
 from streams.sink import Sink
 from streams.topics import TopicNames, connector_topics, ensure_topics
 from tests.conftest import wait_for

@@ -13,9 +13,9 @@ import pytest
 
 import connectors
 from core.envelopes import DlqHeaders, Event
-from core.settings import Settings, load_settings
 from streams import kafka
-from streams.topics import TopicNames, connector_topics, ensure_topics
+from streams.kafka.topics import TopicNames, connector_topics, ensure_topics
+from streams.settings import Settings, load_settings
 from streams.worker import build_faust_app
 from tests.kafkatools import read_topic
 
@@ -134,7 +134,8 @@ async def test_the_same_webhook_delivered_five_times_is_one_event(
     import orjson
 
     from core.testing.signing import sign_stripe
-    from streams.ingest import IngestServer, build_routes
+    from streams.ingest import build_routes
+    from streams.worker.http_server import WorkerHttpServer
 
     secret = "whsec_five_times_0123456789"
     monkeypatch.setenv("SWITCHBOARD_STRIPE__WEBHOOK_SECRETS", orjson.dumps([secret]).decode())
@@ -143,7 +144,7 @@ async def test_the_same_webhook_delivered_five_times_is_one_event(
     body = orjson.dumps(
         {"id": "evt_five", "type": "invoice.paid", "created": 1, "data": {"object": {"id": "in_5"}}}
     )
-    server = IngestServer(settings, build_routes(settings, ["stripe"]))
+    server = WorkerHttpServer(settings, build_routes(settings, ["stripe"]))
     port = await server.start(host="127.0.0.1", port=0)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:

@@ -22,9 +22,9 @@ import pytest
 
 import connectors
 from core.envelopes import Event
-from core.settings import Settings, load_settings
 from streams import kafka
-from streams.topics import TopicNames, connector_topics, ensure_topics
+from streams.kafka.topics import TopicNames, connector_topics, ensure_topics
+from streams.settings import Settings, load_settings
 from tests.conftest import free_port, wait_for
 from tests.kafkatools import read_topic
 
@@ -112,7 +112,7 @@ async def wait_until_consumed(settings: Settings, topic: str, group: str) -> Non
 async def committed_by_partition(settings: Settings, topic: str, group: str) -> dict[int, int]:
     from aiokafka import TopicPartition
 
-    from streams.topics import partitions_of
+    from streams.kafka.topics import partitions_of
 
     partitions = await partitions_of(settings, topic) or []
     tps = [TopicPartition(topic, p) for p in partitions]

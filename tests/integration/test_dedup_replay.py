@@ -19,9 +19,10 @@ import pytest
 
 import connectors
 from core.envelopes import Event
-from core.settings import Settings, load_settings
-from streams.ingest import IngestServer, build_routes
-from streams.topics import TopicNames
+from streams.ingest import build_routes
+from streams.kafka.topics import TopicNames
+from streams.settings import Settings, load_settings
+from streams.worker.http_server import WorkerHttpServer
 from tests.integration.test_dedup import dedup_settings, dedup_worker
 from tests.integration.test_dedup_failover import wait_until_consumed
 from tests.kafkatools import end_offsets, read_topic
@@ -85,7 +86,7 @@ async def test_replays_under_new_ids_or_types_yield_no_second_event(
         ("generic", std_body, captured, 200),
         ("generic", std_body, [("webhook-id", f"msg_{run}_new"), *captured], 401),
     ]
-    server = IngestServer(settings, build_routes(settings, CONNECTORS))
+    server = WorkerHttpServer(settings, build_routes(settings, CONNECTORS))
     port = await server.start(host="127.0.0.1", port=0)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
@@ -127,7 +128,7 @@ async def test_twilio_bodies_over_64_kib_or_1000_params_are_refused_unparsed(
     fine, fine_headers = twilio(at_cap)
     many, many_headers = twilio([*at_cap, ("One", "more")])
     large, large_headers = twilio([("Body", "x" * (64 * 1024))])
-    server = IngestServer(settings, build_routes(settings, ["twilio"]))
+    server = WorkerHttpServer(settings, build_routes(settings, ["twilio"]))
     port = await server.start(host="127.0.0.1", port=0)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:

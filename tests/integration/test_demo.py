@@ -29,12 +29,12 @@ from aiokafka import TopicPartition
 import connectors
 from core.envelopes import Event
 from core.poll import Cursor
-from core.settings import Settings, load_settings
 from core.testing.signing import sign_stripe
 from streams import kafka
-from streams._cursors import CursorRecord
+from streams.kafka.topics import TopicNames, connector_topics, ensure_topics, shared_topics
 from streams.offsets import cursors_topic, write_change
-from streams.topics import TopicNames, connector_topics, ensure_topics, shared_topics
+from streams.offsets.cursors import CursorRecord
+from streams.settings import Settings, load_settings
 
 SWITCHBOARD = str(Path(sys.executable).parent / "switchboard")
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from datetime import timedelta
 import orjson
 import pytest
 
-from core.settings import Settings
+from streams.settings import Settings
 from tests.conftest import free_port
 from tests.dlqtools import NOW, TRACEPARENT, Seeded, cli_run, refs_in, sb, seed
 from tests.kafkatools import end_offsets

@@ -18,7 +18,6 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from core.envelopes import DLQ_HEADER_PREFIX, Command, DlqHeaders
-from core.settings import Settings
 from streams import kafka
 from streams.dlq import (
     REPLAY_AT,
@@ -30,7 +29,8 @@ from streams.dlq import (
     read_dlq,
     replay,
 )
-from streams.topics import TopicSpec, ensure_topics
+from streams.kafka.topics import TopicSpec, ensure_topics
+from streams.settings import Settings
 from tests.dlqtools import NOW, SWITCHBOARD, Seeded, cli_run, err, records_of, sb, seed
 from tests.kafkatools import end_offsets
 

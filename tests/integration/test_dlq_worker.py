@@ -19,10 +19,10 @@ import pytest
 
 import connectors
 from core.envelopes import DlqHeaders, Event
-from core.settings import Settings, load_settings
 from streams import kafka
 from streams.dlq import REPLAY_FROM
-from streams.topics import TopicNames, connector_topics, ensure_topics
+from streams.kafka.topics import TopicNames, connector_topics, ensure_topics
+from streams.settings import Settings, load_settings
 from streams.worker import build_faust_app
 from tests.dlqtools import SWITCHBOARD
 from tests.kafkatools import read_topic

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from core.settings import Settings
 from streams import kafka
 from streams.app import create_app
+from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,11 @@ import orjson
 import pytest
 
 from core.envelopes import Event
-from core.settings import Settings
 from core.testing import signing
-from streams.ingest import IngestServer, build_routes
-from streams.topics import TopicNames, connector_topics, ensure_topics
+from streams.ingest import build_routes
+from streams.kafka.topics import TopicNames, connector_topics, ensure_topics
+from streams.settings import Settings
+from streams.worker.http_server import WorkerHttpServer
 from tests.integration.ingest_support import (
     GITHUB_SECRET,
     SLACK_SECRET,
@@ -48,12 +49,12 @@ def webhook_settings(
 
 
 @pytest.fixture
-async def server(webhook_settings: Settings) -> AsyncIterator[IngestServer]:
+async def server(webhook_settings: Settings) -> AsyncIterator[WorkerHttpServer]:
     specs = []
     for name in ("stripe", "github", "slack", "shopify"):
         specs += connector_topics(webhook_settings, name)
     await ensure_topics(webhook_settings, specs)
-    srv = IngestServer(webhook_settings, build_routes(webhook_settings))
+    srv = WorkerHttpServer(webhook_settings, build_routes(webhook_settings))
     await srv.start(host="127.0.0.1", port=0)
     try:
         yield srv
@@ -62,7 +63,7 @@ async def server(webhook_settings: Settings) -> AsyncIterator[IngestServer]:
 
 
 @pytest.fixture
-async def http(server: IngestServer) -> AsyncIterator[httpx.AsyncClient]:
+async def http(server: WorkerHttpServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=30) as c:
         yield c
 

@@ -15,10 +15,10 @@ import pytest
 import stripe
 
 from core.envelopes import Event
-from core.settings import Settings
 from core.testing.signing import sign_stripe
-from streams.ingest import IngestServer
-from streams.topics import TopicNames
+from streams.kafka.topics import TopicNames
+from streams.settings import Settings
+from streams.worker.http_server import WorkerHttpServer
 from tests.integration.ingest_support import (
     STRIPE_SECRET,
     ingest_settings,
@@ -39,7 +39,7 @@ def settings_(monkeypatch: pytest.MonkeyPatch, kafka_bootstrap: str, topic_prefi
 
 
 @pytest.fixture
-async def server(settings_: Settings) -> AsyncIterator[IngestServer]:
+async def server(settings_: Settings) -> AsyncIterator[WorkerHttpServer]:
     async with running_server(settings_) as srv:
         yield srv
 
@@ -56,7 +56,7 @@ def ingest_topic(settings: Settings) -> str:
 
 
 async def post(
-    server: IngestServer,
+    server: WorkerHttpServer,
     body: bytes,
     headers: dict[str, str],
     *,
@@ -78,7 +78,7 @@ async def post(
 
 
 async def test_a_200_kb_delivery_in_one_write_is_accepted(
-    server: IngestServer, settings_: Settings
+    server: WorkerHttpServer, settings_: Settings
 ) -> None:
     body = stripe_event("evt_big_one", pad=200 * 1024)
     reply = await post(server, body, signed(body))
@@ -88,7 +88,7 @@ async def test_a_200_kb_delivery_in_one_write_is_accepted(
 
 
 async def test_a_body_in_two_writes_300_ms_apart_is_accepted(
-    server: IngestServer, settings_: Settings
+    server: WorkerHttpServer, settings_: Settings
 ) -> None:
     body = stripe_event("evt_split", pad=2048)
     reply = await post(server, body, signed(body), split=len(body) // 2 + 1, gap_s=0.3)
@@ -96,7 +96,9 @@ async def test_a_body_in_two_writes_300_ms_apart_is_accepted(
     assert await end_offsets(settings_, ingest_topic(settings_)) == 1
 
 
-async def test_a_slow_chunked_body_is_accepted(server: IngestServer, settings_: Settings) -> None:
+async def test_a_slow_chunked_body_is_accepted(
+    server: WorkerHttpServer, settings_: Settings
+) -> None:
     body = stripe_event("evt_chunked", pad=64 * 1024)
     reply = await post(server, body, signed(body), chunk=7 * 1024, gap_s=0.02)
     assert reply.status == 200, reply
@@ -105,7 +107,7 @@ async def test_a_slow_chunked_body_is_accepted(server: IngestServer, settings_: 
 
 
 async def test_a_chunked_body_over_the_cap_is_413(
-    server: IngestServer, settings_: Settings
+    server: WorkerHttpServer, settings_: Settings
 ) -> None:
     body = stripe_event("evt_too_big", pad=int(2.5 * MiB))
     reply = await post(server, body, signed(body), chunk=256 * 1024)
@@ -115,7 +117,7 @@ async def test_a_chunked_body_over_the_cap_is_413(
 
 
 async def test_a_body_of_exactly_the_cap_is_read_whole(
-    server: IngestServer, settings_: Settings
+    server: WorkerHttpServer, settings_: Settings
 ) -> None:
     cap = 1 * MiB  # Stripe's max_body_bytes
     skeleton = stripe_event("evt_cap", pad=0)
@@ -127,7 +129,7 @@ async def test_a_body_of_exactly_the_cap_is_read_whole(
 
 
 async def test_compressed_bodies_are_refused_without_decompressing(
-    server: IngestServer, settings_: Settings
+    server: WorkerHttpServer, settings_: Settings
 ) -> None:
     plain = stripe_event("evt_gzip_marker")
     bomb = gzip.compress(b"{" + b" " * (64 * MiB) + b"}")  # 64 MiB of JSON whitespace
@@ -180,7 +182,7 @@ async def test_a_connector_declaring_gzip_gets_it_decoded_after_verification(
 
 @pytest.mark.parametrize("depth", [256, 600, 1000])
 async def test_signed_json_too_deep_to_encode_is_400_not_503(
-    server: IngestServer, settings_: Settings, depth: int
+    server: WorkerHttpServer, settings_: Settings, depth: int
 ) -> None:
     nested = b"[" * depth + b"]" * depth
     body = (

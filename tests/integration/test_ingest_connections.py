@@ -14,10 +14,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx
 import pytest
 
-from core.settings import Settings
 from core.testing.signing import sign_stripe
-from streams.ingest import IngestServer
-from streams.topics import TopicNames
+from streams.kafka.topics import TopicNames
+from streams.settings import Settings
+from streams.worker.http_server import WorkerHttpServer
 from tests.integration.ingest_support import (
     STRIPE_SECRET,
     eventually,
@@ -31,7 +31,7 @@ from tests.rawhttp import exchange, read_reply, request_head
 
 pytestmark = pytest.mark.integration
 
-MakeServer = Callable[..., Awaitable[IngestServer]]
+MakeServer = Callable[..., Awaitable[WorkerHttpServer]]
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ async def make_server(
     """Start an ingest server with the given worker settings."""
     async with AsyncExitStack() as stack:
 
-        async def make(**worker: object) -> IngestServer:
+        async def make(**worker: object) -> WorkerHttpServer:
             settings = ingest_settings(monkeypatch, kafka_bootstrap, topic_prefix, **worker)
             return await stack.enter_async_context(running_server(settings))
 
@@ -74,7 +74,7 @@ async def post_delivery(port: int, event_id: str) -> int:
     return (await exchange(port, [head + body])).status
 
 
-def settings_of(server: IngestServer) -> Settings:
+def settings_of(server: WorkerHttpServer) -> Settings:
     return server.settings
 
 

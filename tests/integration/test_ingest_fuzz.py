@@ -33,11 +33,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.settings import Settings
 from core.testing.signing import sign_github, sign_stripe
 from streams import kafka
-from streams.ingest import IngestServer
-from streams.topics import TopicNames, partitions_of
+from streams.kafka.topics import TopicNames, partitions_of
+from streams.settings import Settings
+from streams.worker.http_server import WorkerHttpServer
 from tests.integration.ingest_support import (
     GITHUB_SECRET,
     STRIPE_SECRET,
@@ -61,7 +61,7 @@ class ServerThread:
         self.settings = settings
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.server: IngestServer | None = None
+        self.server: WorkerHttpServer | None = None
         self._stop: asyncio.Event | None = None
         self._done: Any = None
         self._consumer: AIOKafkaConsumer | None = None

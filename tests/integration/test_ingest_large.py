@@ -16,10 +16,10 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 import connectors
 from core.envelopes import Event
-from core.settings import Settings, load_settings
 from core.testing.signing import sign_github
 from streams import kafka
-from streams.topics import TopicNames, connector_topics
+from streams.kafka.topics import TopicNames, connector_topics
+from streams.settings import Settings, load_settings
 from streams.worker import build_faust_app
 from tests.integration.ingest_support import GITHUB_SECRET, ingest_settings, running_server
 from tests.kafkatools import read_topic

@@ -19,12 +19,13 @@ import pytest
 
 import connectors
 from core.envelopes import Event
-from core.settings import LocalKafkaSettings, Settings, load_settings
 from core.testing.signing import sign_stripe
 from streams import localkafka
-from streams.ingest import IngestServer, build_routes
-from streams.topics import TopicNames, connector_topics, ensure_topics
+from streams.ingest import build_routes
+from streams.kafka.topics import TopicNames, connector_topics, ensure_topics
+from streams.settings import LocalKafkaSettings, Settings, load_settings
 from streams.worker import build_faust_app
+from streams.worker.http_server import WorkerHttpServer
 from tests.conftest import free_port
 from tests.kafkatools import read_topic
 
@@ -81,7 +82,7 @@ async def test_kafka_down_is_503_and_the_retry_lands_once(
         name: dataclasses.replace(route, ack_deadline_s=2.0)
         for name, route in build_routes(outage_settings, ["stripe"]).items()
     }
-    server = IngestServer(outage_settings, routes)
+    server = WorkerHttpServer(outage_settings, routes)
     port = await server.start(host="127.0.0.1", port=0)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import LocalKafkaSettings, load_settings
 from streams import localkafka
+from streams.settings import LocalKafkaSettings, load_settings
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration

@@ -29,13 +29,13 @@ from core.client import ClientPolicy
 from core.envelopes import Event
 from core.pagination import CursorPaginator
 from core.poll import Cursor, PollStream, max_mark
-from core.settings import Settings, load_settings
 from core.testing import DemoSandbox
 from streams import kafka
-from streams._cursors import CursorRecord, partition_for
+from streams.kafka.topics import TopicNames, TopicSpec, ensure_topics, shared_topics
 from streams.offsets import change_record, cursors_topic, read_states, wait_for_echo, write_change
+from streams.offsets.cursors import CursorRecord, partition_for
 from streams.poll import Poller, PollTarget
-from streams.topics import TopicNames, TopicSpec, ensure_topics, shared_topics
+from streams.settings import Settings, load_settings
 from tests.dlqtools import SWITCHBOARD, sb
 from tests.kafkatools import end_offsets, read_topic
 

@@ -15,11 +15,11 @@ import orjson
 import pytest
 from click.testing import CliRunner, Result
 
-from core.settings import Settings
 from core.testing import DemoSandbox
-from streams._cursors import CursorRecord
 from streams.cli import cli
+from streams.offsets.cursors import CursorRecord
 from streams.poll import Poller
+from streams.settings import Settings
 from tests.integration.test_poll_cursor_origin import store
 from tests.integration.test_poller import (  # noqa: F401 - fixtures
     STREAM_ID,

@@ -24,12 +24,12 @@ from connectors.stripe._sandbox import StripeSandbox
 from core.pagination import PageRequest, PaginationError
 from core.poll import Cursor, PollStream, poll_run
 from core.ratelimit import BudgetRegistry
-from core.settings import Settings
 from core.testing import Sandbox
 from streams import kafka
 from streams._cursors import CursorRecord, partition_for
 from streams.cli import cli
 from streams.poll import Poller, PollTarget
+from streams.settings import Settings
 from streams.topics import TopicNames, connector_topics, ensure_topics, shared_topics
 from tests.conftest import run_async
 from tests.integration.test_poller import Running, wait_for

@@ -18,8 +18,8 @@ from connectors.generic import GenericSettings
 from connectors.generic._sandbox import GenericSandbox
 from core import errors as e
 from core.poll import PollStream
-from core.settings import SettingsError, load_settings
 from core.testing.commands import CommandRunner
+from streams.settings import SettingsError, load_settings
 from tests.polltools import (
     assert_once,
     assert_repeat_stops,

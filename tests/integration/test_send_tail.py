@@ -12,8 +12,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from core.envelopes import Command
-from core.settings import Settings
-from streams.topics import TopicNames, connector_topics, ensure_topics
+from streams.kafka.topics import TopicNames, connector_topics, ensure_topics
+from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,6 @@ from aiokafka import TopicPartition
 
 import connectors
 from core.envelopes import Command, ErrorInfo, Result, new_id
-from core.settings import Settings, load_settings
 from streams import kafka
 from streams.commands import (
     CommandClient,
@@ -29,6 +28,7 @@ from streams.commands import (
     build_command,
     command_type_of,
 )
+from streams.settings import Settings, load_settings
 from streams.topics import TopicNames, connector_topics, ensure_topics, partitions_of
 from tests.kafkatools import read_topic
 

@@ -12,10 +12,10 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from core.auth import OAuthToken, RefreshTokenAuth, TokenCipher, generate_key
-from core.settings import Settings
 from core.testing import DemoSandbox
 from streams import kafka
-from streams.tokenstore import KafkaTokenStore
+from streams.kafka.tokenstore import KafkaTokenStore
+from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
 

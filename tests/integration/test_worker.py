@@ -89,8 +89,8 @@ def test_ingest_only_worker_accepts_signed_webhooks_without_faust(
     import orjson
 
     import connectors
-    from core.settings import load_settings
     from core.testing.signing import sign_stripe
+    from streams.settings import load_settings
     from tests.kafkatools import read_topic
 
     secret = "whsec_worker_test_0123456789"

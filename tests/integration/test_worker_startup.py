@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import Settings
 from streams import kafka
-from streams.topics import TopicSpec, ensure_topics
+from streams.kafka.topics import TopicSpec, ensure_topics
+from streams.settings import Settings
 from tests.conftest import free_port, run_async, wait_for
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,6 @@ import pytest
 from click.testing import CliRunner, Result
 
 from core.poll import Cursor
-from core.settings import load_settings
 from streams.cli import cli
 from streams.offsets import (
     OffsetsInputError,
@@ -24,6 +23,7 @@ from streams.offsets import (
     parse_mark,
     read_states,
 )
+from streams.settings import load_settings
 
 
 def closed_port() -> int:

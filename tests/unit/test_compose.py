@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 import connectors
-from core.settings import DEFAULT_KAFKA_VERSION, load_settings
 from streams.cli import cli
+from streams.settings import DEFAULT_KAFKA_VERSION, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -50,7 +50,7 @@ def faust_consumer() -> SimpleNamespace:
 
 
 async def test_filter_follows_the_active_partitions_when_draining() -> None:
-    from streams._faust_transport import _Fetchable
+    from streams.kafka.faust_transport import _Fetchable
 
     consumer = faust_consumer()
     active: set[Any] = set()
@@ -67,7 +67,7 @@ async def test_filter_follows_the_active_partitions_when_draining() -> None:
 
 
 async def test_filter_holds_stream_records_back_until_the_rebalance_ends() -> None:
-    from streams._faust_transport import _Fetchable
+    from streams.kafka.faust_transport import _Fetchable
 
     consumer = faust_consumer()
     consumer.app.rebalancing = True  # recovery: changelogs read, streams resumed
@@ -96,7 +96,7 @@ class FakeAiokafkaConsumer:
 
 
 def consumer_thread(fake: FakeAiokafkaConsumer, reset: str = "earliest") -> Any:
-    from streams._faust_transport import ConsumerThread
+    from streams.kafka.faust_transport import ConsumerThread
 
     thread = object.__new__(ConsumerThread)
     thread._consumer = fake

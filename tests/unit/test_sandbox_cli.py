@@ -23,9 +23,9 @@ import httpx
 import pytest
 
 import connectors
-from core.settings import load_settings
 from core.testing import SandboxProcess
 from core.testing.commands import CommandRunner
+from streams.settings import load_settings
 
 SWITCHBOARD = str(Path(sys.executable).with_name("switchboard"))
 PROVIDERS = sorted(n for n, c in connectors.registry().items() if c.sandbox is not None)

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 import connectors
-from core.settings import Settings, SettingsError, env_name, load_settings
 from streams import app as faust_app
 from streams import kafka
+from streams.settings import Settings, SettingsError, env_name, load_settings
 
 
 @pytest.fixture(autouse=True)

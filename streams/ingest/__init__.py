@@ -1,7 +1,9 @@
-"""The ingest server: verified webhooks into ``<c>.ingest``.
+"""The ingest role: verified webhooks into ``<c>.ingest``.
 
-Routes: ``POST /webhooks/<c>`` per configured connector, ``GET /healthz``,
-``GET /readyz`` (Kafka answers), ``GET /metrics`` (Prometheus).
+:class:`WebhookIngest` answers ``POST /webhooks/<c>`` for every connector
+in its routes (:func:`build_routes`); the worker's HTTP server
+(:class:`streams.worker.http_server.WorkerHttpServer`) hosts it beside
+``/healthz``, ``/readyz`` and ``/metrics``.
 
 The contract with providers:
 
@@ -21,10 +23,8 @@ The contract with providers:
   ``Retry-After`` when Kafka does not acknowledge within the connector's
   deadline (below the provider's own timeout). Error bodies are short fixed
   texts: nothing of the request is echoed.
-- slow and idle connections are bounded (see :mod:`streams._ingest_http`);
-  ``/healthz``, ``/readyz`` and ``/metrics`` can be moved to their own
-  address (``worker.ops_host``/``ops_port``) and require a bearer token
-  (``worker.ops_token``).
+- slow and idle connections are bounded by the worker's HTTP server (see
+  :mod:`streams.worker.connections`).
 - Nothing is produced for any 4xx. A 503 may still leave the record in
   Kafka once it recovers; the provider's retry then duplicates it and the
   dedup processor drops the duplicate (at-least-once into ``<c>.ingest``,
@@ -34,38 +34,28 @@ The contract with providers:
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
-import os
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import Counter, Histogram
 
 import connectors
 from core.connector import Connector, MalformedPayload, Verifier
 from core.envelopes import Event, utcnow
-from core.redaction import register_secret
-from core.settings import Settings
 from core.webhooks import VerificationError
 
-from . import kafka
-from ._ingest_body import DECODERS, BodyRefused, decode, read_body, refused_encodings
-from ._ingest_http import (
-    ConnectionLimits,
-    IngestRunner,
-    connection_counts,
-    default_max_connections,
-    track_requests,
-)
-from .topics import TopicNames
+from .. import kafka
+from ..kafka.topics import TopicNames
+from ..settings import Settings
+from .body import DECODERS, BodyRefused, decode, read_body, refused_encodings
 
-__all__ = ["IngestServer", "Route", "build_routes"]
+__all__ = ["Route", "WebhookIngest", "build_routes"]
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +71,6 @@ WEBHOOK_SECONDS = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 RETRY_AFTER_S = 5
-Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 _TEXT = {
     200: b"ok",
@@ -144,9 +133,10 @@ def _reply(
     return response
 
 
-class IngestServer:
-    """The worker's HTTP server. Webhook routes exist only for the
-    connectors in ``routes``; health endpoints always."""
+class WebhookIngest:
+    """``POST /webhooks/<c>`` for the connectors in ``routes``: the body read,
+    verified, normalized and produced to ``<c>.ingest``, answered 2xx only
+    once Kafka acknowledged it."""
 
     def __init__(
         self,
@@ -154,138 +144,33 @@ class IngestServer:
         routes: Mapping[str, Route],
         *,
         producer: AIOKafkaProducer | None = None,
-        health: Callable[[], Mapping[str, tuple[bool, str]]] | None = None,
-        readiness: Callable[[], Mapping[str, tuple[bool, str]]] | None = None,
     ) -> None:
         self.settings = settings
-        self.health = health
-        self.readiness = readiness
         self.routes = dict(routes)
         self._producer = producer
         self._own_producer = producer is None
-        self._runner: web.AppRunner | None = None
-        self.port: int | None = None
-        self.ops_port: int | None = None
-        if settings.worker.ops_token is not None:
-            register_secret(settings.worker.ops_token.get_secret_value())
-        self.app = web.Application()
-        track_requests(self.app)
-        self.app.router.add_post("/webhooks/{connector}", self.handle_webhook)
-        for path, ops_handler in (
-            ("/healthz", self.healthz),
-            ("/readyz", self.readyz),
-            ("/metrics", self.metrics),
-        ):
-            self.app.router.add_get(path, self._guarded(ops_handler))
 
-    # lifecycle -----------------------------------------------------------
-    async def start(self, host: str | None = None, port: int | None = None) -> int:
-        """Start the producer and listen; returns the bound port."""
+    async def start(self) -> None:
+        """Start the producer (if there are routes and none was given)."""
         if self._producer is None and self.routes:
             self._producer = kafka.producer(self.settings, linger_ms=2)
             await asyncio.wait_for(self._producer.start(), self.settings.kafka.connect_timeout_s)
-        w = self.settings.worker
-        limits = ConnectionLimits(
-            w.header_timeout_s, w.max_connections or default_max_connections()
-        )
-        self._runner = IngestRunner(
-            self.app, limits, keepalive_timeout=w.keepalive_timeout_s, auto_decompress=False
-        )
-        await self._runner.setup()
-        self.port = await self._listen(limits, host or w.host, w.port if port is None else port)
-        if w.ops_port is not None:
-            self.ops_port = await self._listen(limits, w.ops_host, w.ops_port)
-        return self.port
-
-    async def _listen(self, limits: ConnectionLimits, host: str, port: int) -> int:
-        assert self._runner is not None
-        site = web.TCPSite(
-            self._runner, host, port, reuse_address=True, backlog=limits.accept_backlog
-        )
-        await site.start()
-        return site.port
-
-    @property
-    def open_connections(self) -> int:
-        """Connections open on this server now (the metrics gauge sums all)."""
-        return connection_counts(self._runner)[0]
-
-    @property
-    def requests_in_progress(self) -> int:
-        return connection_counts(self._runner)[1]
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
         if self._producer is not None and self._own_producer:
             await self._producer.stop()
             self._producer = None
 
-    # handlers --------------------------------------------------------------
-    def _on_ops_port(self, request: web.Request) -> bool:
-        if self.ops_port is None or request.transport is None:
-            return False
-        sockname = request.transport.get_extra_info("sockname")
-        return isinstance(sockname, tuple) and sockname[1] == self.ops_port
+    @staticmethod
+    def not_found() -> web.Response:
+        """The answer for a webhook path that is not served (e.g. on the ops port)."""
+        return _reply(404, "-", "unknown_connector", time.perf_counter())
 
-    def _guarded(self, handler: Handler) -> Handler:
-        """``handler`` answering only on the ops listener and with the ops token."""
-
-        async def guarded(request: web.Request) -> web.Response:
-            refusal = self._ops_refusal(request)
-            return refusal if refusal is not None else await handler(request)
-
-        return guarded
-
-    def _ops_refusal(self, request: web.Request) -> web.Response | None:
-        """404 off the ops listener (when there is one), 401 without the ops token."""
-        if self.ops_port is not None and not self._on_ops_port(request):
-            return web.Response(status=404, body=b"not found")
-        token = self.settings.worker.ops_token
-        if token is None:
-            return None
-        given = request.headers.get("Authorization", "").encode()
-        if hmac.compare_digest(given, b"Bearer " + token.get_secret_value().encode()):
-            return None
-        return web.Response(
-            status=401, body=b"bearer token required", headers={"WWW-Authenticate": "Bearer"}
-        )
-
-    async def healthz(self, request: web.Request) -> web.Response:
-        """200 while every part of the worker can do its job; 503 (with the
-        reason per part) once one cannot, e.g. a sink stopped on a 401."""
-        parts = dict(self.health()) if self.health is not None else {}
-        ok = all(good for good, _detail in parts.values())
-        body = {
-            "status": "ok" if ok else "unhealthy",
-            "roles": self.settings.worker.roles,
-            "pid": os.getpid(),
-            "checks": {name: {"ok": good, "detail": d} for name, (good, d) in parts.items()},
-        }
-        return web.json_response(body, status=200 if ok else 503)
-
-    async def readyz(self, request: web.Request) -> web.Response:
-        """200 once Kafka answers and every part is ready (the dedup tables
-        restored from their changelogs); 503 with one reason per part that
-        is not, e.g. ``dedup: recovering tables``."""
-        from .worker import kafka_ready
-
-        kafka = await asyncio.to_thread(kafka_ready, self.settings)
-        parts = dict(self.readiness()) if self.readiness is not None else {}
-        reasons = [] if kafka else ["kafka: not reachable"]
-        reasons += [f"{name}: {detail}" for name, (ok, detail) in parts.items() if not ok]
-        body = {"ready": not reasons, "kafka": kafka, "reasons": reasons}
-        return web.json_response(body, status=503 if reasons else 200)
-
-    async def metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    async def handle_webhook(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
         name = request.match_info["connector"]
         route = self.routes.get(name)
-        if route is None or self._on_ops_port(request):
+        if route is None:
             return _reply(404, "-", "unknown_connector", started)
         headers = request.headers
         try:

@@ -2,13 +2,13 @@
 
 Like Kafka Connect's offsets API, but for poll streams: every stream's
 position is the latest record of its key on ``<prefix>switchboard.cursors``
-(:mod:`streams._cursors`). Reading is :func:`streams.kafka.read_since` over
+(:mod:`streams.offsets.cursors`). Reading is :func:`streams.kafka.read_since` over
 every partition from the start, latest record per key wins (a tombstone
 deletes the key). Nothing here joins the poll group or commits an offset.
 
 A change is written the way the poller expects one (``origin="cli"``, a
 fresh ``request`` id, ``status="reset"``, keyed by the stream id, to the
-partition :func:`~streams._cursors.partition_for` gives, acknowledged by
+partition :func:`~streams.offsets.cursors.partition_for` gives, acknowledged by
 every in-sync replica); the worker owning the stream applies it between two
 pages and writes it back as its own with the same request id.
 :func:`wait_for_echo` reads that partition from just after the change until
@@ -22,22 +22,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import orjson
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
-from core import errors as e
-from core.pagination import PaginationError
-from core.poll import Cursor, check_cursor
-from core.settings import Settings
+from core.poll import Cursor
 
-from . import kafka
-from ._cursors import CursorRecord, partition_for
-from .dlq import DlqInputError, parse_when
-from .poll import build_polls, new_request_id
-from .topics import TopicNames, partitions_of
+from .. import kafka
+from ..dlq import DlqInputError, parse_when
+from ..kafka.topics import TopicNames, partitions_of
+from ..settings import Settings
+from .cursors import CursorRecord, new_request_id, partition_for
 
 __all__ = [
     "CursorsTopic",
@@ -47,8 +43,6 @@ __all__ = [
     "StreamState",
     "Written",
     "change_record",
-    "check_change",
-    "configured_streams",
     "cursors_topic",
     "parse_cursor",
     "parse_from",
@@ -113,37 +107,6 @@ def parse_from(text: str, *, now: datetime | None = None) -> datetime:
     return when
 
 
-def check_change(settings: Settings, stream: str, cursor: Cursor) -> None:
-    """Refuse a cursor whose ``next.url`` would send the stream's credential to
-    another origin (:func:`core.poll.check_cursor`, the poller's own check).
-
-    ``stream`` must be configured here to know its connector's base URL; a
-    stream known only from the cursors topic takes a relative ``next.url``
-    only. Raises :class:`OffsetsInputError` (one line, with the fix).
-    """
-    url = cursor.next.url if cursor.next is not None else None
-    if url is None:
-        return
-    try:
-        targets = {t.id: t for t in build_polls(settings)}
-    except e.PolicyError as exc:
-        raise OffsetsInputError(str(exc)) from None
-    target = targets.get(stream)
-    if target is None:
-        parts = urlsplit(url)
-        if parts.scheme or parts.netloc:  # the connector's base URL is unknown here
-            raise OffsetsInputError(
-                f"--cursor: {stream} is not configured here, so an absolute next.url cannot "
-                "be checked against its connector's base URL; give a relative one "
-                "(a path and query) or run this where the stream is configured"
-            )
-        return
-    try:
-        check_cursor(target.stream, target.setup.policy.base_url, cursor)
-    except PaginationError as exc:
-        raise OffsetsInputError(f"--cursor: {exc.message}") from None
-
-
 # -- reading ---------------------------------------------------------------------
 
 
@@ -189,14 +152,6 @@ async def cursors_topic(settings: Settings) -> CursorsTopic:
             "`switchboard topics create` creates it"
         )
     return CursorsTopic(name, len(partitions))
-
-
-def configured_streams(settings: Settings) -> list[str]:
-    """The stream ids this deployment's settings poll (``streams.poll.build_polls``)."""
-    try:
-        return sorted(t.id for t in build_polls(settings))
-    except e.PolicyError as exc:
-        raise OffsetsInputError(str(exc)) from None
 
 
 async def read_states(

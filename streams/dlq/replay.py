@@ -19,10 +19,11 @@ from aiokafka.errors import KafkaError
 
 from core.envelopes import DLQ_HEADER_PREFIX, new_id
 from core.ratelimit import TokenBucket
-from core.settings import Settings
 
-from . import kafka
-from ._dlq_read import (
+from .. import kafka
+from ..kafka.topics import TopicNames, existing_topics, partitions_of
+from ..settings import Settings
+from .read import (
     DLQ_SUFFIX,
     DlqInputError,
     DlqRecord,
@@ -30,7 +31,6 @@ from ._dlq_read import (
     _read_partition,
     _reader,
 )
-from .topics import TopicNames, existing_topics, partitions_of
 
 REPLAY_HEADER_PREFIX = "__switchboard.replay."
 REPLAY_FROM = REPLAY_HEADER_PREFIX + "from"

@@ -32,6 +32,9 @@ Re-running a replay is safe for commands: the value, and so the command id
 (the provider idempotency key / ledger key), is unchanged, so a sink that
 already executed a command does not call the provider again.
 
+Modules: :mod:`.read` (reading, filters, counts), :mod:`.replay` (plan and
+replay); the commands are in :mod:`streams.cli._dlq`.
+
 Errors: :class:`DlqInputError` (a ``ValueError``) for anything the user got
 wrong (unknown topic, bad ref, bad time or rate, missing record or
 destination); :class:`~streams.kafka.KafkaUnavailable` when Kafka is down.
@@ -39,7 +42,7 @@ destination); :class:`~streams.kafka.KafkaUnavailable` when Kafka is down.
 
 from __future__ import annotations
 
-from ._dlq_read import (
+from .read import (
     DLQ_SUFFIX,
     DlqError,
     DlqFilter,
@@ -54,7 +57,7 @@ from ._dlq_read import (
     read_one,
     resolve_topics,
 )
-from ._dlq_replay import (
+from .replay import (
     REPLAY_AT,
     REPLAY_FROM,
     REPLAY_HEADER_PREFIX,

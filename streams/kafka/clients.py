@@ -9,7 +9,7 @@ so security options (SASL/SSL) and the durability defaults are set once:
 - the size limits agree: a record of up to :data:`MAX_RECORD_BYTES` (a
   25 MiB GitHub delivery in its envelope, re-encoded) can be produced, is
   accepted by the topics Switchboard creates (``max.message.bytes``, see
-  :mod:`streams.topics`) and fetched by its consumers. Kafka's defaults
+  :mod:`streams.kafka.topics`) and fetched by its consumers. Kafka's defaults
   (about 1 MiB each) would refuse larger events.
 
 :func:`connect` wraps a client's start in a deadline and turns every failure
@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.helpers import create_ssl_context
 
-from core.settings import Settings
+from ..settings import Settings
 
 __all__ = [
     "MAX_MESSAGE_BYTES",

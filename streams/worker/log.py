@@ -35,7 +35,7 @@ QUIET_LOGGERS = (
     "aiohttp",
     "httpx",
     "httpcore",
-    "streams._faust_transport",  # faust's producer and consumer, subclassed
+    "streams.kafka.faust_transport",  # faust's producer and consumer, subclassed
 )
 # Kept at the worker's level: the lines saying the worker started, is ready, stops.
 KEPT_LOGGERS = ("faust.worker", "mode.worker")

@@ -1,4 +1,4 @@
-"""The ingest server's HTTP plumbing: connection limits and fixed error pages.
+"""The worker HTTP server's plumbing: connection limits and fixed error pages.
 
 aiohttp keeps a connection that never finishes its headers for its
 keep-alive timeout (3,630 s by default) and has no connection cap; its
@@ -39,7 +39,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import Counter, Gauge
 
-__all__ = ["ConnectionLimits", "IngestRunner", "connection_counts", "track_requests"]
+__all__ = ["ConnectionLimits", "LimitedRunner", "connection_counts", "track_requests"]
 
 log = logging.getLogger("streams.ingest")
 
@@ -230,7 +230,7 @@ def connection_counts(runner: web.BaseRunner | None) -> tuple[int, int]:
     return server.open_connections, server.requests_in_progress
 
 
-class IngestRunner(web.AppRunner):
+class LimitedRunner(web.AppRunner):
     """An ``AppRunner`` whose server applies :class:`ConnectionLimits` and
     answers parser errors with fixed texts."""
 

@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from core.envelopes import DLQ_HEADER_PREFIX, DlqHeaders, EnvelopeError
-from core.settings import Settings
 
-from . import kafka
-from .topics import TopicNames, existing_topics, partitions_of
+from .. import kafka
+from ..kafka.topics import TopicNames, existing_topics, partitions_of
+from ..settings import Settings
 
 __all__ = [
     "DLQ_SUFFIX",

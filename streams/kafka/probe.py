@@ -2,6 +2,9 @@
 
 A plain TCP connect cannot tell Kafka from anything else listening on the
 port; an ApiVersions (v0) request can, cheaply and without a client library.
+The worker's start and its ``/readyz`` ask :func:`kafka_ready`; the local
+development broker (:mod:`streams.localkafka`) asks :func:`probe` whether
+its port is free, taken by Kafka or by something else.
 """
 
 from __future__ import annotations
@@ -9,6 +12,10 @@ from __future__ import annotations
 import socket
 import struct
 from enum import Enum
+
+from ..settings import Settings
+
+__all__ = ["PortState", "is_loopback", "kafka_ready", "parse_servers", "probe"]
 
 _API_VERSIONS = 18
 _CORRELATION_ID = 0x5B0A
@@ -74,3 +81,11 @@ def parse_servers(bootstrap: str) -> list[tuple[str, int]]:
 
 def is_loopback(host: str) -> bool:
     return host in {"localhost", "::1"} or host.startswith("127.")
+
+
+def kafka_ready(settings: Settings) -> bool:
+    """True if any bootstrap server answers a Kafka ApiVersions request."""
+    return any(
+        probe(host, port, timeout=1.0) is PortState.KAFKA
+        for host, port in parse_servers(settings.bootstrap_servers)
+    )

@@ -29,9 +29,8 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.admin import DeleteGroupsRequest
 
-from core.settings import Settings
-
-from . import kafka
+from .. import kafka
+from ..settings import Settings
 
 __all__ = [
     "STALE_AFTER_S",

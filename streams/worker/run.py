@@ -1,0 +1,120 @@
+"""Running a worker: check Kafka, create the topics, then run the roles
+until SIGTERM/SIGINT.
+
+Before anything starts, the worker checks that Kafka answers (failing fast
+with a clear message rather than retrying forever) and creates the topics of
+every installed connector. With the ``dedup`` role, faust's worker runs
+the app (one dedup agent per connector, :mod:`streams.dedup`) and starts
+and stops the other roles (:class:`~streams.worker.roles.WorkerRoles`) as
+one of its services, with ``/readyz`` waiting for the dedup tables; without
+it, the roles run alone on an asyncio loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+import connectors
+
+from ..app import create_app
+from ..kafka import HOW_TO_START, MAX_MESSAGE_BYTES, KafkaUnavailable, kafka_ready
+from ..kafka.topics import connector_topics, ensure_topics, shared_topics
+from ..settings import Settings
+from .log import configure_logging, logging_config
+from .roles import WorkerRoles
+
+__all__ = ["FAUST_ROLES", "build_faust_app", "prepare", "run_worker"]
+
+log = logging.getLogger("streams.worker")
+
+FAUST_ROLES = {"dedup"}
+
+
+def build_faust_app(settings: Settings, app_id: str = "switchboard-worker") -> Any:
+    """The faust app with the agents of this worker's roles."""
+    from ..dedup import register_dedup
+
+    app = create_app(
+        settings,
+        app_id,
+        store=settings.worker.store,
+        processing_guarantee=settings.worker.processing_guarantee,
+        # events as large as the ingest server accepts (streams.kafka)
+        producer_max_request_size=MAX_MESSAGE_BYTES,
+        consumer_max_fetch_size=MAX_MESSAGE_BYTES,
+    )
+    if "dedup" in settings.worker.roles:
+        for name in connectors.names():
+            register_dedup(app, settings, name)
+    return app
+
+
+def prepare(settings: Settings) -> None:
+    """Check Kafka and create the topics; raises KafkaUnavailable."""
+    if not kafka_ready(settings):
+        raise KafkaUnavailable(
+            f"cannot reach Kafka at {settings.bootstrap_servers}: {HOW_TO_START}"
+        )
+    specs = shared_topics(settings)
+    for name in connectors.names():
+        specs += connector_topics(settings, name)
+    asyncio.run(ensure_topics(settings, specs))
+
+
+def _roles_service(settings: Settings, app: Any) -> Any:
+    """The roles as a mode service started and stopped with faust;
+    ``/readyz`` waits for ``app``'s tables (:func:`streams.dedup.dedup_readiness`)."""
+    from mode import Service
+
+    from ..dedup import dedup_readiness
+
+    roles = WorkerRoles(settings, lambda: {"dedup": dedup_readiness(app)})
+
+    class WorkerServices(Service):
+        async def on_start(self) -> None:
+            await roles.start()
+
+        async def on_stop(self) -> None:
+            await roles.stop()
+
+    return WorkerServices()
+
+
+async def _serve_without_faust(settings: Settings) -> None:
+    """A worker without faust roles: the roles alone until SIGTERM/SIGINT."""
+    roles = WorkerRoles(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await roles.start()
+    try:
+        await stop.wait()
+    finally:
+        await roles.stop()
+
+
+def run_worker(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT."""
+    configure_logging(settings.log_level)
+    prepare(settings)
+    if not FAUST_ROLES & set(settings.worker.roles):
+        asyncio.run(_serve_without_faust(settings))
+        return
+    import faust
+
+    app = build_faust_app(settings)
+    log.info("dedup processing guarantee: %s", settings.worker.processing_guarantee)
+    worker = faust.Worker(
+        app,
+        _roles_service(settings, app),
+        loglevel=settings.log_level.lower(),
+        logging_config=logging_config(settings.log_level),
+    )
+    # faust's progress spinner (below INFO) adds a handler of its own to the
+    # root logger, outside our format and our redaction filter.
+    worker.spinner = None
+    worker.execute_from_commandline()
