@@ -1,8 +1,9 @@
 """Producing commands and awaiting their Results.
 
 :func:`build_command` is the single place a command is validated before it
-reaches Kafka (the CLI and the Python API both use it), so an invalid
-command is rejected where it is made instead of being dead-lettered later.
+reaches Kafka (the CLI and the Python API both use it), with the sink's own
+validation (:func:`core.executor.validate_params`), so an invalid command
+is rejected where it is made instead of being dead-lettered later.
 
 :class:`CommandClient` is the producer API: one idempotent producer for
 every send, and one group-less consumer that reads Results back::
@@ -35,13 +36,13 @@ from typing import Any, Self
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
-from pydantic import ValidationError
 
 import connectors
 from core import errors as e
 from core.apicall import CallContext
 from core.connector import CommandParams
-from core.envelopes import Command, EnvelopeError, Result, describe_validation_error
+from core.envelopes import Command, EnvelopeError, Result
+from core.executor import InvalidCommand, validate_params
 from core.settings import Settings
 
 from . import kafka
@@ -140,27 +141,14 @@ def build_command(
     """A validated :class:`Command`; raises :class:`CommandInvalid` (one line).
 
     ``params`` is a mapping validated by the type's model, or an instance of
-    exactly that model (``connectors.command_model(command_type)``).
+    exactly that model (``connectors.command_model(command_type)``); the
+    validation is :func:`core.executor.validate_params`, the sink's own.
     """
     try:
-        _connector, model = connectors.command_model(command_type)
-    except connectors.UnknownCommandType as exc:
+        connector, _model = connectors.command_model(command_type)
+        validated = validate_params(connector, command_type, params)
+    except (connectors.UnknownCommandType, InvalidCommand) as exc:
         raise CommandInvalid(str(exc)) from None
-    if isinstance(params, CommandParams):
-        if type(params) is not model:
-            raise CommandInvalid(
-                f"params of {command_type} must be a {model.__qualname__}, "
-                f"got a {type(params).__qualname__}"
-            )
-    elif not isinstance(params, Mapping):
-        raise CommandInvalid(
-            f"params of {command_type} must be a JSON object, got {type(params).__name__}"
-        )
-    try:
-        validated = model.model_validate(params)
-    except ValidationError as exc:
-        _field, message = describe_validation_error(exc, prefix="params")
-        raise CommandInvalid(f"{command_type}: {message}") from None
     _check_reply_to(reply_to)
     envelope: dict[str, Any] = {
         "type": command_type,
@@ -185,8 +173,11 @@ def check_request(settings: Settings, command: Command) -> None:
     The CLI's ``send`` checks this; a producer whose settings lack the
     sink's connector section should not (it would refuse good commands).
     """
-    _connector, model = connectors.command_model(command.type)
-    params = model.model_validate(command.params)
+    connector, _model = connectors.command_model(command.type)
+    try:
+        params = validate_params(connector, command.type, command.params)
+    except InvalidCommand as exc:
+        raise CommandInvalid(str(exc)) from None
     try:
         params.api_call(CallContext(command.id, settings.section(command.connector)))
     except e.SwitchboardError as exc:
