@@ -32,7 +32,7 @@ from core.outcomes import command_result
 from core.redaction import redact_text
 from core.retry import Retrier, RetryPolicy
 
-from ..commands import topic_name_problem
+from .._command_build import topic_name_problem
 from ._ledger import SOURCE_OFFSET_HEADER, STATUS_HEADER
 from ._metrics import REPLY_FAILED, log
 from ._partitions import PartitionState, SinkRecord
