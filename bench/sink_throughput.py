@@ -54,7 +54,7 @@ from aiokafka import TopicPartition
 
 import connectors
 from bench._harness import Check, Report
-from core.apicall import form_encode
+from core.encoding import form_encode
 from core.envelopes import Command
 from core.testing import spawn_sandbox
 from streams import kafka, localkafka

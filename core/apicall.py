@@ -19,30 +19,29 @@ Either way every call carries the command id in :data:`COMMAND_ID_HEADER`
 :func:`execute` sends an ApiCall through a :class:`~core.client.ProviderClient`
 (GraphQL bodies through :class:`~core.graphql.GraphQLClient`, cost-throttled)
 and returns a :class:`CallResult`, or raises from :mod:`core.errors`; a call
-that cannot be built raises FatalRequestError before anything is sent.
-
-:func:`form_encode` is the bracket encoding of nested form bodies
-(``metadata[k]=v``, ``items[0][price]=p``) that Stripe's own SDK produces
-(``stripe._encode._api_encode``): None values and empty containers are
-left out, booleans are ``true``/``false``.
+that cannot be built raises FatalRequestError before anything is sent. It
+only picks the client's keyword for the body kind: the body is encoded
+once, by the client (:mod:`core.encoding`; its :func:`form_encode` is
+re-exported here). Running a whole command -- decode, validate, call,
+Result -- is :mod:`core.executor`'s.
 """
 
 from __future__ import annotations
 
 import string
-import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Literal, Protocol
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
 
 from core import errors as e
 from core.client import ClientPolicy, ProviderClient, ProviderResponse
-from core.graphql import GraphQLClient
+from core.encoding import FormData, form_encode, form_pairs
+from core.graphql import GraphQLClients
 
 __all__ = [
     "COMMAND_ID_HEADER",
@@ -68,33 +67,6 @@ Idempotency = Literal["key", "ledger"]
 Extract = Callable[[Any, httpx.Headers], Any]
 
 
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _pairs(key: str, value: Any) -> Iterator[tuple[str, str]]:
-    if value is None:
-        return
-    if isinstance(value, Mapping):
-        for sub, item in value.items():
-            yield from _pairs(f"{key}[{sub}]", item)
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            yield from _pairs(f"{key}[{i}]", item)
-    else:
-        yield key, _scalar(value)
-
-
-def form_encode(data: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Nested data -> ordered form pairs with bracket keys (see the module docstring)."""
-    out: list[tuple[str, str]] = []
-    for key, value in data.items():
-        out.extend(_pairs(str(key), value))
-    return out
-
-
 @dataclass(frozen=True)
 class CallContext:
     """What a command may use besides its params: its id and the connector's settings."""
@@ -108,8 +80,8 @@ class ApiCall:
     """One provider request, fully described.
 
     ``path`` is relative to the policy's base URL (or absolute). ``body``
-    is a JSON value (``json``), a mapping encoded with :func:`form_encode`
-    or a list of pairs (``form``, ``query``), or ``{"query", "variables"}``
+    is a JSON value (``json``), a mapping (bracket-encoded, see
+    :mod:`core.encoding`) or a list of pairs (``form``, ``query``), or ``{"query", "variables"}``
     (``graphql``). ``idempotency_key`` is filled in by :meth:`ClientSetup.prepare`.
     ``success_statuses`` narrows success: another 2xx is a FatalRequestError.
     ``extract(data, headers)`` maps the parsed response to the Result's
@@ -230,37 +202,24 @@ class CallResult:
     request_id: str | None
 
 
-_GRAPHQL: weakref.WeakKeyDictionary[ProviderClient, dict[tuple[str, float], GraphQLClient]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _graphql_client(client: ProviderClient, path: str, cost: float) -> GraphQLClient:
-    # One GraphQLClient per (client, path): it remembers each document's cost.
-    per_client = _GRAPHQL.setdefault(client, {})
-    gql = per_client.get((path, cost))
-    if gql is None:
-        gql = per_client[(path, cost)] = GraphQLClient(client, path, default_cost=cost)
-    return gql
-
-
-def _form_pairs(body: Any) -> Sequence[tuple[str, str]]:
-    if body is None:
-        return []
-    if isinstance(body, Mapping):
-        return form_encode(body)
-    return [(str(k), _scalar(v)) for k, v in body]
-
-
 async def execute(
-    client: ProviderClient, call: ApiCall, *, graphql_cost: float = 10.0
+    client: ProviderClient,
+    call: ApiCall,
+    *,
+    graphql_cost: float = 10.0,
+    graphql: GraphQLClients | None = None,
 ) -> CallResult:
-    """Send ``call`` (see the module docstring for what is raised)."""
+    """Send ``call`` (see the module docstring for what is raised).
+
+    ``graphql`` are the GraphQL clients kept beside ``client`` (they
+    remember each document's cost); without them a GraphQL call starts from
+    ``graphql_cost``.
+    """
     kind = call.body_kind
     if kind == "graphql":
         if not isinstance(call.body, Mapping) or not isinstance(call.body.get("query"), str):
             raise e.FatalRequestError("graphql call without a query document")
-        gql = _graphql_client(client, call.path, graphql_cost)
+        gql = (graphql or GraphQLClients(client)).at(call.path, graphql_cost)
         result = await gql.execute(
             call.body["query"],
             call.body.get("variables"),
@@ -271,21 +230,16 @@ async def execute(
         resp = result.response
         data: Any = result.data
     else:
-        kwargs: dict[str, Any] = {"headers": dict(call.headers)}
-        params: list[tuple[str, str | int | float | bool | None]] = list(
-            (call.params or {}).items()
-        )
-        if kind == "json":
-            kwargs["json"] = call.body
-        elif kind == "form":
-            kwargs["content"] = urlencode(_form_pairs(call.body)).encode()
-            kwargs["headers"]["Content-Type"] = "application/x-www-form-urlencoded"
-        elif kind == "query":
-            params.extend(_form_pairs(call.body))
-        if params:
-            kwargs["params"] = httpx.QueryParams(params)
+        query = [*(call.params or {}).items(), *(form_pairs(call.body) if kind == "query" else ())]
+        form: FormData | None = (call.body or []) if kind == "form" else None
         resp = await client.request(
-            call.method, call.path, idempotency_key=call.idempotency_key, **kwargs
+            call.method,
+            call.path,
+            params=query or None,
+            json=call.body if kind == "json" else None,
+            data=form,
+            headers=call.headers,
+            idempotency_key=call.idempotency_key,
         )
         data = resp.data
     _check_status(call, resp)
@@ -301,11 +255,16 @@ class Buildable(Protocol):
 
 
 async def run_command(
-    setup: ClientSetup, client: ProviderClient, params: Buildable, ctx: CallContext
+    setup: ClientSetup,
+    client: ProviderClient,
+    params: Buildable,
+    ctx: CallContext,
+    *,
+    graphql: GraphQLClients | None = None,
 ) -> CallResult:
     """Build ``params``' call, add the command id (and key), and send it."""
     call = setup.prepare(params.api_call(ctx), ctx.command_id)
-    return await execute(client, call, graphql_cost=setup.graphql_cost)
+    return await execute(client, call, graphql_cost=setup.graphql_cost, graphql=graphql)
 
 
 def _check_status(call: ApiCall, resp: ProviderResponse) -> None:

@@ -50,7 +50,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -62,6 +62,7 @@ from core import errors as e
 from core._client_policy import ClientPolicy, ConnectionLimits, Timeouts
 from core._transports import PolicyTransport
 from core.breaker import BreakerRegistry
+from core.encoding import FormData, encode_body
 from core.observability import METRICS, Metrics, log_event
 from core.ratelimit import BUDGETS, Budget, BudgetRegistry
 from core.redaction import RedactingFilter, redact_url
@@ -227,9 +228,9 @@ class ProviderClient:
         method: str,
         url: str,
         *,
-        params: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
         json: Any = None,
-        data: Mapping[str, Any] | None = None,
+        data: FormData | None = None,
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
@@ -239,6 +240,9 @@ class ProviderClient:
     ) -> ProviderResponse:
         """Send one logical request (with retries). See the module docstring.
 
+        The body is ``json`` (orjson), ``data`` (a form: a nested mapping
+        bracket-encoded or pairs, see :mod:`core.encoding`) or raw
+        ``content``; this is the one place any of them is encoded.
         ``idempotent`` overrides the method's default (e.g. True for a
         GraphQL query sent by POST). ``validate`` runs on each successful
         attempt and may raise an error from :mod:`core.errors` (retried if
@@ -251,11 +255,12 @@ class ProviderClient:
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS or idempotency_key is not None
         try:
-            if json is not None:
-                content = orjson.dumps(json)
-                hdrs.setdefault("Content-Type", "application/json")
+            content, content_type = encode_body(json=json, data=data, content=content)
+            if content_type is not None:
+                hdrs.setdefault("Content-Type", content_type)
+            query: Any = params  # httpx takes a mapping or pairs; it checks the values
             request = self._http.build_request(
-                method, url, params=params, data=data, content=content, headers=hdrs
+                method, url, params=query, content=content, headers=hdrs
             )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, TypeError, ValueError) as exc:
             # orjson.JSONEncodeError is a TypeError; bad header values raise ValueError.

@@ -18,6 +18,10 @@ Contracts of :meth:`GraphQLClient.execute`:
   time), and ``throttleStatus`` resets the points bucket to what the
   provider reports.
 
+A command executor keeps one :class:`GraphQLClients` beside its
+:class:`~core.client.ProviderClient`: the costs it learnt live as long as
+that client, and no module-level cache outlives or leaks them.
+
 Cursor pagination (``pageInfo {hasNextPage endCursor}``) is a paginator
 strategy in :mod:`core.pagination`; it calls :meth:`execute`.
 """
@@ -37,7 +41,7 @@ from core.client import ProviderClient, ProviderResponse
 from core.observability import log_event
 from core.redaction import redact_text
 
-__all__ = ["GraphQLClient", "GraphQLResult"]
+__all__ = ["GraphQLClient", "GraphQLClients", "GraphQLResult"]
 
 log = logging.getLogger("switchboard.graphql")
 
@@ -212,3 +216,24 @@ class GraphQLClient:
             return max(0.0, missing / float(status["restoreRate"]))
         except (KeyError, TypeError, ValueError, ZeroDivisionError):
             return None
+
+
+class GraphQLClients:
+    """The GraphQL clients over one :class:`ProviderClient`, one per (path,
+    default cost), each remembering the cost of the documents it ran.
+
+    Held by whoever holds the ProviderClient, so the learnt costs live and
+    die with it.
+    """
+
+    def __init__(self, client: ProviderClient) -> None:
+        self.client = client
+        self._by_path: dict[tuple[str, float], GraphQLClient] = {}
+
+    def at(self, path: str, default_cost: float) -> GraphQLClient:
+        """The GraphQL client for documents sent to ``path``."""
+        gql = self._by_path.get((path, default_cost))
+        if gql is None:
+            gql = GraphQLClient(self.client, path, default_cost=default_cost)
+            self._by_path[(path, default_cost)] = gql
+        return gql

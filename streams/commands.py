@@ -1,8 +1,9 @@
 """Producing commands and awaiting their Results.
 
 :func:`build_command` is the single place a command is validated before it
-reaches Kafka (the CLI and the Python API both use it), so an invalid
-command is rejected where it is made instead of being dead-lettered later.
+reaches Kafka (the CLI and the Python API both use it), with the sink's own
+validation (:func:`core.executor.validate_params`), so an invalid command
+is rejected where it is made instead of being dead-lettered later.
 
 :class:`CommandClient` is the producer API: one idempotent producer for
 every send, and one group-less consumer that reads Results back::
@@ -26,8 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from types import TracebackType
@@ -35,16 +34,21 @@ from typing import Any, Self
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
-from pydantic import ValidationError
 
-import connectors
-from core import errors as e
-from core.apicall import CallContext
 from core.connector import CommandParams
-from core.envelopes import Command, EnvelopeError, Result, describe_validation_error
+from core.envelopes import Command, Result
 from core.settings import Settings
 
 from . import kafka
+from ._command_build import (
+    CommandInvalid,
+    build_command,
+    check_reply_to,
+    check_request,
+    command_type_of,
+    topic_name_problem,
+)
+from ._result_reader import ResultReader
 from .topics import TopicNames
 
 __all__ = [
@@ -60,34 +64,12 @@ __all__ = [
     "topic_name_problem",
 ]
 
-log = logging.getLogger(__name__)
 
 DEFAULT_RESULT_TIMEOUT = 30.0
 # A captured results end offset stays a valid starting point forever (offsets
 # only grow); reusing one for this long saves a round trip per send at the
 # cost of re-reading at most this much of the results partition.
 _SNAPSHOT_MAX_AGE_S = 1.0
-
-
-_TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
-
-
-def topic_name_problem(name: str) -> str | None:
-    """Why ``name`` is not a valid Kafka topic name (None if it is one).
-
-    Kafka's own rule: 1 to 249 of ``a-z A-Z 0-9 . _ -``, and not ``.`` or ``..``.
-    """
-    if _TOPIC_NAME.fullmatch(name) and name not in {".", ".."}:
-        return None
-    return (
-        f"{name!r} is not a valid Kafka topic name "
-        "(1 to 249 of a-z A-Z 0-9 . _ -, and not '.' or '..')"
-    )
-
-
-class CommandInvalid(ValueError):
-    """The command cannot be sent: unknown type, invalid params/envelope, or
-    its topics do not exist. Nothing was produced."""
 
 
 class ResultTimeout(TimeoutError):
@@ -105,101 +87,6 @@ class ResultTimeout(TimeoutError):
             f"no Result for command {command_id} on {topic}[{partition}] within {timeout:g} s; "
             "the sink may not be running: start it with `switchboard worker --roles sink`"
         )
-
-
-def command_type_of(params: CommandParams) -> str:
-    """The registered command type whose model is exactly ``type(params)``.
-
-    Raises :class:`CommandInvalid` if no connector (or more than one)
-    registers that model.
-    """
-    model = type(params)
-    found = [
-        f"{connector.name}.{name}"
-        for connector in connectors.registry().values()
-        for name, candidate in connector.commands.items()
-        if candidate is model
-    ]
-    if len(found) != 1:
-        reason = "no registered command" if not found else f"several commands ({', '.join(found)})"
-        raise CommandInvalid(
-            f"{model.__qualname__} is the params model of {reason}; pass the command type too"
-        )
-    return found[0]
-
-
-def build_command(
-    command_type: str,
-    params: Mapping[str, Any] | CommandParams,
-    *,
-    command_id: str | None = None,
-    reply_to: str | None = None,
-    expires_at: datetime | None = None,
-    metadata: Mapping[str, str] | None = None,
-) -> Command:
-    """A validated :class:`Command`; raises :class:`CommandInvalid` (one line).
-
-    ``params`` is a mapping validated by the type's model, or an instance of
-    exactly that model (``connectors.command_model(command_type)``).
-    """
-    try:
-        _connector, model = connectors.command_model(command_type)
-    except connectors.UnknownCommandType as exc:
-        raise CommandInvalid(str(exc)) from None
-    if isinstance(params, CommandParams):
-        if type(params) is not model:
-            raise CommandInvalid(
-                f"params of {command_type} must be a {model.__qualname__}, "
-                f"got a {type(params).__qualname__}"
-            )
-    elif not isinstance(params, Mapping):
-        raise CommandInvalid(
-            f"params of {command_type} must be a JSON object, got {type(params).__name__}"
-        )
-    try:
-        validated = model.model_validate(params)
-    except ValidationError as exc:
-        _field, message = describe_validation_error(exc, prefix="params")
-        raise CommandInvalid(f"{command_type}: {message}") from None
-    _check_reply_to(reply_to)
-    envelope: dict[str, Any] = {
-        "type": command_type,
-        "params": validated.model_dump(mode="json", exclude_unset=True),
-        "reply_to": reply_to,
-        "expires_at": expires_at,
-        "metadata": dict(metadata or {}),
-    }
-    if command_id is not None:
-        envelope["id"] = command_id
-    try:
-        return Command.from_obj({k: v for k, v in envelope.items() if v is not None})
-    except EnvelopeError as exc:
-        raise CommandInvalid(str(exc)) from None
-
-
-def check_request(settings: Settings, command: Command) -> None:
-    """Build ``command``'s request from this process's connector settings, as
-    the sink will (no I/O); raises :class:`CommandInvalid` if it cannot be
-    built (e.g. ``generic.request`` naming a template that is not configured).
-
-    The CLI's ``send`` checks this; a producer whose settings lack the
-    sink's connector section should not (it would refuse good commands).
-    """
-    _connector, model = connectors.command_model(command.type)
-    params = model.model_validate(command.params)
-    try:
-        params.api_call(CallContext(command.id, settings.section(command.connector)))
-    except e.SwitchboardError as exc:
-        raise CommandInvalid(
-            f"{command.type}: {exc} (checked with the {command.connector} settings here; "
-            "the sink would fail it the same way)"
-        ) from None
-
-
-def _check_reply_to(reply_to: str | None) -> None:
-    problem = None if reply_to is None else topic_name_problem(reply_to)
-    if problem:
-        raise CommandInvalid(f"reply_to {problem}")
 
 
 class SentCommand:
@@ -230,7 +117,7 @@ class SentCommand:
         *,
         results_topic: str = "",
         results_offset: int = 0,
-        reader: _ResultReader | None = None,
+        reader: ResultReader | None = None,
     ) -> None:
         self.command = command
         self.topic = topic
@@ -268,109 +155,6 @@ class SentCommand:
         return self._result
 
 
-_Waiter = tuple[int, "asyncio.Future[Result]"]  # (first offset that may hold it, future)
-
-
-class _ResultReader:
-    """One consumer serving every pending ``result()`` of a client.
-
-    Only partitions with someone waiting are assigned; each is read from the
-    lowest starting offset among its waiters (re-reading is harmless: a
-    record is matched by key and offset, a future resolves once).
-    """
-
-    def __init__(self, consumer: AIOKafkaConsumer) -> None:
-        self._consumer = consumer
-        self._waiting: dict[TopicPartition, dict[str, list[_Waiter]]] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    async def watch(
-        self, tp: TopicPartition, command_id: str, start: int
-    ) -> asyncio.Future[Result]:
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(tp, {}).setdefault(command_id, []).append((start, future))
-        if tp not in self._consumer.assignment():
-            # assign() forgets every position: place each partition again.
-            self._consumer.assign(list(self._waiting))
-            for assigned in self._waiting:
-                self._consumer.seek(assigned, self._lowest_start(assigned))
-        elif start < await self._consumer.position(tp):
-            # Registered before reading the position, so records past it
-            # reach this waiter; only what is behind needs reading again.
-            self._consumer.seek(tp, self._lowest_start(tp))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._read(), name="switchboard-results")
-        return future
-
-    def unwatch(self, tp: TopicPartition, command_id: str, future: asyncio.Future[Result]) -> None:
-        by_id = self._waiting.get(tp, {})
-        entries = [entry for entry in by_id.get(command_id, []) if entry[1] is not future]
-        if entries:
-            by_id[command_id] = entries
-        else:
-            by_id.pop(command_id, None)
-        if not by_id:
-            self._waiting.pop(tp, None)  # stays assigned until the next assign(): harmless
-        future.cancel()
-
-    def _lowest_start(self, tp: TopicPartition) -> int:
-        return min(start for entries in self._waiting[tp].values() for start, _ in entries)
-
-    async def _read(self) -> None:
-        try:
-            while True:
-                batches = await self._consumer.getmany(timeout_ms=1_000)
-                for tp, records in batches.items():
-                    by_id = self._waiting.get(tp, {})
-                    for record in records if by_id else ():
-                        key = (record.key or b"").decode("utf-8", "replace")
-                        pending = [
-                            future
-                            for start, future in by_id.get(key, ())
-                            if record.offset >= start and not future.done()
-                        ]
-                        if pending:
-                            self._resolve(pending, record.value, tp, record.offset)
-        except Exception as exc:
-            # Every waiter hears of it; the next watch() starts a new reader.
-            log.warning("reading Results failed", extra={"error": repr(exc)})
-            self._fail_all(exc)
-
-    @staticmethod
-    def _resolve(
-        futures: list[asyncio.Future[Result]], value: bytes | None, tp: TopicPartition, offset: int
-    ) -> None:
-        try:
-            result = Result.from_json(value or b"")
-        except EnvelopeError as exc:
-            log.warning(
-                "skipping a record that is not a Result",
-                extra={
-                    "topic": tp.topic,
-                    "partition": tp.partition,
-                    "offset": offset,
-                    "error": str(exc),
-                },
-            )
-            return
-        for future in futures:
-            future.set_result(result)
-
-    def _fail_all(self, exc: BaseException) -> None:
-        for by_id in self._waiting.values():
-            for entries in by_id.values():
-                for _start, future in entries:
-                    if not future.done():
-                        future.set_exception(exc)
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
-        self._fail_all(RuntimeError("the CommandClient was closed"))
-
-
 class CommandClient:
     """Send validated commands and await their Results.
 
@@ -386,7 +170,7 @@ class CommandClient:
         self._stack = contextlib.AsyncExitStack()
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
-        self._reader: _ResultReader | None = None
+        self._reader: ResultReader | None = None
         self._ready: set[str] = set()
         self._snapshots: dict[str, tuple[float, dict[int, int]]] = {}
         self._snapshot_lock = asyncio.Lock()
@@ -414,7 +198,7 @@ class CommandClient:
         except BaseException:
             await self._stack.aclose()
             raise
-        self._reader = _ResultReader(self._consumer)
+        self._reader = ResultReader(self._consumer)
         self._stack.push_async_callback(self._reader.close)
 
     async def close(self) -> None:
@@ -447,7 +231,7 @@ class CommandClient:
         if isinstance(command, Command):
             if params is not None or command_id or reply_to or expires_at or metadata:
                 raise TypeError("a built Command takes no params, command_id, reply_to, ...")
-            _check_reply_to(command.reply_to)
+            check_reply_to(command.reply_to)
             built = command
         else:
             if isinstance(command, CommandParams):
@@ -496,7 +280,7 @@ class CommandClient:
         )
         return await sent.result(timeout)
 
-    def _clients(self) -> tuple[AIOKafkaProducer, AIOKafkaConsumer, _ResultReader]:
+    def _clients(self) -> tuple[AIOKafkaProducer, AIOKafkaConsumer, ResultReader]:
         if self._producer is None or self._consumer is None or self._reader is None:
             raise RuntimeError("the CommandClient is not started: use `async with`")
         return self._producer, self._consumer, self._reader

@@ -95,7 +95,7 @@ async def gql(sandbox: GraphQLSandbox) -> AsyncIterator[Callable[..., GraphQLCli
 
 
 def test_public_surface() -> None:
-    assert set(core.graphql.__all__) == {"GraphQLClient", "GraphQLResult"}
+    assert set(core.graphql.__all__) == {"GraphQLClient", "GraphQLClients", "GraphQLResult"}
 
 
 async def test_query_and_variables(

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 from click.testing import CliRunner
-from pydantic import ValidationError
 
 import connectors
 from connectors.generic import GenericSettings
@@ -27,6 +26,7 @@ from connectors.github._sandbox import GitHubSandbox
 from core.apicall import CallContext, fill_path
 from core.envelopes import Command, DlqHeaders
 from core.errors import FatalRequestError, InvalidParamsError
+from core.executor import InvalidCommand
 from core.testing import DemoSandbox
 from core.testing.commands import CommandRunner
 from streams.cli import cli
@@ -56,7 +56,7 @@ async def test_a_dot_path_value_is_invalid_and_sends_nothing(
     github: tuple[GitHubSandbox, CommandRunner], where: dict[str, str]
 ) -> None:
     sb, runner = github
-    with pytest.raises(ValidationError, match="path parameter"):
+    with pytest.raises(InvalidCommand, match="path parameter"):
         await runner.run("issues.create", {**where, "title": "Bug"}, "cmd-climb")
     # The same check guards every Endpoint and template where the path is filled.
     params = IssuesCreate.model_construct(**where, title="Bug")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from stripe._encode import _api_encode
 
 from connectors.stripe._sandbox import decode_form
-from core.apicall import form_encode
+from core.encoding import form_encode
 
 
 def _bools_in_lists(value: Any, in_list: bool = False) -> Any:

@@ -1,0 +1,389 @@
+"""The sink's orchestration: consume, hand records to their key's queue, run
+each through the executor, answer, commit (see :mod:`streams.sink`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from core import errors as e
+from core.apicall import CallResult, ClientSetup
+from core.client import ProviderClient
+from core.connector import CommandParams, Connector
+from core.envelopes import Command, Timings, utcnow
+from core.executor import CommandExecutor, InvalidCommand
+from core.outcomes import CommandExpired, OutcomeUnknown, command_result, failure_reason
+from core.retry import Retrier, RetryPolicy, default_classifier
+from core.settings import Settings
+
+from .. import kafka
+from ..topics import TopicNames
+from ._ledger import read_ledgers
+from ._metrics import COMMAND_SECONDS, COMMANDS, HEALTHY, PAUSED, log
+from ._offsets import OffsetCommitter
+from ._partitions import KeyQueues, PartitionState, SinkRecord
+from ._rebalance import SinkRebalanceListener
+from ._topics import check_sink_topics
+from ._writer import ResultWriter
+
+__all__ = ["Sink", "SinkHealth"]
+
+# Reading the ledger on assignment is retried until it works, these apart.
+_LEDGER_BACKOFF = RetryPolicy(initial_delay=0.5, max_delay=10.0)
+
+
+@dataclass
+class _Times:
+    received_at: datetime = field(default_factory=utcnow)
+    started_at: datetime | None = None
+
+    def timings(self) -> Timings:
+        return Timings(
+            received_at=self.received_at, started_at=self.started_at, finished_at=utcnow()
+        )
+
+
+@dataclass
+class SinkHealth:
+    ok: bool = True
+    detail: str = "running"
+
+
+def _sink_classifier(exc: BaseException) -> bool | float | None:
+    # An open breaker is the sink's to wait out (pausing its partitions),
+    # not the retry loop's: a held command never runs out of deadline.
+    if isinstance(exc, e.CircuitOpenError):
+        return None
+    return default_classifier(exc)
+
+
+class Sink:
+    """Runs one connector's commands. ``await sink.run()`` until :meth:`stop`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        connector: Connector,
+        setup: ClientSetup,
+        *,
+        client: ProviderClient | None = None,
+        group_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.connector = connector
+        self.name = connector.name
+        self.setup = setup
+        self.section = settings.section(self.name)
+        self.executor = CommandExecutor(
+            connector, self.section, setup=setup, client=client, classifier=_sink_classifier
+        )
+        self.client = self.executor.client
+        cfg = settings.sink
+        self.cfg = cfg
+        names = TopicNames.from_settings(settings)
+        self.commands_topic = names.commands(self.name)
+        self.results_topic = names.results(self.name)
+        self.ledger_topic = names.ledger(self.name)
+        self.group_id = group_id or f"{settings.kafka.topic_prefix}switchboard-sink-{self.name}"
+        self.health = SinkHealth()
+        self.writer = ResultWriter(
+            self.name,
+            results_topic=self.results_topic,
+            ledger_topic=self.ledger_topic,
+            dlq_topic=names.dlq(self.commands_topic),
+            reply_timeout_s=settings.kafka.connect_timeout_s,
+            producer=lambda: self._producer,
+        )
+        # More calls in flight than the client has connections only queue in
+        # its gate (measured: slower, and p50 9 -> 66 ms at 64 vs 10).
+        self._slots = asyncio.Semaphore(min(cfg.concurrency, setup.policy.limits.max_connections))
+        self._parts: dict[int, PartitionState] = {}
+        self._queues = KeyQueues(self.name, self._handle)
+        self._held = 0
+        self._config_error: e.SwitchboardError | None = None
+        self._stopping = asyncio.Event()
+        self._paused = False
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._committer = OffsetCommitter(self.name, cfg.commit_interval_s)
+        self.started = asyncio.Event()
+
+    # lifecycle -------------------------------------------------------------
+    async def run(self) -> None:
+        """Consume until :meth:`stop`; raises KafkaUnavailable if Kafka is down at start."""
+        settings = self.settings
+        producer = kafka.producer(settings, linger_ms=1)
+        consumer = kafka.consumer(
+            settings,
+            group_id=self.group_id,
+            max_poll_records=500,
+            session_timeout_ms=int(settings.worker.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(settings.worker.session_timeout_s * 1000 / 10),
+            rebalance_timeout_ms=int((self.cfg.drain_timeout_s + 30) * 1000),
+            max_poll_interval_ms=300_000,
+        )
+        await check_sink_topics(
+            settings, self.name, self.commands_topic, self.results_topic, self.ledger_topic
+        )
+        async with kafka.connect(settings, producer), kafka.connect(settings, consumer):
+            self._producer, self._consumer = producer, consumer
+            consumer.subscribe([self.commands_topic], listener=SinkRebalanceListener(self))
+            HEALTHY.labels(self.name).set(1)
+            log.info("sink %s: consuming %s as %s", self.name, self.commands_topic, self.group_id)
+            try:
+                await self._loop(consumer)
+            finally:
+                await self._drain(list(self._parts.values()))
+                await self._commit(force=True)
+                await self.executor.aclose()
+                self._producer = self._consumer = None
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _loop(self, consumer: AIOKafkaConsumer) -> None:
+        self.started.set()
+        while not self._stopping.is_set():
+            self._apply_pause(consumer)
+            batch = await consumer.getmany(timeout_ms=100, max_records=500)
+            for tp, messages in batch.items():
+                part = self._partition(consumer, tp)
+                if part is None:  # revoked while the fetch was on its way: not committed
+                    continue
+                for message in messages:
+                    self._queues.enqueue(part, SinkRecord(message))
+            await self._commit()
+
+    def _apply_pause(self, consumer: AIOKafkaConsumer) -> None:
+        buffered = sum(p.buffered for p in self._parts.values())
+        pause = (
+            self._config_error is not None or self._held > 0 or buffered >= self.cfg.max_buffered
+        )
+        assigned = [p.tp for p in self._parts.values()]
+        if pause and assigned:
+            consumer.pause(*assigned)
+        elif not pause and self._paused and assigned:
+            consumer.resume(*assigned)
+        if pause != self._paused:
+            PAUSED.labels(self.name).set(1 if pause else 0)
+            if self._held and pause:
+                log.warning("sink %s: breaker open, consumption paused", self.name)
+        self._paused = pause
+
+    # partitions ------------------------------------------------------------
+    def _partition(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> PartitionState | None:
+        """The state of an assigned partition. aiokafka starts fetching a new
+        assignment before the rebalance listener has run, so records may
+        arrive first: they wait in their queues until the ledger is loaded."""
+        part = self._parts.get(tp.partition)
+        if part is None and tp in consumer.assignment():
+            part = self._parts[tp.partition] = PartitionState(tp)
+        return part
+
+    async def assigned(self, tps: Iterable[TopicPartition]) -> None:
+        """Load the ledgers of newly assigned partitions (retried until read)."""
+        new = [tp for tp in tps if tp.topic == self.commands_topic]
+        parts = [self._parts.setdefault(tp.partition, PartitionState(tp)) for tp in new]
+        parts = [p for p in parts if not p.ready.is_set()]
+        self._paused = False  # aiokafka resets pauses on assignment
+        if not parts:
+            return
+        started = time.monotonic()
+        backoff, retry = Retrier(_LEDGER_BACKOFF), 0
+        while True:
+            try:
+                ledgers = await read_ledgers(
+                    self.settings,
+                    self.results_topic,
+                    self.ledger_topic,
+                    [p.tp.partition for p in parts],
+                    self.cfg.ledger_window_s,
+                )
+                break
+            except Exception as exc:  # aiokafka would swallow it: keep trying, visibly
+                self.health = SinkHealth(False, f"cannot read the ledger: {exc}")
+                log.warning("sink %s: reading the ledger failed (%s); retrying", self.name, exc)
+                retry = min(retry + 1, 32)  # the window is capped long before
+                await asyncio.sleep(backoff.backoff(retry))
+        if self._config_error is None:
+            self.health = SinkHealth()
+        for part in parts:
+            part.ledger = ledgers[part.tp.partition]
+            part.ready.set()
+        log.info(
+            "sink %s: partitions %s assigned (ledger of %d ids read in %.2f s)",
+            self.name,
+            sorted(p.tp.partition for p in parts),
+            sum(x.size for x in ledgers.values()),
+            time.monotonic() - started,
+        )
+
+    async def revoked(self, tps: Iterable[TopicPartition]) -> None:
+        """Drain and commit revoked partitions, then forget them."""
+        parts = [self._parts[tp.partition] for tp in tps if tp.partition in self._parts]
+        await self._drain(parts)
+        await self._commit(force=True, parts=parts)
+        for part in parts:
+            self._parts.pop(part.tp.partition, None)
+        self._queues.keep_only(self._parts)
+
+    async def _drain(self, parts: Sequence[PartitionState]) -> None:
+        """Let the calls in flight finish (bounded), then cancel the rest."""
+        tasks = {t for p in parts for t in p.tasks}
+        if not tasks:
+            return
+        # Commands blocked by a config error will not finish: do not wait for them.
+        timeout = 0 if self._config_error is not None else self.cfg.drain_timeout_s
+        _done, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+            log.warning("sink %s: cancelled %d commands still running", self.name, len(pending))
+
+    # commands ----------------------------------------------------------------
+    async def _handle(self, part: PartitionState, record: SinkRecord) -> bool:
+        """One record of a key's queue; False (stop this key) if Kafka refused its Result."""
+        began = time.perf_counter()
+        try:
+            outcome = await self._process(part, record)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # Kafka refused the Result: stop here, never skip it
+            log.exception(
+                "sink %s: cannot answer %s@%d",
+                self.name,
+                (part.tp.partition, record.key),
+                record.offset,
+            )
+            self._stop_on_config_error(e.SwitchboardError("cannot produce Results"))
+            return False
+        COMMANDS.labels(self.name, outcome).inc()
+        COMMAND_SECONDS.labels(self.name).observe(time.perf_counter() - began)
+        return True
+
+    async def _process(self, part: PartitionState, record: SinkRecord) -> str:
+        """Run one record to its Result; returns the outcome for the metrics."""
+        times = _Times()
+        try:
+            command, params = self.executor.decode(record.value or b"", where=record.topic)
+        except InvalidCommand as exc:
+            await self.writer.fail(
+                part, record, record.fallback_id(), "?", "invalid_command", exc, times.timings()
+            )
+            return "invalid"
+        verdict = part.ledger.verdict(command.id, record.offset, self.setup.idempotency)
+        if verdict == "redelivered":
+            log.info("sink %s: %s already answered (redelivery)", self.name, command.id)
+            return verdict
+        if verdict == "duplicate":
+            log.info("sink %s: %s already succeeded; not sent again", self.name, command.id)
+            return verdict
+        if verdict == "outcome_unknown":
+            unknown = OutcomeUnknown(
+                "the worker running this command stopped during the call; the provider "
+                "may or may not have acted, so it is not sent again (replay it to send it)"
+            )
+            return await self.writer.fail(
+                part, record, command.id, command.type, verdict, unknown, times.timings()
+            )
+        try:
+            call = await self._call(part, record, command, params, times)
+        except CommandExpired as exc:  # a failed Result, no DLQ record
+            return await self._answer(part, record, command, exc, times)
+        except e.SwitchboardError as exc:
+            reason = failure_reason(exc)
+            return await self.writer.fail(
+                part, record, command.id, command.type, reason, exc, times.timings()
+            )
+        except Exception as exc:  # a bug must not crash-loop the worker
+            log.exception("sink %s: command %s failed unexpectedly", self.name, command.id)
+            return await self.writer.fail(
+                part, record, command.id, command.type, "internal_error", exc, times.timings()
+            )
+        return await self._answer(part, record, command, call, times)
+
+    async def _answer(
+        self,
+        part: PartitionState,
+        record: SinkRecord,
+        command: Command,
+        outcome: CallResult | e.SwitchboardError,
+        times: _Times,
+    ) -> str:
+        """Answer ``command`` (and its ``reply_to``) without dead-lettering it."""
+        result = command_result(command.id, command.type, times.timings(), outcome)
+        await self.writer.answer(part, record, result, reply_to=command.reply_to)
+        return result.error.code if result.error is not None else result.status
+
+    async def _call(
+        self,
+        part: PartitionState,
+        record: SinkRecord,
+        command: Command,
+        params: CommandParams,
+        times: _Times,
+    ) -> CallResult:
+        """The call, retried through open-breaker periods (the command is held)."""
+        marked = maybe_sent = False
+        try:
+            while True:
+                if command.is_expired():
+                    raise CommandExpired(f"expired at {command.expires_at}; not sent")
+                if self.setup.idempotency == "ledger" and not marked:
+                    await self.writer.mark(part, record, command.id, "started")
+                    marked = True
+                async with self._slots:
+                    times.started_at = times.started_at or utcnow()
+                    maybe_sent = True
+                    try:
+                        return await self.executor.call(params, command.id)
+                    except e.CircuitOpenError as exc:
+                        maybe_sent = False
+                        retry_in = exc.retry_after() or 1.0
+                    except e.SwitchboardError as exc:
+                        maybe_sent = exc.sent and not isinstance(exc, e.FatalConfigError)
+                        raise
+                await self._hold(retry_in)
+        except e.FatalConfigError as exc:
+            self._stop_on_config_error(exc)
+            if marked:
+                await self.writer.mark(part, record, command.id, "released")
+            await self._stopping.wait()  # never dead-letter: the offset stays for after the fix
+            raise asyncio.CancelledError from None
+        except BaseException:
+            # Provably not sent: release the marker so a later owner may run
+            # it. Otherwise the marker stays, and a later owner answers
+            # outcome_unknown instead of calling a second time.
+            if marked and not maybe_sent:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self.writer.mark(part, record, command.id, "released"))
+            raise
+
+    async def _hold(self, delay: float) -> None:
+        self._held += 1
+        try:
+            await asyncio.sleep(max(0.01, delay))
+        finally:
+            self._held -= 1
+
+    def _stop_on_config_error(self, exc: e.SwitchboardError) -> None:
+        if self._config_error is None:
+            self._config_error = exc
+            self.health = SinkHealth(
+                False, f"stopped: {exc} (fix the {self.name} settings and restart the worker)"
+            )
+            HEALTHY.labels(self.name).set(0)
+            log.error("sink %s: %s", self.name, self.health.detail)
+
+    async def _commit(
+        self, *, force: bool = False, parts: Sequence[PartitionState] | None = None
+    ) -> None:
+        chosen = parts if parts is not None else list(self._parts.values())
+        await self._committer.commit(self._consumer, chosen, force=force)
