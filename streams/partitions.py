@@ -185,11 +185,16 @@ class PartitionOwner(ABC, Generic[P]):
                 await self._consume(consumer)
             finally:
                 await self.release(list(self._parts.values()), stopping=True)
+                self._parts.clear()
                 await self.close()
                 self._producer = self._consumer = None
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def owned_partitions(self) -> list[int]:
+        """The partitions of :attr:`topic` this member owns with their state loaded."""
+        return sorted(n for n, part in self._parts.items() if part.ready.is_set())
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while not self._stopping.is_set():

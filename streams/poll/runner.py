@@ -64,12 +64,14 @@ class StreamRunner:
         self.clock = clock
         self.rng = rng
 
+    def _now(self) -> float:
+        return self.clock.now().monotonic
+
     async def run(self, stream: OwnedStream) -> None:
         """The stream's task, until it is cancelled."""
-        clock, rng = self.clock, self.rng
-        due = schedule.first_due(stream.plan, stream.record, clock, rng)
+        due = schedule.first_due(stream.plan, stream.record, self.clock.now(), self.rng)
         while True:
-            timeout = due - clock.monotonic()
+            timeout = due - self._now()
             if stream.pending is None and timeout > 0:
                 stream.wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -78,23 +80,23 @@ class StreamRunner:
             if stream.pending is not None:
                 try:
                     await self._apply(stream)
-                    due = clock.monotonic()
+                    due = self._now()
                 except KafkaError as exc:
                     log.warning("poll %s: cannot apply the cursor change yet: %s", stream.id, exc)
-                    due = clock.monotonic() + self.cfg.retry_min_s
+                    due = self._now() + self.cfg.retry_min_s
                 continue
-            if clock.monotonic() < due:
+            if self._now() < due:
                 continue
-            started = clock.monotonic()
+            started = self._now()
             outcome = await self._poll_once(stream)
             if outcome == "failed":
                 due = schedule.NEVER
             elif outcome == "retry":
-                due = clock.monotonic() + stream.backoff.failed()
+                due = self._now() + stream.backoff.failed()
             elif outcome == "interrupted":
-                due = clock.monotonic()
+                due = self._now()
             else:
-                due = schedule.next_due(stream.plan, started, clock, rng)
+                due = schedule.next_due(stream.plan, started, self.clock.now(), self.rng)
 
     async def _apply(self, stream: OwnedStream) -> None:
         """Adopt a CLI change and write it back as ours (the CLI waits for that echo)."""
@@ -152,7 +154,7 @@ class StreamRunner:
                     request=None,
                     status="not_modified" if page.not_modified else "ok",
                     error=None,
-                    polled_at=self.clock.wall().isoformat(),
+                    polled_at=self.clock.now().wall.isoformat(),
                     failed_at=None,
                     records=page.records,
                     pages=pages,
@@ -188,7 +190,7 @@ class StreamRunner:
                 status=status,
                 error=message,
                 request=None,
-                failed_at=self.clock.wall().isoformat(),  # polled_at stays the last good page
+                failed_at=self.clock.now().wall.isoformat(),  # polled_at stays the last good page
             )
             await self._save(stream, failed)
         return "retry" if retry else "failed"

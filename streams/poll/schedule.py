@@ -1,9 +1,10 @@
-"""When a poll stream runs: pure functions of a clock and a random source.
+"""When a poll stream runs: pure functions of the time and a random source.
 
 Each owned stream has its own task (:mod:`streams.poll.runner`); the
 deadlines it waits for are decided here, from the poll settings, the
-stream's last stored record, a :class:`Clock` and a :class:`random.Random`,
-so they are tested without Kafka or an event loop:
+stream's last stored record, the time (:class:`Now`, read from the
+poller's injected :class:`Clock`) and a :class:`random.Random`, so they are
+tested without Kafka, an event loop or a clock that moves:
 
 - :func:`first_due`: a newly owned stream polls at once (spread by a
   little jitter) if it is new, in the middle of a run or its last poll
@@ -39,6 +40,7 @@ __all__ = [
     "NEVER",
     "Clock",
     "LoopClock",
+    "Now",
     "Plan",
     "first_due",
     "next_due",
@@ -54,24 +56,27 @@ NEVER = float("inf")
 SETTLED = frozenset({"ok", "not_modified"})
 
 
+@dataclass(frozen=True)
+class Now:
+    """One reading of both clocks a schedule uses: ``monotonic`` (seconds on
+    the clock deadlines are waited on) and ``wall`` (UTC: cron expressions
+    and stored poll times)."""
+
+    monotonic: float
+    wall: datetime
+
+
 class Clock(Protocol):
-    """The two times a schedule reads."""
+    """Where a poller reads :class:`Now` from."""
 
-    def monotonic(self) -> float:
-        """Seconds on the clock deadlines are waited on."""
-
-    def wall(self) -> datetime:
-        """Now, in UTC (cron expressions and stored poll times)."""
+    def now(self) -> Now: ...
 
 
 class LoopClock:
     """The running event loop's time (what ``asyncio.timeout`` counts in) and UTC now."""
 
-    def monotonic(self) -> float:
-        return asyncio.get_running_loop().time()
-
-    def wall(self) -> datetime:
-        return datetime.now(UTC)
+    def now(self) -> Now:
+        return Now(asyncio.get_running_loop().time(), datetime.now(UTC))
 
 
 @dataclass(frozen=True)
@@ -100,28 +105,27 @@ def retry_policy(cfg: PollSettings) -> RetryPolicy:
     return RetryPolicy(initial_delay=cfg.retry_min_s, max_delay=cfg.retry_max_s, jitter="equal")
 
 
-def next_due(plan: Plan, started: float, clock: Clock, rng: random.Random) -> float:
+def next_due(plan: Plan, started: float, now: Now, rng: random.Random) -> float:
     """When a stream whose run began at ``started`` (monotonic) runs next."""
     if plan.cron is not None:
         from croniter import croniter  # type: ignore[import-untyped]
 
-        now = clock.wall()
-        fire = croniter(plan.cron, now).get_next(datetime)
-        wait = float((fire - now).total_seconds())
-        return clock.monotonic() + wait + rng.uniform(0, plan.jitter * 60)
+        fire = croniter(plan.cron, now.wall).get_next(datetime)
+        wait = float((fire - now.wall).total_seconds())
+        return now.monotonic + wait + rng.uniform(0, plan.jitter * 60)
     return started + plan.interval_s * (1 + rng.uniform(-plan.jitter / 2, plan.jitter / 2))
 
 
-def first_due(plan: Plan, record: CursorRecord, clock: Clock, rng: random.Random) -> float:
+def first_due(plan: Plan, record: CursorRecord, now: Now, rng: random.Random) -> float:
     """When a newly owned stream whose stored state is ``record`` polls first."""
     if plan.cron is not None:
-        return next_due(plan, clock.monotonic(), clock, rng)
+        return next_due(plan, now.monotonic, now, rng)
     spread = rng.uniform(0, plan.jitter * min(plan.interval_s, MAX_START_SPREAD_S))
     if record.polled_at is None or record.cursor.in_run or record.status not in SETTLED:
-        return clock.monotonic() + spread
+        return now.monotonic + spread
     try:
         last = datetime.fromisoformat(record.polled_at).timestamp()
     except ValueError:
-        return clock.monotonic() + spread
-    wait = last + plan.interval_s - clock.wall().timestamp()
-    return clock.monotonic() + max(0.0, wait) + spread
+        return now.monotonic + spread
+    wait = last + plan.interval_s - now.wall.timestamp()
+    return now.monotonic + max(0.0, wait) + spread
