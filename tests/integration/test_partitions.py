@@ -104,16 +104,21 @@ async def test_state_is_loaded_with_retries_before_partitions_are_ready(
     settings: Settings, topic: str, unique: str, run: Any
 ) -> None:
     owner = await run(Recorder(settings, topic, f"test-{unique}", failing_loads=2))
-    await eventually(lambda: owner.taken() == {(p, o) for p in (0, 1) for o in range(3)})
-    assert owner.owned_partitions() == [0, 1]
+    await eventually(lambda: owner.owned_partitions() == [0, 1])
+    producer = kafka.producer(settings)
+    async with kafka.connect(settings, producer):
+        await producer.send_and_wait(topic, b"later", partition=0)
+    await eventually(lambda: owner.taken() == {(p, o) for p in (0, 1) for o in range(3)} | {(0, 3)})
     kinds = [e[0] for e in owner.events]
     assert kinds.count("load failed") == 2
     assert kinds.count("loaded") == 1
     loaded_at = kinds.index("loaded")
     for i, event in enumerate(owner.events):
         if event[0] == "take":
-            # a record is only ever handed over with its partition's true state
+            # a record is handed over with its partition's true state: fetched
+            # while the load was failing it is not ready, afterwards it is
             assert event[3] is (i > loaded_at), owner.events
+    assert owner.events[-1] == ("take", 0, 3, True)
 
 
 async def test_a_joining_member_takes_partitions_over_after_the_first_released_them(
