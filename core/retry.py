@@ -9,8 +9,15 @@ ours, not a library default:
   number of seconds (retry after at least that long: ``Retry-After``, a rate
   limit's ``retry_at``), like stamina's backoff hook. The default,
   :func:`default_classifier`, reads ``err.retryable`` from :mod:`core.errors`.
-- Backoff is "full jitter": ``uniform(0, min(max_delay, initial * 2**n))``.
-  A provider-given delay replaces it (and is not capped by ``max_delay``).
+- Backoff is "full jitter" by default: ``uniform(0, w)`` with the window
+  ``w = min(max_delay, initial * 2**n)``; ``jitter="equal"`` draws from
+  ``uniform(w/2, w)`` (never much shorter than the window: a poll stream's
+  pause after a throttled run) and ``jitter="none"`` waits ``w`` exactly (a
+  loop whose waits must be predictable). A provider-given delay replaces it
+  (and is not capped by ``max_delay``).
+- :class:`Backoff` gives the same pauses to a loop that retries until it
+  succeeds or is cancelled (a poll stream, a partition owner reading its
+  state, a follower of a topic): it counts failures, the caller sleeps.
 - ``deadline`` bounds the whole call, sleeps included: when the next sleep
   would end past it, the last error is raised now instead of sleeping.
 - A non-idempotent call (POST/PATCH without an idempotency key) is retried
@@ -32,7 +39,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 from pydantic import Field
@@ -41,7 +48,7 @@ from tenacity import AsyncRetrying, RetryCallState
 from core import errors as e
 from core._policy import PolicyModel
 
-__all__ = ["Classifier", "Retrier", "RetryPolicy", "default_classifier"]
+__all__ = ["Backoff", "Classifier", "Retrier", "RetryPolicy", "default_classifier"]
 
 T = TypeVar("T")
 Classifier = Callable[[BaseException], bool | float | None]
@@ -56,6 +63,9 @@ class RetryPolicy(PolicyModel):
     max_delay: float = Field(default=30.0, ge=0, description="cap of one backoff window")
     deadline: float = Field(default=120.0, gt=0, description="whole call, sleeps included")
     backoff: bool = Field(default=True, description="False: retry immediately (tests)")
+    jitter: Literal["full", "equal", "none"] = Field(
+        default="full", description="a pause is uniform(0, w), uniform(w/2, w) or w"
+    )
 
 
 def default_classifier(exc: BaseException) -> bool | float | None:
@@ -67,6 +77,15 @@ def default_classifier(exc: BaseException) -> bool | float | None:
     if isinstance(exc, e.SwitchboardError):
         return exc.retryable
     return isinstance(exc, httpx.TransportError)
+
+
+def _window(initial: float, cap: float, retry_number: int) -> float:
+    """``min(cap, initial * 2**(retry_number - 1))``, also for a loop that has
+    failed more than a float's exponent holds (2.0**1024 overflows)."""
+    doublings = max(retry_number - 1, 0)
+    if initial == 0 or doublings >= 1023:
+        return 0.0 if initial == 0 else cap
+    return min(cap, initial * 2.0**doublings)
 
 
 def _never_sent(exc: BaseException) -> bool:
@@ -98,12 +117,15 @@ class Retrier:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
 
     def backoff(self, retry_number: int) -> float:
-        """Full-jitter delay before retry ``retry_number`` (1 = first retry)."""
+        """The pause before retry ``retry_number`` (1 = first retry), jittered
+        as the policy says."""
         p = self.policy
         if not p.backoff:
             return 0.0
-        window = min(p.max_delay, p.initial_delay * 2 ** (retry_number - 1))
-        return self._rng.uniform(0.0, window)
+        window = _window(p.initial_delay, p.max_delay, retry_number)
+        if p.jitter == "none":
+            return window
+        return self._rng.uniform(window / 2 if p.jitter == "equal" else 0.0, window)
 
     async def call(self, fn: Callable[[], Awaitable[T]], *, idempotent: bool = True) -> T:
         """Await ``fn()`` until it succeeds or the policy gives up; re-raise the
@@ -178,3 +200,30 @@ class Retrier:
 
         result: Any = await retrying(replay_then_attempt)
         return result  # type: ignore[no-any-return]
+
+
+class Backoff:
+    """The pauses of a loop that retries until it succeeds or is cancelled.
+
+    :meth:`Retrier.call` bounds its tries (``attempts``, ``deadline``); a
+    poll stream throttled for an hour, or a partition owner that cannot read
+    its state yet, keeps trying instead and only needs to know how long to
+    wait. Those loops count their failures here and get the pause the same
+    policy gives a call (its ``initial_delay``, ``max_delay``, ``jitter``;
+    ``attempts`` and ``deadline`` do not apply); they sleep themselves, so a
+    pause can also end early (a poll stream wakes for a cursor change).
+    """
+
+    def __init__(self, policy: RetryPolicy, *, rng: random.Random | None = None) -> None:
+        self.policy = policy
+        self._retrier = Retrier(policy, rng=rng)
+        self.failures = 0
+
+    def failed(self) -> float:
+        """Count one more failure; returns the pause before the next try."""
+        self.failures += 1
+        return self._retrier.backoff(self.failures)
+
+    def succeeded(self) -> None:
+        """The loop got through: the next failure starts at the first pause again."""
+        self.failures = 0

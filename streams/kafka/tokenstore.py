@@ -36,6 +36,7 @@ from typing import Any, Self
 
 from aiokafka import TopicPartition
 
+from core.retry import Backoff, RetryPolicy
 from core.tokenstore import (
     LEGACY_VERSION,
     OAuthToken,
@@ -53,6 +54,8 @@ from .topics import TopicSpec, ensure_topics, partitions_of
 __all__ = ["KafkaTokenStore", "tokens_topic"]
 
 log = logging.getLogger("switchboard.tokenstore")
+#: the follower's pause after a failed fetch: 1 s, every time
+FOLLOW_RETRY = RetryPolicy(initial_delay=1.0, max_delay=1.0, jitter="none")
 
 
 @dataclass(frozen=True)
@@ -155,14 +158,16 @@ class KafkaTokenStore(TokenStore):
                 self._apply(await self._consumer.getmany(tp, timeout_ms=500))
 
     async def _follow(self) -> None:
+        backoff = Backoff(FOLLOW_RETRY)
         while True:
             try:
                 self._apply(await self._consumer.getmany(timeout_ms=1000))
+                backoff.succeeded()
             except asyncio.CancelledError:
                 raise
             except Exception:  # keep following; the next poll retries
                 log.exception("token topic follower failed", extra={"topic": self.topic})
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(backoff.failed())
 
     def _apply(self, batches: dict[TopicPartition, list[Any]]) -> None:
         for records in batches.values():

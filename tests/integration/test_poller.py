@@ -5,12 +5,14 @@ dataset; the connector object is the generic connector's (its topics).
 These tests check the poller's own promises: a page's cursor is stored only
 after its records are acknowledged, a run resumes at the page after the last
 stored cursor, a repeated page token stops the stream with an error, 429s
-slow a poll without losing anything, and a CLI change is applied and echoed.
+slow a poll without losing anything, a CLI change is applied and echoed,
+and streams moving between two pollers of one group are not polled again.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -50,9 +52,9 @@ def to_events(record: Any) -> Sequence[Event]:
     ]
 
 
-def items_stream(interval_s: float = 3600.0) -> PollStream:
+def items_stream(interval_s: float = 3600.0, name: str = "items") -> PollStream:
     return PollStream(
-        name="items",
+        name=name,
         path="/datasets/items/cursor",
         paginator=lambda: CursorPaginator(limit=10, has_more_path="has_more"),
         to_events=to_events,
@@ -79,14 +81,15 @@ async def env(prefixed_settings: Settings) -> Settings:
     return prefixed_settings.model_copy(update={"poll": fast_retry})
 
 
-def target(sandbox: DemoSandbox, **policy: Any) -> PollTarget:
+def target(sandbox: DemoSandbox, stream: PollStream | None = None, **policy: Any) -> PollTarget:
     client_policy = ClientPolicy(
         connector="generic",
         base_url=sandbox.url,
         retry=RetryPolicy(attempts=2, initial_delay=0.01, max_delay=0.05, deadline=5),
         **policy,
     )
-    return PollTarget(connectors.get("generic"), items_stream(), ClientSetup(client_policy))
+    setup = ClientSetup(client_policy)
+    return PollTarget(connectors.get("generic"), stream or items_stream(), setup)
 
 
 async def cursor_records(settings: Settings) -> list[CursorRecord]:
@@ -243,3 +246,54 @@ async def test_a_cli_change_is_applied_between_pages_and_echoed(
         # The reset cursor has no mark: the stream reads everything again.
         ids = await ingest_ids(env, expect=2 * ITEMS)
     assert len(ids) == 2 * ITEMS
+
+
+def names_over(partitions: int, per_partition: int = 2) -> list[str]:
+    """Stream names whose ids fill every cursors partition."""
+    found: dict[int, list[str]] = {p: [] for p in range(partitions)}
+    n = 0
+    while any(len(names) < per_partition for names in found.values()):
+        bucket = found[partition_for(f"generic.items{n}", partitions)]
+        if len(bucket) < per_partition:
+            bucket.append(f"items{n}")
+        n += 1
+    return sorted(name for names in found.values() for name in names)
+
+
+async def test_streams_moving_between_two_pollers_are_not_polled_again(
+    env: Settings, sandbox: DemoSandbox, unique: str
+) -> None:
+    # Streams are hour-long: a new owner that read the stored state on
+    # assignment waits out the interval of a stream polled a moment ago.
+    names = names_over(env.kafka.partitions)
+    ids = {f"generic.{n}" for n in names}
+    group = f"{env.kafka.topic_prefix}poll-{unique}"
+    streams = [target(sandbox, items_stream(name=n)) for n in names]
+    first, second = Poller(env, streams, group_id=group), Poller(env, streams, group_id=group)
+
+    async def settled() -> bool:
+        latest = {}
+        for r in await read_topic(env, TopicNames.from_settings(env).cursors):
+            record = CursorRecord.from_json(r.value)
+            latest[record.stream] = record
+        return set(latest) == ids and all(
+            r.status == "ok" and r.cursor.mark == ITEMS and not r.cursor.in_run
+            for r in latest.values()
+        )
+
+    async def first_owns_all() -> bool:
+        return set(first.owned()) == ids
+
+    async def split() -> bool:
+        return bool(first.owned()) and bool(second.owned())
+
+    async with Running(first):
+        await wait_for(first_owns_all)
+        await wait_for(settled)
+        async with Running(second):
+            await wait_for(split)
+            assert set(first.owned()) | set(second.owned()) == ids
+            assert not set(first.owned()) & set(second.owned())
+        await wait_for(first_owns_all)  # the second left: its streams came back
+    polled = Counter(await ingest_ids(env))
+    assert polled == Counter({f"item-{i}": len(names) for i in range(1, ITEMS + 1)})

@@ -11,7 +11,7 @@ import pytest
 
 import core.retry
 from core import errors as e
-from core.retry import Retrier, RetryPolicy, default_classifier
+from core.retry import Backoff, Retrier, RetryPolicy, default_classifier
 
 
 class VirtualTime:
@@ -52,7 +52,13 @@ def retrier(vt: VirtualTime, **policy: object) -> Retrier:
 
 
 def test_public_surface() -> None:
-    assert set(core.retry.__all__) == {"Classifier", "Retrier", "RetryPolicy", "default_classifier"}
+    assert set(core.retry.__all__) == {
+        "Backoff",
+        "Classifier",
+        "Retrier",
+        "RetryPolicy",
+        "default_classifier",
+    }
 
 
 async def test_retries_retryable_then_succeeds() -> None:
@@ -94,6 +100,36 @@ async def test_full_jitter_within_exponential_window_and_cap() -> None:
         assert 0.0 <= slept <= window
     # Full jitter: not all at the top of the window.
     assert any(s < w * 0.9 for s, w in zip(vt.sleeps, windows, strict=True))
+
+
+@pytest.mark.parametrize(("jitter", "low"), [("full", 0.0), ("equal", 0.5), ("none", 1.0)])
+def test_jitter_draws_from_its_share_of_the_window(jitter: str, low: float) -> None:
+    r = Retrier(
+        RetryPolicy(initial_delay=1.0, max_delay=8.0, jitter=jitter),
+        rng=random.Random(3),
+    )
+    for retry in range(1, 12):
+        window = min(8.0, 2.0 ** (retry - 1))
+        pauses = [r.backoff(retry) for _ in range(50)]
+        assert all(window * low <= p <= window for p in pauses)
+        if jitter == "none":
+            assert set(pauses) == {window}
+
+
+def test_a_backoff_counts_failures_until_a_success_resets_it() -> None:
+    backoff = Backoff(RetryPolicy(initial_delay=0.5, max_delay=10.0, jitter="none"))
+    assert [backoff.failed() for _ in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    assert backoff.failures == 7
+    backoff.succeeded()
+    assert backoff.failed() == 0.5
+
+
+def test_a_loop_failing_for_days_still_gets_its_capped_pause() -> None:
+    # 2.0 ** 1024 overflows a float: a poll stream throttled that often must not crash.
+    backoff = Backoff(RetryPolicy(initial_delay=5.0, max_delay=300.0, jitter="equal"))
+    pauses = [backoff.failed() for _ in range(2_000)]
+    assert all(150.0 <= p <= 300.0 for p in pauses[10:])
+    assert Backoff(RetryPolicy(initial_delay=0.0, max_delay=3.0)).failed() == 0.0
 
 
 async def test_backoff_switched_off_for_tests() -> None:
