@@ -20,7 +20,7 @@ from core.apicall import CallContext
 from core.connector import CommandParams
 from core.envelopes import Command, EnvelopeError
 from core.executor import InvalidCommand, validate_params
-from core.settings import Settings
+from streams.settings import Settings
 
 __all__ = [
     "CommandInvalid",

@@ -37,7 +37,7 @@ from aiokafka.errors import KafkaError
 
 from core.connector import CommandParams
 from core.envelopes import Command, Result
-from core.settings import Settings
+from streams.settings import Settings
 
 from . import kafka
 from ._command_build import (
@@ -49,7 +49,7 @@ from ._command_build import (
     topic_name_problem,
 )
 from ._result_reader import ResultReader
-from .topics import TopicNames
+from .kafka.topics import TopicNames
 
 __all__ = [
     "DEFAULT_RESULT_TIMEOUT",

@@ -42,7 +42,7 @@ from typing import Any, Generic, TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
 from core.retry import Backoff, RetryPolicy
-from core.settings import Settings
+from streams.settings import Settings
 
 from . import kafka
 

@@ -117,7 +117,7 @@ def prefixed_settings(
 
 @pytest.fixture
 def topic_factory(settings: Settings, unique: str) -> Iterator[Callable[..., Any]]:
-    from streams.topics import TopicSpec, ensure_topics
+    from streams.kafka.topics import TopicSpec, ensure_topics
 
     prefix = f"test.{unique}."
 

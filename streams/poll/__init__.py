@@ -8,7 +8,7 @@ so the dedup processor turns webhook + poll into one event per id.
 
 Ownership: every worker with the ``poll`` role joins the consumer group
 ``<prefix>switchboard-poll`` on the compacted cursors topic. A stream
-belongs to the partition its id hashes to (:mod:`streams._cursors`), so
+belongs to the partition its id hashes to (:mod:`streams.offsets.cursors`), so
 the group's assignment gives each stream exactly one owner, and a dead
 worker's streams move to the survivors after the session timeout. On
 assignment the owner reads its partitions to the end (the latest record
@@ -52,7 +52,8 @@ The package, by job:
 
 from __future__ import annotations
 
+from ..offsets.cursors import new_request_id
 from .poller import Poller
-from .targets import PollTarget, build_polls, new_request_id, stream_id
+from .targets import PollTarget, build_polls, stream_id
 
 __all__ = ["PollTarget", "Poller", "build_polls", "new_request_id", "stream_id"]

@@ -1,7 +1,7 @@
 """The poller: the poll group member that owns cursors partitions and polls their streams.
 
 A stream belongs to the partition its id hashes to
-(:func:`streams._cursors.partition_for`), so the group's assignment gives
+(:func:`streams.offsets.cursors.partition_for`), so the group's assignment gives
 each stream exactly one owner. The rebalance life (load on assignment,
 release on revocation, start and stop) is :class:`streams.partitions.PartitionOwner`'s;
 this module says what a cursors partition's state is, which streams start
@@ -22,12 +22,12 @@ from aiokafka.errors import KafkaError
 
 from core.client import ProviderClient
 from core.retry import Backoff
-from core.settings import Settings
+from streams.settings import Settings
 
 from .. import kafka
-from .._cursors import CursorRecord, partition_for
+from ..kafka.topics import TopicNames, partitions_of
+from ..offsets.cursors import CursorRecord, partition_for
 from ..partitions import PartitionOwner, seek_all
-from ..topics import TopicNames, partitions_of
 from . import schedule
 from .runner import StreamRunner
 from .state import CursorPartition, CursorStates, OwnedStream

@@ -28,13 +28,13 @@ from core.envelopes import Event
 from core.poll import poll_run
 from core.redaction import redact_text
 
-from .._cursors import CursorRecord
+from ..offsets.cursors import CursorRecord
 from . import schedule
 from ._prefetch import prefetched
 from .state import OwnedStream
 
 if TYPE_CHECKING:
-    from core.settings import PollSettings
+    from streams.settings import PollSettings
 
 __all__ = ["StreamRunner"]
 

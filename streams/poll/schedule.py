@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Protocol
 from core.poll import PollStream
 from core.retry import RetryPolicy
 
-from .._cursors import CursorRecord
+from ..offsets.cursors import CursorRecord
 
 if TYPE_CHECKING:
-    from core.settings import PollSettings
+    from streams.settings import PollSettings
 
 __all__ = [
     "MAX_START_SPREAD_S",

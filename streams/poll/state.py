@@ -17,7 +17,7 @@ from typing import Any
 from core.client import ProviderClient
 from core.retry import Backoff
 
-from .._cursors import CursorRecord
+from ..offsets.cursors import CursorRecord
 from ..partitions import OwnedPartition
 from .schedule import Plan
 from .targets import PollTarget

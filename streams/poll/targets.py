@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 
 import connectors
@@ -11,9 +10,9 @@ from core import errors as e
 from core.apicall import ClientSetup
 from core.connector import Connector
 from core.poll import PollStream
-from core.settings import Settings
+from streams.settings import Settings
 
-__all__ = ["PollTarget", "build_polls", "new_request_id", "stream_id"]
+__all__ = ["PollTarget", "build_polls", "stream_id"]
 
 log = logging.getLogger(__package__)
 
@@ -82,8 +81,3 @@ def build_polls(settings: Settings) -> list[PollTarget]:
     if cfg.streams is not None:
         targets = [t for t in targets if t.id in cfg.streams]
     return targets
-
-
-def new_request_id() -> str:
-    """A fresh ``request`` id for a CLI change (the poller's echo carries it back)."""
-    return uuid.uuid4().hex

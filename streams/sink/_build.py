@@ -6,7 +6,7 @@ import connectors
 from core import errors as e
 from core.apicall import ClientSetup
 from core.connector import Connector
-from core.settings import Settings
+from streams.settings import Settings
 
 from ._metrics import log
 from ._sink import Sink

@@ -27,7 +27,7 @@ import orjson
 from aiokafka import TopicPartition
 
 from core.apicall import Idempotency
-from core.settings import Settings
+from streams.settings import Settings
 
 from .. import kafka
 

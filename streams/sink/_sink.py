@@ -20,10 +20,10 @@ from core.envelopes import Command, Timings, utcnow
 from core.executor import CommandExecutor, InvalidCommand
 from core.outcomes import CommandExpired, OutcomeUnknown, command_result, failure_reason
 from core.retry import Retrier, RetryPolicy, default_classifier
-from core.settings import Settings
+from streams.settings import Settings
 
 from .. import kafka
-from ..topics import TopicNames
+from ..kafka.topics import TopicNames
 from ._ledger import read_ledgers
 from ._metrics import COMMAND_SECONDS, COMMANDS, HEALTHY, PAUSED, log
 from ._offsets import OffsetCommitter

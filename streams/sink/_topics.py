@@ -8,9 +8,9 @@ command of partition P goes to partition P of both.
 from __future__ import annotations
 
 from core import errors as e
-from core.settings import Settings
+from streams.settings import Settings
 
-from ..topics import partitions_of
+from ..kafka.topics import partitions_of
 
 __all__ = ["check_sink_topics"]
 

@@ -33,9 +33,9 @@ from core.retry import RetryPolicy
 from core.testing import DemoSandbox
 from streams import kafka
 from streams.commands import build_command
+from streams.kafka.topics import TopicNames, connector_topics, ensure_topics
 from streams.settings import load_settings
 from streams.sink import Sink
-from streams.topics import TopicNames, connector_topics, ensure_topics
 from tests.conftest import wait_for
 from tests.kafkatools import read_topic
 

@@ -26,11 +26,11 @@ from core.poll import Cursor, PollStream, poll_run
 from core.ratelimit import BudgetRegistry
 from core.testing import Sandbox
 from streams import kafka
-from streams._cursors import CursorRecord, partition_for
 from streams.cli import cli
+from streams.kafka.topics import TopicNames, connector_topics, ensure_topics, shared_topics
+from streams.offsets.cursors import CursorRecord, partition_for
 from streams.poll import Poller, PollTarget
 from streams.settings import Settings
-from streams.topics import TopicNames, connector_topics, ensure_topics, shared_topics
 from tests.conftest import run_async
 from tests.integration.test_poller import Running, wait_for
 from tests.kafkatools import read_topic

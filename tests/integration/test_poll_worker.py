@@ -26,9 +26,9 @@ import pytest
 
 import connectors
 from core.envelopes import Event
-from streams._cursors import CursorRecord
+from streams.kafka.topics import TopicNames, connector_topics, ensure_topics, shared_topics
+from streams.offsets.cursors import CursorRecord
 from streams.settings import Settings, load_settings
-from streams.topics import TopicNames, connector_topics, ensure_topics, shared_topics
 from tests.conftest import free_port, wait_for
 from tests.kafkatools import committed_offsets, read_topic
 

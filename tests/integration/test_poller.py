@@ -27,10 +27,10 @@ from core.poll import Cursor, PollStream, max_mark
 from core.retry import RetryPolicy
 from core.testing import DemoSandbox
 from streams import kafka
-from streams._cursors import CursorRecord, partition_for
+from streams.kafka.topics import TopicNames, connector_topics, ensure_topics, shared_topics
+from streams.offsets.cursors import CursorRecord, partition_for
 from streams.poll import Poller, PollTarget
 from streams.settings import Settings
-from streams.topics import TopicNames, connector_topics, ensure_topics, shared_topics
 from tests.kafkatools import read_topic
 
 pytestmark = pytest.mark.integration

@@ -28,8 +28,8 @@ from streams.commands import (
     build_command,
     command_type_of,
 )
+from streams.kafka.topics import TopicNames, connector_topics, ensure_topics, partitions_of
 from streams.settings import Settings, load_settings
-from streams.topics import TopicNames, connector_topics, ensure_topics, partitions_of
 from tests.kafkatools import read_topic
 
 SWITCHBOARD = str(Path(sys.executable).parent / "switchboard")

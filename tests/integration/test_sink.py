@@ -28,9 +28,9 @@ from core.envelopes import Command, DlqHeaders, Result, utcnow
 from core.testing import Sandbox
 from streams import kafka
 from streams.commands import build_command
+from streams.kafka.topics import TopicNames, TopicSpec, connector_topics, ensure_topics
 from streams.settings import Settings, load_settings
 from streams.sink import SOURCE_OFFSET_HEADER, Sink
-from streams.topics import TopicNames, TopicSpec, connector_topics, ensure_topics
 from tests.kafkatools import committed_offsets, read_topic
 
 pytestmark = pytest.mark.integration

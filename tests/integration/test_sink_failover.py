@@ -26,8 +26,8 @@ from core.envelopes import Command, DlqHeaders, Result
 from core.testing import Sandbox
 from streams import kafka
 from streams.commands import build_command
+from streams.kafka.topics import TopicNames, connector_topics, ensure_topics
 from streams.settings import Settings, load_settings
-from streams.topics import TopicNames, connector_topics, ensure_topics
 from tests.conftest import free_port, wait_for
 from tests.kafkatools import read_topic
 

@@ -12,7 +12,7 @@ from core.pagination import CursorPaginator, PageRequest
 from core.poll import Cursor, PollStream
 from core.retry import Backoff
 from core.settings import PollSettings
-from streams._cursors import CursorRecord
+from streams.offsets.cursors import CursorRecord
 from streams.poll.schedule import (
     MAX_START_SPREAD_S,
     Now,
