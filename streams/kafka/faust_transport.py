@@ -105,7 +105,28 @@ class _Fetchable:
         return len(list(iter(self)))
 
 
+def known_partitions(snapshot: Mapping[str, int], topic: str) -> int | None:
+    """A topic's partition count from the consumer's metadata, or None while
+    the metadata does not know it yet.
+
+    A topic created a moment ago (faust declares a table's changelog at
+    start) is in aiokafka's metadata snapshot with 0 partitions until the
+    next metadata refresh. faust compares that 0 with the source topic's
+    count on a table's first write and raises ``PartitionsMismatch``, which
+    kills the dedup agent for good, so duplicates got through until the
+    worker was restarted. 0 is "not known yet": faust then skips the check
+    (the topics are created with the same configured count).
+    """
+    count = snapshot.get(topic)
+    return count or None
+
+
 class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def topic_partitions(self, topic: str) -> int | None:
+        if self._consumer is None:
+            return None
+        return known_partitions(self._consumer._coordinator._metadata_snapshot, topic)
+
     async def _fetch_records(
         self,
         consumer: aiokafka.AIOKafkaConsumer,

@@ -19,9 +19,9 @@ import pytest
 from aiokafka import TopicPartition
 
 from core.retry import RetryPolicy
-from core.settings import Settings
 from streams import kafka
 from streams.partitions import OwnedPartition, PartitionOwner
+from streams.settings import Settings
 from tests.integration.ingest_support import eventually
 
 pytestmark = pytest.mark.integration

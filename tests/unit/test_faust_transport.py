@@ -10,6 +10,7 @@ from collections import OrderedDict
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from aiokafka import TopicPartition
 from aiokafka.consumer.fetcher import Fetcher, FetchResult
 
@@ -118,3 +119,35 @@ async def test_seek_to_committed_leaves_latest_alone() -> None:
     await consumer_thread(fake, reset="latest")._seek_to_committed()
     assert fake.to_beginning == []
     assert fake.seeks == {}
+
+
+def test_a_topic_whose_partitions_are_not_known_yet_is_not_a_mismatch() -> None:
+    """faust checks a table's changelog against its source topic on the first
+    write; a changelog created a moment ago shows 0 partitions in the
+    consumer's metadata, and faust's PartitionsMismatch then killed the dedup
+    agent (duplicates got through). 0 reads as "not known yet"; a real count
+    is passed on, so a real mismatch is still one."""
+    from faust.tables.base import Collection
+
+    from streams.kafka.faust_transport import known_partitions
+
+    snapshot = {"t.ingest": 3, "app-dedup-t-changelog": 0}
+    assert known_partitions(snapshot, "app-dedup-t-changelog") is None
+    assert known_partitions(snapshot, "t.ingest") == 3
+    assert known_partitions(snapshot, "absent") is None
+
+    class _Table:  # what Collection._verify_source_topic_partitions reads
+        changelog_topic_name = "app-dedup-t-changelog"
+        name = "dedup-t"
+        _verified_source_topics_for_partitions: set[str] = set()
+        app = SimpleNamespace(
+            consumer=SimpleNamespace(topic_partitions=lambda t: known_partitions(snapshot, t))
+        )
+
+    Collection._verify_source_topic_partitions(_Table(), "t.ingest")  # type: ignore[arg-type]
+    snapshot["app-dedup-t-changelog"] = 6
+    _Table._verified_source_topics_for_partitions = set()
+    from faust.exceptions import PartitionsMismatch
+
+    with pytest.raises(PartitionsMismatch):
+        Collection._verify_source_topic_partitions(_Table(), "t.ingest")  # type: ignore[arg-type]

@@ -11,7 +11,6 @@ import pytest
 from core.pagination import CursorPaginator, PageRequest
 from core.poll import Cursor, PollStream
 from core.retry import Backoff
-from core.settings import PollSettings
 from streams.offsets.cursors import CursorRecord
 from streams.poll.schedule import (
     MAX_START_SPREAD_S,
@@ -22,6 +21,7 @@ from streams.poll.schedule import (
     plan_for,
     retry_policy,
 )
+from streams.settings import PollSettings
 
 WALL = datetime(2026, 3, 1, 12, 0, 30, tzinfo=UTC)
 NOW = Now(monotonic=1_000.0, wall=WALL)
