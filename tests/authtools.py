@@ -1,4 +1,4 @@
-"""Shared helpers for the auth tests: an injectable clock and a browser stand-in."""
+"""Shared helpers for the auth tests: a browser stand-in and their sandbox."""
 
 from __future__ import annotations
 
@@ -7,16 +7,6 @@ from collections.abc import AsyncIterator
 import httpx
 
 from core.testing import DemoSandbox
-
-
-class Clock:
-    """An injectable epoch clock the test moves by hand."""
-
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def authorize(url: str) -> str:

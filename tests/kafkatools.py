@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -11,6 +9,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from streams import kafka
 from streams.kafka.topics import partitions_of
 from streams.settings import Settings
+from tests.waiting import DeadlinePassed, eventually
 
 
 async def read_topic(
@@ -36,16 +35,27 @@ async def read_topic(
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         records: list[Any] = []
-        deadline = time.monotonic() + timeout
-        while True:
+
+        async def read_to_end() -> list[Any]:
             end = await consumer.end_offsets(tps)
             while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
                 batch = await consumer.getmany(timeout_ms=500)
                 for rs in batch.values():
                     records.extend(rs)
-            if expect is None or len(records) >= expect or time.monotonic() > deadline:
-                return records
-            await asyncio.sleep(0.1)  # allowed: polling interval of a deadline loop
+            return records
+
+        if expect is None:
+            return await read_to_end()
+        try:
+            return await eventually(
+                read_to_end,
+                timeout,
+                until=lambda got: len(got) >= expect,
+                what=f"{expect} records on {topic}",
+                interval=0.1,
+            )
+        except DeadlinePassed:
+            return records  # fewer: the caller's assertion shows which are missing
     finally:
         await consumer.stop()
 
@@ -74,3 +84,13 @@ async def committed_offsets(settings: Settings, topic: str, group: str) -> tuple
         meta.offset for meta in offsets.values() if meta is not None and meta.offset > 0
     )
     return committed, await end_offsets(settings, topic)
+
+
+async def group_state(settings: Settings, group: str) -> tuple[str, int]:
+    """The consumer group's state as its coordinator reports it ("Stable"
+    once every member has its partitions; "Empty", "PreparingRebalance",
+    "CompletingRebalance", "Dead") and how many members it has."""
+    async with kafka.connect(settings, kafka.admin(settings)) as admin:
+        (response,) = await admin.describe_consumer_groups([group])
+    (described,) = response.groups  # error_code, group, state, protocol_type, protocol, members
+    return str(described[2]), len(described[5])

@@ -3,12 +3,10 @@ own topic namespace, a running server, and signed deliveries."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
 
 import orjson
 import pytest
@@ -80,19 +78,6 @@ def stripe_event(event_id: str | None = None, pad: int = 0) -> bytes:
             },
         }
     )
-
-
-async def eventually(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """``tests.conftest.wait_for`` for a condition on a server running in
-    this event loop (a blocking wait would stop the server too)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(0.02)  # allowed: polling interval of a deadline loop
 
 
 def metric(name: str, **labels: str) -> float:

@@ -36,8 +36,9 @@ from streams.commands import build_command
 from streams.kafka.topics import TopicNames, connector_topics, ensure_topics
 from streams.settings import load_settings
 from streams.sink import Sink
-from tests.conftest import wait_for
+from tests.fakeclock import FakeClock
 from tests.kafkatools import read_topic
+from tests.waiting import eventually
 
 API_KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
 PLAIN_SECRET = "correct-horse-battery-staple-42"
@@ -96,10 +97,6 @@ async def sandbox() -> AsyncIterator[LeakySandbox]:
         yield sb
 
 
-async def no_sleep(seconds: float) -> None:
-    return None
-
-
 def client_for(sandbox: DemoSandbox, auth: object, **policy: object) -> ProviderClient:
     return ProviderClient(
         ClientPolicy(
@@ -111,7 +108,7 @@ def client_for(sandbox: DemoSandbox, auth: object, **policy: object) -> Provider
         auth=auth,  # type: ignore[arg-type]
         budgets=BudgetRegistry(),
         metrics=Metrics(CollectorRegistry()),
-        sleep=no_sleep,
+        sleep=FakeClock().sleep,  # retries wait no real time
     )
 
 
@@ -384,8 +381,8 @@ async def test_query_api_key_never_reaches_result_dlq_or_health_through_the_sink
             (result,) = await read_topic(settings, names.results("generic"), expect=1)
             (dead,) = await read_topic(settings, names.dlq(commands), expect=1)
             await producer.send_and_wait(commands, deny.to_json(), key=b"b")
-            # The 401 stops the sink and says why (the shared deadline poll, off the loop).
-            await asyncio.to_thread(wait_for, lambda: not sink.health.ok)
+            # The 401 stops the sink and says why.
+            await eventually(lambda: not sink.health.ok)
     finally:
         sink.stop()
         await task

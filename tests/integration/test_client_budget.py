@@ -17,23 +17,7 @@ from core.observability import Metrics
 from core.ratelimit import BudgetRegistry, RatePolicy
 from core.retry import RetryPolicy
 from core.testing import DemoSandbox
-
-
-class VirtualTime:
-    """Clocks that move only when the client sleeps (budget waits, backoff)."""
-
-    def __init__(self) -> None:
-        self.now = 500.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return 1_800_000_000.0 + self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
-        await asyncio.sleep(0)
+from tests.fakeclock import EPOCH, FakeClock
 
 
 @dataclass
@@ -48,7 +32,7 @@ class Sent:
 class RecordingTransport(httpx.AsyncBaseTransport):
     """The network boundary: records the virtual time of every physical request."""
 
-    def __init__(self, vt: VirtualTime) -> None:
+    def __init__(self, vt: FakeClock) -> None:
         self.inner = httpx.AsyncHTTPTransport()
         self.vt = vt
         self.log: list[Sent] = []
@@ -83,9 +67,9 @@ def max_in_window(times: list[float], window: float = 1.0) -> int:
 
 
 async def test_429_storm_never_exceeds_the_budget(sandbox: DemoSandbox) -> None:
-    vt = VirtualTime()
+    vt = FakeClock(500.0, wall_at_start=EPOCH + 500.0)
     transport = RecordingTransport(vt)
-    budgets = BudgetRegistry(clock=vt.clock, wall=vt.wall, sleep=vt.sleep)
+    budgets = BudgetRegistry(clock=vt, wall=vt.wall, sleep=vt.sleep)
     rate, retry_after = 20.0, 2
     client = ProviderClient(
         ClientPolicy(
@@ -99,7 +83,7 @@ async def test_429_storm_never_exceeds_the_budget(sandbox: DemoSandbox) -> None:
         metrics=Metrics(CollectorRegistry()),
         transport=transport,
         sleep=vt.sleep,
-        clock=vt.clock,
+        clock=vt,
     )
     sandbox.throttle_next(30, retry_after=retry_after)
     async with client:

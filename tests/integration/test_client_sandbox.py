@@ -19,6 +19,7 @@ from core.observability import Metrics
 from core.ratelimit import BudgetRegistry
 from core.retry import RetryPolicy
 from core.testing import DemoSandbox
+from tests.fakeclock import FakeClock
 
 
 class RedirectingSandbox(DemoSandbox):
@@ -37,18 +38,6 @@ class RedirectingSandbox(DemoSandbox):
         router.add_post("/api/{code}", ok_false)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-async def no_sleep(seconds: float) -> None:
-    return None
-
-
 @pytest.fixture
 async def sandbox() -> AsyncIterator[RedirectingSandbox]:
     async with RedirectingSandbox() as sb:
@@ -61,13 +50,13 @@ def registry() -> CollectorRegistry:
 
 
 @pytest.fixture
-def breaker_clock() -> Clock:
-    return Clock()
+def breaker_clock() -> FakeClock:
+    return FakeClock(0.0)
 
 
 @pytest.fixture
 async def make_client(
-    sandbox: RedirectingSandbox, registry: CollectorRegistry, breaker_clock: Clock
+    sandbox: RedirectingSandbox, registry: CollectorRegistry, breaker_clock: FakeClock
 ) -> AsyncIterator[Callable[..., ProviderClient]]:
     clients: list[ProviderClient] = []
     metrics = Metrics(registry)
@@ -81,7 +70,7 @@ async def make_client(
             budgets=BudgetRegistry(),
             breakers=breakers,
             metrics=metrics,
-            sleep=no_sleep,
+            sleep=FakeClock().sleep,  # retries wait no real time
         )
         clients.append(client)
         return client
@@ -181,7 +170,7 @@ async def test_connection_refused_is_retried_even_for_post(sandbox: DemoSandbox)
             breaker=None,
         ),
         budgets=BudgetRegistry(),
-        sleep=no_sleep,
+        sleep=FakeClock().sleep,  # retries wait no real time
     )
     async with client:
         with pytest.raises(e.NetworkError) as info:
@@ -263,7 +252,7 @@ async def test_redirects_only_when_allowed(make_client: Callable[..., ProviderCl
 
 
 async def test_breaker_opens_and_recovers(
-    sandbox: DemoSandbox, make_client: Callable[..., ProviderClient], breaker_clock: Clock
+    sandbox: DemoSandbox, make_client: Callable[..., ProviderClient], breaker_clock: FakeClock
 ) -> None:
     client = make_client(
         retry=RetryPolicy(attempts=1),
@@ -290,14 +279,8 @@ async def test_breaker_opens_and_recovers(
 
 
 async def test_open_breaker_is_waited_out_within_the_deadline(
-    sandbox: DemoSandbox, breaker_clock: Clock
+    sandbox: DemoSandbox, breaker_clock: FakeClock
 ) -> None:
-    waited: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        waited.append(seconds)
-        breaker_clock.now += seconds
-
     client = ProviderClient(
         ClientPolicy(
             connector="demo",
@@ -307,14 +290,14 @@ async def test_open_breaker_is_waited_out_within_the_deadline(
         ),
         budgets=BudgetRegistry(),
         breakers=BreakerRegistry(clock=breaker_clock, metrics=Metrics(CollectorRegistry())),
-        sleep=sleep,
+        sleep=breaker_clock.sleep,
         clock=breaker_clock,
     )
     async with client:
         sandbox.fail_next(1, status=500)
         resp = await client.get("/echo")
     assert resp.attempts == 3  # 500, circuit open (wait ~5 s), probe succeeds
-    assert 4 <= waited[-1] <= 5
+    assert 4 <= breaker_clock.sleeps[-1] <= 5
 
 
 @pytest.mark.parametrize(

@@ -22,22 +22,8 @@ from connectors.stripe import StripeSettings
 from core import errors as e
 from core.apicall import COMMAND_ID_HEADER
 from core.testing.commands import CommandRunner
-
-
-class FakeClock:
-    """Monotonic time that moves only when someone sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
+from tests.fakeclock import FakeClock
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -95,11 +81,8 @@ async def test_stripe_concurrent_same_key_is_409(stripe: tuple[Any, CommandRunne
     sb, r = stripe
     sb.hold()
     first = asyncio.create_task(r.run("customers.create", {"email": "a@example.com"}, "k-3"))
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5
-    while sb.side_effects("k-3") == 0:  # claimed, waiting before its handler
-        assert loop.time() < deadline, "the first request never claimed its key"
-        await asyncio.sleep(0.005)  # allowed: polling interval of a deadline loop
+    # claimed, waiting before its handler
+    await eventually(lambda: sb.side_effects("k-3"), 5, what="the first request claiming k-3")
     headers = {"Authorization": "Bearer sk_test_sandbox", "Idempotency-Key": "k-3"}
     async with httpx.AsyncClient(base_url=sb.url) as raw:
         concurrent = await raw.post(

@@ -10,7 +10,6 @@ takes its partitions:
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 import sys
@@ -25,8 +24,9 @@ from core.envelopes import Event
 from streams import kafka
 from streams.kafka.topics import TopicNames, connector_topics, ensure_topics
 from streams.settings import Settings, load_settings
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port
 from tests.kafkatools import read_topic
+from tests.waiting import eventually, eventually_sync
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +69,7 @@ def workers(env: dict[str, str], tmp_path: Path) -> Iterator[list[subprocess.Pop
         )
     try:
         for port, proc in zip(ports, procs, strict=True):
-            wait_for(lambda p=port, q=proc: healthy(p) or q.poll() is not None, 90)
+            eventually_sync(lambda p=port, q=proc: healthy(p) or q.poll() is not None, 90)
             assert proc.poll() is None
         yield procs
     finally:
@@ -99,14 +99,13 @@ async def wait_until_consumed(settings: Settings, topic: str, group: str) -> Non
     """Poll until the group's committed offsets reach the topic's end."""
     from tests.kafkatools import committed_offsets
 
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 120
-    while True:
-        committed, end = await committed_offsets(settings, topic, group)
-        if committed == end:
-            return
-        assert loop.time() < deadline, f"group {group} stuck at {committed} of {end}"
-        await asyncio.sleep(0.2)  # allowed: polling interval of a deadline loop
+    await eventually(
+        lambda: committed_offsets(settings, topic, group),
+        120,
+        until=lambda offsets: offsets[0] == offsets[1],
+        what=f"group {group}'s commits (committed, end) reaching the end of {topic}",
+        interval=0.2,
+    )
 
 
 async def committed_by_partition(settings: Settings, topic: str, group: str) -> dict[int, int]:

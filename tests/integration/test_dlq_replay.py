@@ -32,6 +32,7 @@ from streams.dlq import (
 from streams.kafka.topics import TopicSpec, ensure_topics
 from streams.settings import Settings
 from tests.dlqtools import NOW, SWITCHBOARD, Seeded, cli_run, err, records_of, sb, seed
+from tests.fakeclock import FakeClock
 from tests.kafkatools import end_offsets
 
 pytestmark = pytest.mark.integration
@@ -150,22 +151,17 @@ def test_one_run_never_replays_a_record_twice(seeded: Seeded) -> None:
 
 
 def test_the_rate_paces_through_the_injected_clock(seeded: Seeded) -> None:
-    now = [0.0]
-    waits: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        waits.append(seconds)
-        now[0] += seconds
+    clock = FakeClock(0.0)
 
     async def go() -> ReplayReport:
         records = [r async for r in read_dlq(seeded.settings, [seeded.commands_dlq])]
         plan = await plan_replay(seeded.settings, records, to=seeded.other)
-        return await replay(seeded.settings, plan, rate=2.0, sleep=fake_sleep, clock=lambda: now[0])
+        return await replay(seeded.settings, plan, rate=2.0, sleep=clock.sleep, clock=clock)
 
     report = asyncio.run(go())
     assert report.replayed == 3
     assert report.by_destination == {seeded.other: 3}
-    assert sum(waits) == pytest.approx(1.0)  # at 2/s the 2nd and 3rd wait 0.5 s each
+    assert sum(clock.sleeps) == pytest.approx(1.0)  # at 2/s the 2nd and 3rd wait 0.5 s each
     assert len(records_of(seeded.settings, seeded.other)) == 3
 
 

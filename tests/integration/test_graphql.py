@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ from core.observability import Metrics
 from core.ratelimit import BudgetRegistry, RatePolicy
 from core.retry import RetryPolicy
 from core.testing import Sandbox
+from tests.fakeclock import FakeClock
 
 
 class GraphQLSandbox(Sandbox):
@@ -66,15 +66,12 @@ async def sandbox() -> AsyncIterator[GraphQLSandbox]:
         yield sb
 
 
-async def no_sleep(seconds: float) -> None:
-    await asyncio.sleep(0)
-
-
 @pytest.fixture
 async def gql(sandbox: GraphQLSandbox) -> AsyncIterator[Callable[..., GraphQLClient]]:
     clients: list[ProviderClient] = []
 
     def make(**kwargs: Any) -> GraphQLClient:
+        clock = FakeClock()
         client = ProviderClient(
             ClientPolicy(
                 connector="shopify",
@@ -82,9 +79,9 @@ async def gql(sandbox: GraphQLSandbox) -> AsyncIterator[Callable[..., GraphQLCli
                 retry=RetryPolicy(backoff=False, attempts=3),
                 rate=RatePolicy(rate=1000),
             ),
-            budgets=BudgetRegistry(sleep=no_sleep),
+            budgets=BudgetRegistry(clock=clock, sleep=clock.sleep),  # waits take no time
             metrics=Metrics(CollectorRegistry()),
-            sleep=no_sleep,
+            sleep=clock.sleep,
         )
         clients.append(client)
         return GraphQLClient(client, **kwargs)
@@ -181,10 +178,9 @@ async def test_throttled_query_waits_for_cost_and_retries(
     assert len(sandbox.documents) == 2
     budget = client.client.budget
     assert budget is not None
-    # The points bucket now mirrors the sandbox: 5 available, 50/s restore.
-    assert budget._points is not None
-    assert budget._points.capacity == 1000
-    assert budget._points.rate == 50
+    # The points bucket now mirrors the sandbox: 5 available, 50/s restore, 1000 at most.
+    assert await budget.acquire_points(55) == pytest.approx(1.0)  # 50 missing at 50/s
+    assert await budget.acquire_points(5000) == pytest.approx(20.0)  # empty to full: 1000
 
 
 async def test_mutation_without_key_is_not_retried_with_key_it_is(

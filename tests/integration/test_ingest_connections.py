@@ -20,7 +20,6 @@ from streams.settings import Settings
 from streams.worker.http_server import WorkerHttpServer
 from tests.integration.ingest_support import (
     STRIPE_SECRET,
-    eventually,
     ingest_settings,
     metric,
     running_server,
@@ -28,6 +27,7 @@ from tests.integration.ingest_support import (
 )
 from tests.kafkatools import end_offsets
 from tests.rawhttp import exchange, read_reply, request_head
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +88,7 @@ async def test_a_connection_that_trickles_its_headers_is_closed(make_server: Mak
         async def trickle() -> None:  # the slowloris: a header byte every 50 ms
             for _ in range(10_000):
                 writer.write(b"X")
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.05)  # stimulus: one byte every 50 ms
 
         task = asyncio.create_task(trickle())
         try:

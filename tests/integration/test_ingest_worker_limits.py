@@ -20,8 +20,9 @@ import orjson
 import pytest
 
 from core.testing.signing import sign_stripe
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port
 from tests.integration.ingest_support import STRIPE_SECRET, stripe_event
+from tests.waiting import eventually_sync
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +56,7 @@ def worker(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[
             preexec_fn=_limit_files,
         )
     try:
-        wait_for(lambda: _healthy(port) or proc.poll() is not None, 90)
+        eventually_sync(lambda: _healthy(port) or proc.poll() is not None, 90)
         assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
         yield port, log
     finally:
@@ -106,7 +107,7 @@ def test_held_sockets_under_a_small_files_limit_do_not_keep_a_delivery_out(
             sock.settimeout(0.05)
         # each held socket is closed by the server: evicted at the cap, or
         # cut off by the 2 s header timeout
-        wait_for(lambda: all(_closed_by_server(s) for s in held if s.fileno() >= 0), 60)
+        eventually_sync(lambda: all(_closed_by_server(s) for s in held if s.fileno() >= 0), 60)
     finally:
         for sock in held:
             sock.close()

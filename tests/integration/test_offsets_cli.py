@@ -38,6 +38,7 @@ from streams.poll import Poller, PollTarget
 from streams.settings import Settings, load_settings
 from tests.dlqtools import SWITCHBOARD, sb
 from tests.kafkatools import end_offsets, read_topic
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -326,29 +327,20 @@ def items_stream() -> PollStream:
     )
 
 
-async def until(condition: Callable[[], Any], timeout: float = 8.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not (value := condition()):
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)  # allowed: polling interval of a deadline loop
-    return value
-
-
 async def latest(settings: Settings) -> CursorRecord | None:
     records = [r for r in await read_topic(settings, cursors(settings)) if r.key == SID.encode()]
     return CursorRecord.from_json(records[-1].value) if records else None
 
 
 async def until_stored(settings: Settings, check: Callable[[CursorRecord], bool]) -> CursorRecord:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 8.0
-    while True:
-        record = await latest(settings)
-        if record is not None and check(record):
-            return record
-        assert loop.time() < deadline, f"cursor record not as expected in time: {record}"
-        await asyncio.sleep(0.05)  # allowed: polling interval of a deadline loop
+    record = await eventually(
+        lambda: latest(settings),
+        8,
+        until=lambda r: r is not None and check(r),
+        what="the stream's stored cursor record",
+    )
+    assert record is not None
+    return record
 
 
 async def test_a_running_poller_applies_set_and_reset_and_echoes_them(
@@ -389,7 +381,7 @@ async def test_a_running_poller_applies_set_and_reset_and_echoes_them(
             echo = await applied("set", SID, "--mark", "10")
             assert echo.cursor == Cursor(10)
             # the stream re-polls from the new mark
-            await until(lambda: requests()[-1].get("after") == "10")
+            await eventually(lambda: requests()[-1].get("after") == "10", 8)
             listed = await asyncio.to_thread(sb, "offsets", "list")
             row = rows(listed.stdout)[SID].split()
             assert row[1:3] == ["reset", "10"]
@@ -402,7 +394,7 @@ async def test_a_running_poller_applies_set_and_reset_and_echoes_them(
             assert echo.cursor == Cursor()
             assert echo.backfill == datetime(2026, 1, 1, tzinfo=UTC)
             # the stream re-reads from the backfill date
-            await until(lambda: requests()[-1].get("since") == "2026-01-01T00:00:00+00:00")
+            await eventually(lambda: requests()[-1].get("since") == "2026-01-01T00:00:00+00:00", 8)
         finally:
             sandbox.release()
             poller.stop()

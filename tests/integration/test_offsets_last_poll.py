@@ -30,8 +30,8 @@ from tests.integration.test_poller import (  # noqa: F401 - fixtures
     items_stream,
     sandbox,
     target,
-    wait_for,
 )
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +57,7 @@ async def test_a_failure_after_the_last_page_is_shown_apart_from_it(
             records = await cursor_records(env)
             return records[-1] if records[-1].status == "failed" else None
 
-        record = await wait_for(failed)
+        record = await eventually(failed)
 
     assert record.polled_at == LAST_PAGE_AT  # the last good page is still that one
     assert record.failed_at is not None

@@ -22,7 +22,7 @@ from core.retry import RetryPolicy
 from streams import kafka
 from streams.partitions import OwnedPartition, PartitionOwner
 from streams.settings import Settings
-from tests.integration.ingest_support import eventually
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

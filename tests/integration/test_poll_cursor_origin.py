@@ -32,8 +32,9 @@ from streams.offsets.cursors import CursorRecord, partition_for
 from streams.poll import Poller, PollTarget
 from streams.settings import Settings
 from tests.conftest import run_async
-from tests.integration.test_poller import Running, wait_for
+from tests.integration.test_poller import Running
 from tests.kafkatools import read_topic
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -144,7 +145,7 @@ async def test_the_poller_refuses_a_stored_foreign_cursor_and_reports_it(
             records = await stored(env)
             return records[-1] if records[-1].status == "failed" else None
 
-        record = await wait_for(failed)
+        record = await eventually(failed)
         ok, detail = poller.health()[f"poll:{STREAM_ID}"]
     assert attacker.requests == []  # no request, no Authorization header
     assert stripe.requests == []

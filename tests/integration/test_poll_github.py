@@ -22,6 +22,7 @@ from connectors.github._webhook import normalize
 from core.client import ProviderClient
 from core.poll import Cursor, PaginationError, PolledPage, PollStream, poll_run
 from core.ratelimit import BudgetRegistry
+from tests.fakeclock import FakeClock
 
 REPO = "octo/demo"
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -37,7 +38,7 @@ class GitHub:
     client: ProviderClient
     issues: PollStream
     events: PollStream
-    now: list[float]
+    clock: FakeClock
 
     async def run(self, stream: PollStream, cursor: Cursor, **kw: Any) -> list[PolledPage]:
         return [page async for page in poll_run(stream, self.client, cursor, **kw)]
@@ -60,8 +61,8 @@ class GitHub:
 @pytest.fixture
 async def gh() -> AsyncIterator[GitHub]:
     connector = connectors.get("github")
-    now = [T0.timestamp()]
-    async with GitHubSandbox(wall_clock=lambda: now[0]) as sb:
+    clock = FakeClock(T0.timestamp())
+    async with GitHubSandbox(wall_clock=clock) as sb:
         section = GitHubSettings(
             token="ghp_sandbox", base_url=sb.url, rate=1000, poll_repos=[REPO], poll_lookback_s=60
         )
@@ -69,7 +70,7 @@ async def gh() -> AsyncIterator[GitHub]:
         assert connector.api is not None
         issues, events = connector.polls(section)
         async with connector.api(section).client(budgets=BudgetRegistry()) as client:
-            yield GitHub(sb, client, issues, events, now)
+            yield GitHub(sb, client, issues, events, clock)
 
 
 def ids(pages: list[PolledPage]) -> list[str]:
@@ -96,7 +97,7 @@ async def test_issues_full_run_reads_every_issue_once_by_update_time(gh: GitHub)
     older = gh.sb.add_issues(REPO, 120, at=T0 - timedelta(hours=2))
     newer = gh.sb.add_issues(REPO, 120, at=T0 - timedelta(hours=1))
     made = await gh.client.post(f"/repos/{REPO}/issues", json={"title": "from a command"})
-    gh.now[0] += 60
+    gh.clock.now += 60
     number = made.data["number"]
     await gh.client.post(f"/repos/{REPO}/issues/{number}/comments", json={"body": "hi"})
     await gh.client.post(f"/repos/{REPO}/issues/5/labels", json={"labels": ["bug"]})

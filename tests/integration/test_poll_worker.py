@@ -29,8 +29,9 @@ from core.envelopes import Event
 from streams.kafka.topics import TopicNames, connector_topics, ensure_topics, shared_topics
 from streams.offsets.cursors import CursorRecord
 from streams.settings import Settings, load_settings
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port
 from tests.kafkatools import committed_offsets, read_topic
+from tests.waiting import eventually_sync
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +59,7 @@ class Rig:
             stderr=subprocess.STDOUT,
         )
         self.procs.append((proc, port))
-        wait_for(lambda: _healthz(port) is not None or proc.poll() is not None, 90)
+        eventually_sync(lambda: _healthz(port) is not None or proc.poll() is not None, 90)
         assert proc.poll() is None, self.log(n)
         return proc, port
 
@@ -152,7 +153,9 @@ def test_a_poll_worker_killed_between_pages_leaves_no_gap(rig: Rig) -> None:
     rig.start("dedup")
     victim, _ = rig.start("poll")
     # Kill it once it has stored a few pages of its run (and is fetching more).
-    wait_for(lambda: (c := rig.cursor()) is not None and c.cursor.in_run and c.pages >= 5, 60)
+    eventually_sync(
+        lambda: (c := rig.cursor()) is not None and c.cursor.in_run and c.pages >= 5, 60
+    )
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     stored = rig.cursor()
@@ -165,13 +168,13 @@ def test_a_poll_worker_killed_between_pages_leaves_no_gap(rig: Rig) -> None:
         c = rig.cursor()
         return c is not None and not c.cursor.in_run and c.cursor.mark is not None
 
-    wait_for(finished, 90)
+    eventually_sync(finished, 90)
     ids = rig.ingest_ids()
     expected = {e["id"] for e in rig.sandbox.events()}
     assert set(ids) == expected, "a polled event is missing: a page was skipped"
     repeated = sum(n - 1 for n in Counter(ids).values())
     assert repeated <= PAGE, f"{repeated} events polled twice: more than one page"
-    wait_for(rig.dedup_caught_up, 60)
+    eventually_sync(rig.dedup_caught_up, 60)
     events = rig.events()
     assert Counter(e.id for e in events) == Counter(expected), "dedup let a duplicate through"
 
@@ -198,12 +201,12 @@ def test_webhook_and_poll_give_one_event_and_reset_rereads_cleanly(rig: Rig) -> 
         events = [e for e in rig.events() if e.id in ids]
         return events if {e.id for e in events} == ids else None
 
-    events = wait_for(settled, 60)
+    events = eventually_sync(settled, 60)
     by_id = {e.id: e for e in events}
     assert by_id[missed].delivery == "poll"  # recovered by the poll
     # Every id was both delivered and polled (the poll reads the whole feed).
-    wait_for(lambda: Counter(rig.ingest_ids()).get(sent[0]["id"], 0) >= 2, 30)
-    wait_for(rig.dedup_caught_up, 60)
+    eventually_sync(lambda: Counter(rig.ingest_ids()).get(sent[0]["id"], 0) >= 2, 30)
+    eventually_sync(rig.dedup_caught_up, 60)
     assert Counter(e.id for e in rig.events()) == Counter(ids)
 
     before = len(rig.ingest_ids())
@@ -217,6 +220,6 @@ def test_webhook_and_poll_give_one_event_and_reset_rereads_cleanly(rig: Rig) -> 
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "applied by" in result.stdout + result.stderr
-    wait_for(lambda: len(rig.ingest_ids()) >= before + len(sent), 60)  # read again
-    wait_for(rig.dedup_caught_up, 60)
+    eventually_sync(lambda: len(rig.ingest_ids()) >= before + len(sent), 60)  # read again
+    eventually_sync(rig.dedup_caught_up, 60)
     assert Counter(e.id for e in rig.events()) == Counter(ids), "the re-read leaked duplicates"

@@ -32,6 +32,7 @@ from streams.offsets.cursors import CursorRecord, partition_for
 from streams.poll import Poller, PollTarget
 from streams.settings import Settings
 from tests.kafkatools import read_topic
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -97,17 +98,6 @@ async def cursor_records(settings: Settings) -> list[CursorRecord]:
     return [CursorRecord.from_json(r.value) for r in records if r.key == STREAM_ID.encode()]
 
 
-async def wait_for(condition: Any, timeout: float = 30.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await condition()
-        if value:
-            return value
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.1)  # allowed: polling interval of a deadline loop
-
-
 class Running:
     def __init__(self, poller: Poller) -> None:
         self.poller = poller
@@ -139,7 +129,7 @@ async def test_a_poll_produces_every_record_and_stores_a_cursor_per_page(
             records = await cursor_records(env)
             return records if records and not records[-1].cursor.in_run else []
 
-        records = await wait_for(finished)
+        records = await eventually(finished)
     assert sorted(ids) == sorted(f"item-{i}" for i in range(1, ITEMS + 1))
     assert len(ids) == ITEMS
     assert [r.pages for r in records] == list(range(1, 11))
@@ -170,7 +160,7 @@ async def test_a_stored_mid_run_cursor_resumes_at_the_next_page(
             records = await cursor_records(env)
             return records[-1].cursor.mark == ITEMS and not records[-1].cursor.in_run
 
-        await wait_for(finished)
+        await eventually(finished)
     assert sorted(ids) == sorted(f"item-{i}" for i in range(41, ITEMS + 1))
     assert len(ids) == ITEMS - 40  # no page before the stored cursor was polled again
 
@@ -196,7 +186,7 @@ async def test_a_repeated_page_token_stops_the_stream_with_an_error(
             records = await cursor_records(env)
             return records[-1] if records and records[-1].status == "failed" else None
 
-        record = await wait_for(failed)
+        record = await eventually(failed)
         assert "already fetched" in (record.error or "")
         health = poller.health()[f"poll:{STREAM_ID}"]
         assert health[0] is False
@@ -214,7 +204,7 @@ async def test_429s_slow_the_poll_and_lose_nothing(env: Settings, sandbox: DemoS
             records = await cursor_records(env)
             return bool(records) and records[-1].cursor.mark == ITEMS
 
-        await wait_for(done)
+        await eventually(done)
         statuses = {r.status for r in await cursor_records(env)}
     assert sorted(set(ids)) == sorted(f"item-{i}" for i in range(1, ITEMS + 1))
     assert "throttled" in statuses  # the run stopped and was tried again later
@@ -242,7 +232,7 @@ async def test_a_cli_change_is_applied_between_pages_and_echoed(
                 r.origin == "poller" and r.request == "r1" for r in await cursor_records(env)
             )
 
-        await wait_for(echoed)
+        await eventually(echoed)
         # The reset cursor has no mark: the stream reads everything again.
         ids = await ingest_ids(env, expect=2 * ITEMS)
     assert len(ids) == 2 * ITEMS
@@ -288,12 +278,12 @@ async def test_streams_moving_between_two_pollers_are_not_polled_again(
         return bool(first.owned()) and bool(second.owned())
 
     async with Running(first):
-        await wait_for(first_owns_all)
-        await wait_for(settled)
+        await eventually(first_owns_all)
+        await eventually(settled)
         async with Running(second):
-            await wait_for(split)
+            await eventually(split)
             assert set(first.owned()) | set(second.owned()) == ids
             assert not set(first.owned()) & set(second.owned())
-        await wait_for(first_owns_all)  # the second left: its streams came back
+        await eventually(first_owns_all)  # the second left: its streams came back
     polled = Counter(await ingest_ids(env))
     assert polled == Counter({f"item-{i}": len(names) for i in range(1, ITEMS + 1)})

@@ -30,7 +30,9 @@ from streams.commands import (
 )
 from streams.kafka.topics import TopicNames, connector_topics, ensure_topics, partitions_of
 from streams.settings import Settings, load_settings
+from tests.integration.test_sink import sink_ready
 from tests.kafkatools import read_topic
+from tests.waiting import eventually
 
 SWITCHBOARD = str(Path(sys.executable).parent / "switchboard")
 CREATE = "stripe.customers.create"
@@ -91,12 +93,17 @@ class StandInSink:
 
     async def read(self, count: int, timeout: float = 30.0) -> list[tuple[int, Command]]:
         """The next ``count`` commands as (partition, command), within ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while len(self.seen) < count:
-            assert time.monotonic() < deadline, f"{len(self.seen)}/{count} commands read"
-            batches = await self._consumer.getmany(timeout_ms=200)
-            for tp, records in batches.items():
-                self.seen += [(tp.partition, Command.from_json(r.value)) for r in records]
+
+        async def fetch() -> int:
+            if len(self.seen) < count:
+                batches = await self._consumer.getmany(timeout_ms=200)
+                for tp, records in batches.items():
+                    self.seen += [(tp.partition, Command.from_json(r.value)) for r in records]
+            return len(self.seen)
+
+        await eventually(
+            fetch, timeout, until=lambda n: n >= count, what=f"{count} commands", interval=0
+        )
         taken, self.seen = self.seen[:count], self.seen[count:]
         return taken
 
@@ -396,12 +403,7 @@ async def test_with_the_real_sink_and_the_stripe_sandbox(
         sink = Sink(settings, stripe, stripe.api(settings.section("stripe")))
         sink_task = asyncio.create_task(sink.run())
         try:
-            # Ready once it owns the partitions (as tests/integration/test_sink.py waits).
-            deadline = time.monotonic() + 30
-            while not (sink.started.is_set() and sink._parts):
-                assert not sink_task.done(), sink_task.result()
-                assert time.monotonic() < deadline, "sink not ready in 30 s"
-                await asyncio.sleep(0.05)  # allowed: polling interval of a deadline loop
+            await eventually(lambda: sink_ready(sink, sink_task), 30)
             async with CommandClient(settings) as client:
                 created, missing = await asyncio.gather(
                     client.send_and_wait(CREATE, {"email": "ada@example.com"}, timeout=60),

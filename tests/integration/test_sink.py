@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,19 +30,13 @@ from streams.commands import build_command
 from streams.kafka.topics import TopicNames, TopicSpec, connector_topics, ensure_topics
 from streams.settings import Settings, load_settings
 from streams.sink import SOURCE_OFFSET_HEADER, Sink
-from tests.kafkatools import committed_offsets, read_topic
+from tests.integration.ingest_support import metric
+from tests.kafkatools import committed_offsets, group_state, read_topic
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
 SWITCHBOARD = str(Path(sys.executable).parent / "switchboard")
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(0.1)  # allowed: polling interval of a deadline loop
 
 
 class SinkRig:
@@ -68,7 +61,7 @@ class SinkRig:
         task = asyncio.create_task(sink.run())
         self.sinks.append((sink, task))
         if wait:
-            await eventually(lambda: _ready(sink, task), 30)
+            await eventually(lambda: sink_ready(sink, task), 30)
         return sink
 
     async def stop_sinks(self) -> None:
@@ -94,10 +87,14 @@ class SinkRig:
         return out
 
 
-async def _ready(sink: Sink, task: asyncio.Task[None]) -> bool:
+async def sink_ready(sink: Sink, task: asyncio.Task[None]) -> bool:
+    """Consuming, and its group is stable: its partitions are assigned."""
     if task.done():
         task.result()  # raise what stopped it
-    return sink.started.is_set() and bool(sink._parts)
+    if not sink.started.is_set():
+        return False
+    state, members = await group_state(sink.settings, sink.group_id)
+    return state == "Stable" and members > 0
 
 
 @pytest.fixture
@@ -184,11 +181,12 @@ async def test_every_command_gets_one_result_and_one_side_effect(stripe_rig: Sin
 async def _committed_all(rig: SinkRig) -> None:
     group = f"{rig.settings.kafka.topic_prefix}switchboard-sink-{rig.connector}"
 
-    async def done() -> bool:
-        committed, end = await committed_offsets(rig.settings, rig.commands, group)
-        return committed == end
-
-    await eventually(done, 30)
+    await eventually(
+        lambda: committed_offsets(rig.settings, rig.commands, group),
+        30,
+        until=lambda offsets: offsets[0] == offsets[1],
+        what=f"{group}'s commits (committed, end) reaching the end of {rig.commands}",
+    )
 
 
 async def test_same_key_runs_in_order_while_keys_run_concurrently(stripe_rig: SinkRig) -> None:
@@ -369,14 +367,18 @@ async def test_provider_outage_pauses_the_sink_and_dead_letters_nothing(
     its partitions; after the outage every command succeeds, none is in the
     DLQ. (Without the hold, each command's retries would run out in ~8 s.)"""
     rig = stripe_rig
-    sink = await rig.start_sink()
+    await rig.start_sink()
+    opened = breaker_openings()
     rig.sandbox.outage(503, seconds=30)
     commands = [customer(i) for i in range(100)]
     for i, command in enumerate(commands):
         await rig.send(command, key=f"cus_{i % 10}")
 
-    async def paused() -> bool:
-        return sink._paused and sink._held > 0
+    def paused() -> bool:  # the breaker opened, the sink holds its commands and paused
+        return (
+            breaker_openings() > opened
+            and metric("switchboard_sink_paused", connector="stripe") == 1
+        )
 
     await eventually(paused, 60)
     outage_requests = len(rig.sandbox.requests)
@@ -388,6 +390,13 @@ async def test_provider_outage_pauses_the_sink_and_dead_letters_nothing(
     # The breaker kept the outage from being hammered: far fewer calls than
     # 100 commands x 5 attempts.
     assert outage_requests < 100
+
+
+def breaker_openings() -> float:
+    """How often the Stripe breaker opened, for the sandbox's host (all sinks of this process)."""
+    return metric(
+        "switchboard_breaker_transitions_total", connector="stripe", host="127.0.0.1", state="open"
+    )
 
 
 async def test_auth_failure_stops_the_sink_and_dead_letters_nothing(stripe_rig: SinkRig) -> None:

@@ -28,8 +28,9 @@ from streams import kafka
 from streams.commands import build_command
 from streams.kafka.topics import TopicNames, connector_topics, ensure_topics
 from streams.settings import Settings, load_settings
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port
 from tests.kafkatools import read_topic
+from tests.waiting import eventually_sync
 
 pytestmark = pytest.mark.integration
 
@@ -141,7 +142,7 @@ def kill_mid_batch(
 ) -> None:
     """SIGKILL ``victim`` once it has answered some commands and has calls in flight."""
     results = TopicNames.from_settings(settings).results(sandbox.name)
-    wait_for(lambda: len(results_of(settings, results)) >= 200, 90)
+    eventually_sync(lambda: len(results_of(settings, results)) >= 200, 90)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
 
@@ -151,7 +152,7 @@ def assert_exactly_once(
 ) -> dict[str, list[Result]]:
     topic = TopicNames.from_settings(settings).results(sandbox.name)
     ids = {c.id for _, c in commands}
-    wait_for(lambda: ids <= set(results_of(settings, topic)), 120)
+    eventually_sync(lambda: ids <= set(results_of(settings, topic)), 120)
     results = results_of(settings, topic)
     assert set(results) == ids
     twice = {cid: len(rs) for cid, rs in results.items() if len(rs) != 1}
@@ -186,7 +187,9 @@ def test_two_workers_one_killed_every_command_once(rig: Any) -> None:
     commands = stripe_commands(2000, keys=400)
     a = workers.start()
     workers.start()
-    wait_for(lambda: workers.log(0).count("assigned") and workers.log(1).count("assigned"), 90)
+    eventually_sync(
+        lambda: workers.log(0).count("assigned") and workers.log(1).count("assigned"), 90
+    )
     produce(settings, TopicNames.from_settings(settings).commands("stripe"), commands)
     kill_mid_batch(settings, sandbox, workers, a)
     results = assert_exactly_once(settings, sandbox, commands)

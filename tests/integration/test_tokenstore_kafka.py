@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 
@@ -14,8 +13,9 @@ from pydantic import SecretStr
 from core.auth import OAuthToken, RefreshTokenAuth, TokenCipher, generate_key
 from core.testing import DemoSandbox
 from streams import kafka
-from streams.kafka.tokenstore import KafkaTokenStore
 from streams.settings import Settings
+from streams.tokenstore import KafkaTokenStore
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -31,16 +31,6 @@ def token(access: str = ACCESS, refresh: str = "rt_kafka_secret_refresh") -> OAu
 @pytest.fixture
 def topic() -> str:
     return f"test.tokens.{uuid.uuid4().hex[:10]}"
-
-
-async def eventually(check: object, timeout: float = 15.0) -> None:
-    """Await ``check()`` until it is truthy or the deadline passes (no fixed sleeps)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():  # type: ignore[operator]
-        if loop.time() > deadline:
-            raise AssertionError(f"not true within {timeout} s")
-        await asyncio.sleep(0.05)  # allowed: polling interval of a deadline loop
 
 
 async def test_round_trip_reload_and_tombstone(settings: Settings, topic: str) -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port
+from tests.waiting import eventually_sync
 
 pytestmark = pytest.mark.integration
 
@@ -45,12 +46,12 @@ def test_worker_serves_health_and_creates_topics(
         text=True,
     )
     try:
-        wait_for(
+        eventually_sync(
             lambda: get(f"http://127.0.0.1:{port}/healthz") == 200 or proc.poll() is not None, 90
         )
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         # ready once faust restored the dedup tables (after /healthz answers)
-        wait_for(lambda: get(f"http://127.0.0.1:{port}/readyz") == 200, 90)
+        eventually_sync(lambda: get(f"http://127.0.0.1:{port}/readyz") == 200, 90)
         listed = subprocess.run(
             [SWITCHBOARD, "topics", "list"], env=env, capture_output=True, text=True, check=True
         ).stdout.split()
@@ -109,7 +110,7 @@ def test_ingest_only_worker_accepts_signed_webhooks_without_faust(
         text=True,
     )
     try:
-        wait_for(
+        eventually_sync(
             lambda: get(f"http://127.0.0.1:{port}/healthz") == 200 or proc.poll() is not None, 90
         )
         assert proc.poll() is None

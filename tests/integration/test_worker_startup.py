@@ -20,7 +20,8 @@ import pytest
 from streams import kafka
 from streams.kafka.topics import TopicSpec, ensure_topics
 from streams.settings import Settings
-from tests.conftest import free_port, run_async, wait_for
+from tests.conftest import free_port, run_async
+from tests.waiting import eventually_sync
 
 pytestmark = pytest.mark.integration
 
@@ -56,10 +57,10 @@ class WorkerProcess:
 
     def wait_for_line(self, text: str, timeout: float = 90) -> list[str]:
         """The lines up to and including the first containing ``text``."""
-        wait_for(
+        eventually_sync(
             lambda: any(text in x for x in self.lines) or self.proc.poll() is not None, timeout
         )
-        wait_for(lambda: not self._reader.is_alive() or any(text in x for x in self.lines))
+        eventually_sync(lambda: not self._reader.is_alive() or any(text in x for x in self.lines))
         found = [i for i, x in enumerate(self.lines) if text in x]
         assert found, "\n".join(self.lines)
         return self.lines[: found[0] + 1]
@@ -172,7 +173,7 @@ def test_readyz_waits_for_the_dedup_tables(
         assert worker.proc.poll() is None, "\n".join(worker.lines)
         return status == 200
 
-    wait_for(ready, 120)
+    eventually_sync(ready, 120)
     recovering = [
         int(m.group(1))
         for status, body in seen

@@ -24,7 +24,8 @@ from core.auth import (
 )
 from core.errors import InvalidBodyError, PolicyError, ServerError
 from core.testing import DemoSandbox
-from tests.authtools import Clock, demo_sandbox
+from tests.authtools import demo_sandbox
+from tests.fakeclock import EPOCH, FakeClock
 
 CLIENT_ID, CLIENT_SECRET = "sandbox-client", "sandbox-secret"
 
@@ -137,7 +138,7 @@ async def test_one_fetch_for_50_concurrent_requests(sandbox: DemoSandbox) -> Non
 
 
 async def test_refresh_ahead_of_expiry(sandbox: DemoSandbox) -> None:
-    clock = Clock()
+    clock = FakeClock(EPOCH)
     sandbox.oauth.access_ttl = 100
     auth = ClientCredentialsAuth(
         token_url(sandbox), CLIENT_ID, CLIENT_SECRET, refresh_margin=10, clock=clock

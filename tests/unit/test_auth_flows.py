@@ -19,7 +19,8 @@ from core.auth import (
 )
 from core.errors import PolicyError
 from core.testing import DemoSandbox, pkce_s256
-from tests.authtools import Clock, authorize, demo_sandbox
+from tests.authtools import authorize, demo_sandbox
+from tests.fakeclock import EPOCH, FakeClock
 
 REDIRECT = "http://127.0.0.1:9/callback"
 
@@ -53,8 +54,8 @@ def test_generated_pkce_pair_is_valid() -> None:
         pkce_challenge("short")
 
 
-def make_flow(sandbox: DemoSandbox, clock: Clock | None = None) -> AuthorizationCodeFlow:
-    clock = clock or Clock()
+def make_flow(sandbox: DemoSandbox, clock: FakeClock | None = None) -> AuthorizationCodeFlow:
+    clock = clock or FakeClock(EPOCH)
     sandbox.oauth.wall_clock = clock  # the provider signs id_tokens on the same clock
     return AuthorizationCodeFlow(
         f"{sandbox.url}/oauth/authorize",
@@ -105,7 +106,7 @@ async def test_server_rejects_a_wrong_verifier(sandbox: DemoSandbox) -> None:
 
 
 async def test_state_mismatch_reuse_and_expiry_are_rejected(sandbox: DemoSandbox) -> None:
-    clock = Clock()
+    clock = FakeClock(EPOCH)
     flow = make_flow(sandbox, clock)
     request = flow.start()
     callback = await authorize(request.url)
@@ -153,22 +154,7 @@ def test_flow_settings_are_checked() -> None:
     assert err.value.setting == "state_ttl"
 
 
-class FakeTime:
-    """A monotonic clock plus a sleep that only advances it, recording each wait."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def device_flow(sandbox: DemoSandbox, fake: FakeTime) -> DeviceFlow:
+def device_flow(sandbox: DemoSandbox, fake: FakeClock) -> DeviceFlow:
     return DeviceFlow(
         f"{sandbox.url}/oauth/device/code",
         f"{sandbox.url}/oauth/token",
@@ -183,7 +169,7 @@ def device_flow(sandbox: DemoSandbox, fake: FakeTime) -> DeviceFlow:
 async def test_device_flow_honours_pending_and_slow_down(sandbox: DemoSandbox) -> None:
     sandbox.oauth.device_slow_down_polls = 1
     sandbox.oauth.device_pending_polls = 2
-    fake = FakeTime()
+    fake = FakeClock(0.0)
     flow = device_flow(sandbox, fake)
     code = await flow.start()
     assert code.user_code
@@ -198,7 +184,7 @@ async def test_device_flow_honours_pending_and_slow_down(sandbox: DemoSandbox) -
 
 
 async def test_device_flow_denied_and_expired(sandbox: DemoSandbox) -> None:
-    fake = FakeTime()
+    fake = FakeClock(0.0)
     flow = device_flow(sandbox, fake)
     sandbox.oauth.device_pending_polls = 1
     code = await flow.start()

@@ -23,7 +23,8 @@ from core.auth import (
 )
 from core.errors import InvalidBodyError, PolicyError
 from core.testing import DemoSandbox
-from tests.authtools import Clock, authorize, demo_sandbox
+from tests.authtools import authorize, demo_sandbox
+from tests.fakeclock import EPOCH, FakeClock
 
 REDIRECT = "http://127.0.0.1:9/callback"
 
@@ -35,13 +36,13 @@ async def sandbox() -> AsyncIterator[DemoSandbox]:
 
 
 @pytest.fixture
-def clock(sandbox: DemoSandbox) -> Clock:
-    clock = Clock()
+def clock(sandbox: DemoSandbox) -> FakeClock:
+    clock = FakeClock(EPOCH)
     sandbox.oauth.wall_clock = clock  # the provider signs on the test's clock
     return clock
 
 
-async def discovered_flow(sandbox: DemoSandbox, clock: Clock) -> AuthorizationCodeFlow:
+async def discovered_flow(sandbox: DemoSandbox, clock: FakeClock) -> AuthorizationCodeFlow:
     oidc = OIDCProvider(f"{sandbox.url}/oauth", clock=clock, leeway=30)
     return await AuthorizationCodeFlow.discover(
         oidc, "public", REDIRECT, scope="openid", clock=clock
@@ -53,7 +54,7 @@ async def sign_in(flow: AuthorizationCodeFlow) -> str:
 
 
 async def test_discovered_flow_verifies_a_signed_id_token(
-    sandbox: DemoSandbox, clock: Clock
+    sandbox: DemoSandbox, clock: FakeClock
 ) -> None:
     flow = await discovered_flow(sandbox, clock)
     assert flow.authorize_url == f"{sandbox.url}/oauth/authorize"
@@ -84,7 +85,7 @@ FORGERIES: dict[str, tuple[str | None, dict[str, Any], str]] = {
 
 @pytest.mark.parametrize("forgery", sorted(FORGERIES))
 async def test_forged_id_tokens_are_refused(
-    forgery: str, sandbox: DemoSandbox, clock: Clock
+    forgery: str, sandbox: DemoSandbox, clock: FakeClock
 ) -> None:
     forge, overrides, reason = FORGERIES[forgery]
     sandbox.oauth.forge_id_token = forge
@@ -96,7 +97,7 @@ async def test_forged_id_tokens_are_refused(
     await flow.aclose()
 
 
-async def test_small_clock_skew_is_tolerated(sandbox: DemoSandbox, clock: Clock) -> None:
+async def test_small_clock_skew_is_tolerated(sandbox: DemoSandbox, clock: FakeClock) -> None:
     sandbox.oauth.id_token_overrides = {"iat": int(clock.now) + 20, "exp": int(clock.now) - 20}
     flow = await discovered_flow(sandbox, clock)  # leeway 30 s
     assert (await flow.finish(await sign_in(flow))).id_token
@@ -105,7 +106,7 @@ async def test_small_clock_skew_is_tolerated(sandbox: DemoSandbox, clock: Clock)
 
 @pytest.mark.parametrize("keep_old", [True, False])
 async def test_key_rotation_refetches_the_jwks_once(
-    keep_old: bool, sandbox: DemoSandbox, clock: Clock
+    keep_old: bool, sandbox: DemoSandbox, clock: FakeClock
 ) -> None:
     sandbox.oauth.jwks_keep_old = keep_old
     flow = await discovered_flow(sandbox, clock)
@@ -123,7 +124,9 @@ async def test_key_rotation_refetches_the_jwks_once(
     await flow.aclose()
 
 
-async def test_an_id_token_is_never_returned_unverified(sandbox: DemoSandbox, clock: Clock) -> None:
+async def test_an_id_token_is_never_returned_unverified(
+    sandbox: DemoSandbox, clock: FakeClock
+) -> None:
     flow = AuthorizationCodeFlow(
         f"{sandbox.url}/oauth/authorize", f"{sandbox.url}/oauth/token", "public", REDIRECT
     )
@@ -222,7 +225,7 @@ def test_extra_parameters_are_sent() -> None:
 
 
 async def test_a_tampered_authorize_url_cannot_swap_the_nonce(
-    sandbox: DemoSandbox, clock: Clock
+    sandbox: DemoSandbox, clock: FakeClock
 ) -> None:
     flow = await discovered_flow(sandbox, clock)
     params = dict(parse_qsl(urlsplit(flow.start().url).query))
@@ -236,20 +239,7 @@ async def test_a_tampered_authorize_url_cannot_swap_the_nonce(
 # --- device flow: intervals as the server saw them ---------------------------------
 
 
-class FakeTime:
-    """A clock shared by the client and the server, moved only by the client's sleep."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def device_flow(sandbox: DemoSandbox, fake: FakeTime) -> DeviceFlow:
+def device_flow(sandbox: DemoSandbox, fake: FakeClock) -> DeviceFlow:
     sandbox.oauth.clock = fake
     sandbox.oauth.device_enforce_interval = True  # too early -> slow_down, like real servers
     return DeviceFlow(
@@ -267,7 +257,7 @@ def gaps(times: list[float]) -> list[float]:
 
 
 async def test_device_flow_intervals_from_the_servers_view(sandbox: DemoSandbox) -> None:
-    fake = FakeTime()
+    fake = FakeClock()
     flow = device_flow(sandbox, fake)
     sandbox.oauth.device_interval = 7
     sandbox.oauth.device_slow_down_polls = 2
@@ -284,7 +274,7 @@ async def test_device_flow_intervals_from_the_servers_view(sandbox: DemoSandbox)
 
 
 async def test_device_flow_minimum_interval_and_expiry(sandbox: DemoSandbox) -> None:
-    fake = FakeTime()
+    fake = FakeClock()
     flow = device_flow(sandbox, fake)
     sandbox.oauth.device_interval = 0  # a careless server: we still wait 1 s
     sandbox.oauth.device_ttl = 30

@@ -11,14 +11,7 @@ import core.breaker
 from core import errors as e
 from core.breaker import BreakerPolicy, BreakerRegistry, BreakerState, CircuitBreaker
 from core.observability import Metrics
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakeclock import FakeClock
 
 
 @pytest.fixture
@@ -26,7 +19,7 @@ def registry() -> CollectorRegistry:
     return CollectorRegistry()
 
 
-def make(clock: Clock, registry: CollectorRegistry, **policy: object) -> CircuitBreaker:
+def make(clock: FakeClock, registry: CollectorRegistry, **policy: object) -> CircuitBreaker:
     return CircuitBreaker(
         "demo",
         "api.example.com",
@@ -57,7 +50,7 @@ def test_public_surface() -> None:
 
 
 def test_opens_on_consecutive_failures(registry: CollectorRegistry) -> None:
-    b = make(Clock(), registry, consecutive_failures=3, min_calls=100)
+    b = make(FakeClock(100.0), registry, consecutive_failures=3, min_calls=100)
     fail(b, 2)
     succeed(b)
     fail(b, 2)
@@ -67,7 +60,7 @@ def test_opens_on_consecutive_failures(registry: CollectorRegistry) -> None:
 
 
 def test_opens_on_failure_rate_only_after_min_calls(registry: CollectorRegistry) -> None:
-    b = make(Clock(), registry, min_calls=10, failure_rate=0.5, consecutive_failures=100)
+    b = make(FakeClock(100.0), registry, min_calls=10, failure_rate=0.5, consecutive_failures=100)
     for _ in range(4):
         fail(b)
         succeed(b)
@@ -79,7 +72,7 @@ def test_opens_on_failure_rate_only_after_min_calls(registry: CollectorRegistry)
 
 
 def test_old_calls_leave_the_window(registry: CollectorRegistry) -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     b = make(clock, registry, window=10, min_calls=4, failure_rate=0.5, consecutive_failures=99)
     fail(b)
     succeed(b)
@@ -91,7 +84,7 @@ def test_old_calls_leave_the_window(registry: CollectorRegistry) -> None:
 
 
 def test_neutral_outcomes_never_count(registry: CollectorRegistry) -> None:
-    b = make(Clock(), registry, consecutive_failures=2, min_calls=1)
+    b = make(FakeClock(100.0), registry, consecutive_failures=2, min_calls=1)
     for _ in range(50):
         b.acquire().neutral()  # 400/404/422
     assert b.state is BreakerState.CLOSED
@@ -101,7 +94,7 @@ def test_neutral_outcomes_never_count(registry: CollectorRegistry) -> None:
 
 
 def test_open_fails_fast_with_retry_at(registry: CollectorRegistry) -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     b = make(clock, registry, consecutive_failures=1, open_for=30)
     fail(b)
     with pytest.raises(e.CircuitOpenError) as info:
@@ -115,7 +108,7 @@ def test_open_fails_fast_with_retry_at(registry: CollectorRegistry) -> None:
 
 
 def test_half_open_limits_probes_and_recovers(registry: CollectorRegistry) -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     b = make(clock, registry, consecutive_failures=1, open_for=5, half_open_probes=2)
     fail(b)
     clock.now += 5
@@ -131,7 +124,7 @@ def test_half_open_limits_probes_and_recovers(registry: CollectorRegistry) -> No
 
 
 def test_failed_probe_reopens(registry: CollectorRegistry) -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     b = make(clock, registry, consecutive_failures=1, open_for=5)
     fail(b)
     clock.now += 5
@@ -145,7 +138,7 @@ def test_failed_probe_reopens(registry: CollectorRegistry) -> None:
 def test_calls_admitted_before_a_state_change_do_not_count_after(
     registry: CollectorRegistry,
 ) -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     b = make(clock, registry, consecutive_failures=1, open_for=5, half_open_probes=1)
     stale = b.acquire()
     fail(b)
@@ -160,7 +153,7 @@ def test_calls_admitted_before_a_state_change_do_not_count_after(
 def test_state_changes_are_logged_and_counted(
     registry: CollectorRegistry, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     caplog.set_level(logging.INFO, logger="switchboard.breaker")
     b = make(clock, registry, consecutive_failures=1, open_for=1, half_open_probes=1)
     labels = {"connector": "demo", "host": "api.example.com"}
@@ -182,7 +175,7 @@ def test_state_changes_are_logged_and_counted(
 
 
 def test_registry_one_breaker_per_connector_and_host(registry: CollectorRegistry) -> None:
-    reg = BreakerRegistry(clock=Clock(), metrics=Metrics(registry))
+    reg = BreakerRegistry(clock=FakeClock(100.0), metrics=Metrics(registry))
     policy = BreakerPolicy()
     a = reg.get("demo", "a.example.com", policy)
     assert reg.get("demo", "a.example.com", policy) is a

@@ -14,39 +14,20 @@ import core.ratelimit
 from core import errors as e
 from core._ratelimit_headers import parse_rate_headers
 from core.ratelimit import Budget, BudgetRegistry, RatePolicy, TokenBucket
+from tests.fakeclock import FakeClock
 
 
-class VirtualTime:
-    """Monotonic and wall clocks that move only when a budget sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.wall0 = 1_800_000_000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return self.wall0 + (self.now - 1000.0)
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        await asyncio.sleep(0)  # let other tasks run "during" the sleep
-        self.now += seconds
-
-
-def budget(vt: VirtualTime, **policy: object) -> Budget:
+def budget(vt: FakeClock, **policy: object) -> Budget:
     return Budget(
         "demo:cred",
         RatePolicy(**policy),  # type: ignore[arg-type]
-        clock=vt.clock,
+        clock=vt,
         wall=vt.wall,
         sleep=vt.sleep,
     )
 
 
-async def stamps(b: Budget, vt: VirtualTime, n: int, tasks: int = 8) -> list[float]:
+async def stamps(b: Budget, vt: FakeClock, n: int, tasks: int = 8) -> list[float]:
     """Acquire n times from `tasks` concurrent tasks; the virtual times of the grants."""
     out: list[float] = []
     left = [n]
@@ -82,8 +63,8 @@ def test_public_surface() -> None:
 
 
 def test_token_bucket() -> None:
-    vt = VirtualTime()
-    bucket = TokenBucket(10, 2, clock=vt.clock)
+    vt = FakeClock()
+    bucket = TokenBucket(10, 2, clock=vt)
     assert bucket.take() == 0
     assert bucket.take() == 0
     assert bucket.take() == pytest.approx(0.1)
@@ -93,7 +74,7 @@ def test_token_bucket() -> None:
 
 
 async def test_rate_is_respected_across_concurrent_tasks() -> None:
-    vt = VirtualTime()
+    vt = FakeClock()
     b = budget(vt, rate=50)
     times = await stamps(b, vt, 500, tasks=16)
     elapsed = max(times) - 1000.0
@@ -103,7 +84,7 @@ async def test_rate_is_respected_across_concurrent_tasks() -> None:
 
 
 async def test_retry_after_blocks_every_task() -> None:
-    vt = VirtualTime()
+    vt = FakeClock()
     b = budget(vt, rate=100)
     await b.acquire()
     b.observe({"Retry-After": "3"}, 429)
@@ -114,21 +95,21 @@ async def test_retry_after_blocks_every_task() -> None:
 
 
 async def test_retry_after_http_date() -> None:
-    vt = VirtualTime()
+    vt = FakeClock()
     b = budget(vt, rate=100)
     b.observe({"Retry-After": formatdate(vt.wall() + 10, usegmt=True)}, 429)
     assert 9 <= b.blocked_for() <= 10
 
 
 async def test_429_without_headers_still_backs_off() -> None:
-    vt = VirtualTime()
+    vt = FakeClock()
     b = budget(vt, rate=10)
     b.observe({}, 429)
     assert b.blocked_for() > 0
 
 
 async def test_remaining_exhausted_waits_for_reset() -> None:
-    vt = VirtualTime()
+    vt = FakeClock()
     b = budget(vt, rate=1000, max_wait=300)
     reset_epoch = str(int(vt.wall() + 60))
     b.observe({"X-RateLimit-Remaining": "2", "X-RateLimit-Reset": reset_epoch}, 200)
@@ -140,7 +121,7 @@ async def test_remaining_exhausted_waits_for_reset() -> None:
 
 
 async def test_a_long_wait_raises_rate_limited_instead_of_hanging() -> None:
-    vt = VirtualTime()
+    vt = FakeClock()
     b = budget(vt, rate=1000, max_wait=30)
     b.observe({"Retry-After": "3600"}, 429)
     with pytest.raises(e.RateLimitedError) as info:
@@ -156,7 +137,7 @@ async def test_a_long_wait_raises_rate_limited_instead_of_hanging() -> None:
 
 
 async def test_ietf_policy_lowers_rate_never_raises_it() -> None:
-    vt = VirtualTime()
+    vt = FakeClock()
     b = budget(vt, rate=200)
     b.observe({"RateLimit-Policy": '"default";q=150;w=1'}, 200)
     assert b.rate == pytest.approx(150)
@@ -167,7 +148,7 @@ async def test_ietf_policy_lowers_rate_never_raises_it() -> None:
 
 
 def test_adapt_off_ignores_quota_headers_but_not_retry_after() -> None:
-    vt = VirtualTime()
+    vt = FakeClock()
     b = budget(vt, rate=200, adapt=False)
     b.observe({"RateLimit-Policy": "10;w=1", "Retry-After": "2"}, 429)
     assert b.rate == 200
@@ -189,7 +170,7 @@ def test_adapt_off_ignores_quota_headers_but_not_retry_after() -> None:
     ],
 )
 async def test_invalid_headers_never_crash(headers: dict[str, str]) -> None:
-    vt = VirtualTime()
+    vt = FakeClock()
     b = budget(vt, rate=10)
     b.observe(headers, 200)
     b.observe(headers, 429)
@@ -218,7 +199,7 @@ def test_parse_all_header_forms() -> None:
 
 
 async def test_partition_share_splits_the_quota() -> None:
-    vt = VirtualTime()
+    vt = FakeClock()
     b = budget(vt, rate=100, share=0.5)
     assert b.rate == 50  # fixed-share fallback
     b.set_partition_share(1, 4)
@@ -232,7 +213,7 @@ async def test_partition_share_splits_the_quota() -> None:
 
 
 async def test_graphql_cost_points() -> None:
-    vt = VirtualTime()
+    vt = FakeClock()
     b = budget(vt, rate=100)
     assert await b.acquire_points(500) == 0  # nothing known yet
     ext = {
@@ -313,7 +294,7 @@ _HEADER_NAMES = [
     status=st.sampled_from([200, 429, 503]),
 )
 def test_any_header_values_never_crash_or_stall(headers: dict[str, str], status: int) -> None:
-    vt = VirtualTime()
+    vt = FakeClock()
     b = budget(vt, rate=10, max_wait=10_000)
     parse_rate_headers(headers)
     b.observe(headers, status)
@@ -324,7 +305,7 @@ def test_any_header_values_never_crash_or_stall(headers: dict[str, str], status:
 async def test_low_priority_waits_while_normal_requests_are_waiting() -> None:
     """Polls yield to sinks: while sink tasks queue for a tight budget, a
     low-priority request gets nothing; it goes once they are served."""
-    vt = VirtualTime()
+    vt = FakeClock()
     b = budget(vt, rate=10, burst=1)
     order: list[str] = []
 
@@ -343,7 +324,7 @@ async def test_low_priority_waits_while_normal_requests_are_waiting() -> None:
 
 
 async def test_low_priority_goes_at_full_rate_when_alone() -> None:
-    vt = VirtualTime()
+    vt = FakeClock()
     b = budget(vt, rate=20)
     start = vt.now
     for _ in range(100):
@@ -352,7 +333,7 @@ async def test_low_priority_goes_at_full_rate_when_alone() -> None:
 
 
 async def test_low_priority_still_raises_past_max_wait() -> None:
-    vt = VirtualTime()
+    vt = FakeClock()
     b = budget(vt, rate=1, burst=1, max_wait=2)
     await b.acquire()
     b.observe({"Retry-After": "30"}, 429)

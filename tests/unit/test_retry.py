@@ -12,21 +12,7 @@ import pytest
 import core.retry
 from core import errors as e
 from core.retry import Backoff, Retrier, RetryPolicy, default_classifier
-
-
-class VirtualTime:
-    """A clock that only moves when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.fakeclock import FakeClock
 
 
 class Flaky:
@@ -42,11 +28,11 @@ class Flaky:
         return self.result
 
 
-def retrier(vt: VirtualTime, **policy: object) -> Retrier:
+def retrier(vt: FakeClock, **policy: object) -> Retrier:
     return Retrier(
         RetryPolicy(**policy),  # type: ignore[arg-type]
         sleep=vt.sleep,
-        clock=vt.clock,
+        clock=vt,
         rng=random.Random(7),
     )
 
@@ -62,7 +48,7 @@ def test_public_surface() -> None:
 
 
 async def test_retries_retryable_then_succeeds() -> None:
-    vt = VirtualTime()
+    vt = FakeClock(0.0)
     fn = Flaky([e.ServerError("503"), e.NetworkError("reset")])
     assert await retrier(vt).call(fn) == "ok"
     assert fn.calls == 3
@@ -70,7 +56,7 @@ async def test_retries_retryable_then_succeeds() -> None:
 
 
 async def test_fatal_errors_are_not_retried() -> None:
-    vt = VirtualTime()
+    vt = FakeClock(0.0)
     for exc in (e.FatalRequestError("400"), e.FatalConfigError("401"), e.InvalidBodyError("x")):
         fn = Flaky([exc])
         with pytest.raises(type(exc)) as info:
@@ -81,7 +67,7 @@ async def test_fatal_errors_are_not_retried() -> None:
 
 
 async def test_gives_up_after_attempts_and_reraises_last_error_unwrapped() -> None:
-    vt = VirtualTime()
+    vt = FakeClock(0.0)
     fn = Flaky([e.ServerError(f"n{i}") for i in range(10)])
     with pytest.raises(e.ServerError) as info:
         await retrier(vt, attempts=4).call(fn)
@@ -91,7 +77,7 @@ async def test_gives_up_after_attempts_and_reraises_last_error_unwrapped() -> No
 
 
 async def test_full_jitter_within_exponential_window_and_cap() -> None:
-    vt = VirtualTime()
+    vt = FakeClock(0.0)
     fn = Flaky([e.ServerError("x") for _ in range(9)])
     await retrier(vt, attempts=10, initial_delay=1.0, max_delay=8.0, deadline=10_000).call(fn)
     windows = [min(8.0, 1.0 * 2**i) for i in range(9)]
@@ -133,14 +119,14 @@ def test_a_loop_failing_for_days_still_gets_its_capped_pause() -> None:
 
 
 async def test_backoff_switched_off_for_tests() -> None:
-    vt = VirtualTime()
+    vt = FakeClock(0.0)
     fn = Flaky([e.ServerError("x"), e.ServerError("x")])
     await retrier(vt, backoff=False).call(fn)
     assert vt.sleeps == [0.0, 0.0]
 
 
 async def test_deadline_stops_before_a_sleep_that_would_cross_it() -> None:
-    vt = VirtualTime()
+    vt = FakeClock(0.0)
     fn = Flaky([e.ServerError("x", retry_after=4.0) for _ in range(10)])
     with pytest.raises(e.ServerError):
         await retrier(vt, attempts=50, deadline=10.0).call(fn)
@@ -149,7 +135,7 @@ async def test_deadline_stops_before_a_sleep_that_would_cross_it() -> None:
 
 
 async def test_classifier_delay_is_honoured_over_backoff() -> None:
-    vt = VirtualTime()
+    vt = FakeClock(0.0)
     retry_at = datetime.now(UTC) + timedelta(seconds=30)
     fn = Flaky([e.RateLimitedError("429", retry_at=retry_at)])
     await retrier(vt, max_delay=1.0, deadline=100).call(fn)
@@ -157,12 +143,12 @@ async def test_classifier_delay_is_honoured_over_backoff() -> None:
 
 
 async def test_custom_classifier() -> None:
-    vt = VirtualTime()
+    vt = FakeClock(0.0)
 
     def only_value_errors(exc: BaseException) -> bool | float | None:
         return 2.5 if isinstance(exc, ValueError) else None
 
-    r = Retrier(RetryPolicy(), classifier=only_value_errors, sleep=vt.sleep, clock=vt.clock)
+    r = Retrier(RetryPolicy(), classifier=only_value_errors, sleep=vt.sleep, clock=vt)
     fn = Flaky([ValueError("a")])
     assert await r.call(fn) == "ok"
     assert vt.sleeps == [2.5]
@@ -172,7 +158,7 @@ async def test_custom_classifier() -> None:
 
 
 async def test_non_idempotent_not_retried_unless_never_sent() -> None:
-    vt = VirtualTime()
+    vt = FakeClock(0.0)
     fn = Flaky([e.ServerError("503")])
     with pytest.raises(e.ServerError):
         await retrier(vt).call(fn, idempotent=False)
@@ -198,7 +184,7 @@ async def test_non_idempotent_not_retried_unless_never_sent() -> None:
 
 
 async def test_cancellation_is_not_retried() -> None:
-    vt = VirtualTime()
+    vt = FakeClock(0.0)
     fn = Flaky([asyncio.CancelledError()])
     with pytest.raises(asyncio.CancelledError):
         await retrier(vt).call(fn)
@@ -206,12 +192,12 @@ async def test_cancellation_is_not_retried() -> None:
 
 
 async def test_on_retry_hook_sees_each_retry() -> None:
-    vt = VirtualTime()
+    vt = FakeClock(0.0)
     seen: list[tuple[str, int]] = []
     r = Retrier(
         RetryPolicy(backoff=False),
         sleep=vt.sleep,
-        clock=vt.clock,
+        clock=vt,
         on_retry=lambda exc, n, delay: seen.append((type(exc).__name__, n)),
     )
     await r.call(Flaky([e.ServerError("a"), e.NetworkError("b")]))

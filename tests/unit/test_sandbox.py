@@ -11,14 +11,8 @@ import pytest
 
 import core.testing
 from core.testing import DemoSandbox, Fault, run_sandbox, spawn_sandbox
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakeclock import FakeClock
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -244,11 +238,9 @@ async def test_same_key_while_in_flight_is_409(
     sandbox.create_gate.clear()
     headers = {"Idempotency-Key": "key-3"}
     first = asyncio.create_task(client.post("/v1/things", json={"n": 1}, headers=headers))
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5
-    while sandbox.side_effects("key-3") == 0:
-        assert loop.time() < deadline, "first request never reached the handler"
-        await asyncio.sleep(0.005)  # allowed: polling interval of a deadline loop
+    await eventually(
+        lambda: sandbox.side_effects("key-3"), 5, what="the first request reaching the handler"
+    )
     concurrent = await client.post("/v1/things", json={"n": 1}, headers=headers)
     assert concurrent.status_code == 409
     sandbox.create_gate.set()
@@ -278,11 +270,8 @@ async def test_stop_does_not_wait_for_hung_requests() -> None:
     async with httpx.AsyncClient(base_url=sandbox.url, timeout=30) as client:
         sandbox.hang_next()
         hung = asyncio.create_task(client.get("/echo"))
+        await eventually(lambda: sandbox.requests, 5)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + 5
-        while not sandbox.requests:
-            assert loop.time() < deadline
-            await asyncio.sleep(0.005)  # allowed: polling interval of a deadline loop
         started = loop.time()
         await sandbox.stop()
         assert loop.time() - started < 5

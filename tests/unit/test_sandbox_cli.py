@@ -13,7 +13,6 @@ import select
 import shlex
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +25,7 @@ import connectors
 from core.testing import SandboxProcess
 from core.testing.commands import CommandRunner
 from streams.settings import load_settings
+from tests.waiting import eventually_sync
 
 SWITCHBOARD = str(Path(sys.executable).with_name("switchboard"))
 PROVIDERS = sorted(n for n, c in connectors.registry().items() if c.sandbox is not None)
@@ -64,18 +64,26 @@ def sandbox_cli(provider: str, env: dict[str, str] | None = None) -> Iterator[li
         text=True,  # for SandboxProcess; the lines are read from the raw descriptor
         env=env or _clean_env(),
     )
-    assert process.stdout is not None
-    try:
+    stdout = process.stdout
+    assert stdout is not None
+    out, ended = b"", False
+
+    def read_more() -> bytes:
         # raw reads: a buffered readline would hide the second line from select
-        out = b""
-        deadline = time.monotonic() + 30
-        while out.count(b"\n") < 2 and (left := deadline - time.monotonic()) > 0:
-            if not select.select([process.stdout], [], [], left)[0]:
-                break
-            chunk = os.read(process.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            out += chunk
+        nonlocal out, ended
+        if select.select([stdout], [], [], 0.1)[0]:
+            chunk = os.read(stdout.fileno(), 65536)
+            out, ended = out + chunk, not chunk
+        return out
+
+    try:
+        eventually_sync(
+            read_more,
+            30,
+            until=lambda printed: printed.count(b"\n") >= 2 or ended,
+            what=f"two lines from `switchboard sandbox {provider}`",
+            interval=0,
+        )
         yield out.decode().splitlines()
     finally:
         SandboxProcess(process, "").stop()  # SIGTERM, then kill past its timeout
