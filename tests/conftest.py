@@ -18,11 +18,20 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import hypothesis
 import pytest
 
 import connectors
 from streams import localkafka
 from streams.settings import Settings, load_settings
+
+# No timing thresholds in the suite: hypothesis's per-example deadline and
+# its "too slow" health check fail a correct property on a loaded machine
+# (seen on test_property_same_as_stripe_sdk under a parallel run).
+hypothesis.settings.register_profile(
+    "switchboard", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("switchboard")
 
 
 def free_port() -> int:
