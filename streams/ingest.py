@@ -48,11 +48,11 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 import connectors
-from core.connector import Connector, MalformedPayload, Verifier
+from core.connector import Connector, MalformedPayload
 from core.envelopes import Event, utcnow
 from core.redaction import register_secret
 from core.settings import Settings
-from core.webhooks import VerificationError
+from core.webhooks import VerificationError, Verifier
 
 from . import kafka
 from ._ingest_body import DECODERS, BodyRefused, decode, read_body, refused_encodings
