@@ -172,7 +172,7 @@ class Connector(Generic[S, SB]):
     Generic over its settings type ``S`` and its sandbox type ``SB``:
     ``settings`` is the section's model, every factory below takes that
     section, and ``sandbox`` makes an ``SB``, so a connector's
-    ``Connector[StripeSettings, StripeSandbox]`` is checked end to end.
+    ``Connector[AcmeSettings, AcmeSandbox]`` is checked end to end.
 
     ``commands`` maps the command name without the connector prefix
     (``customers.create``) to the model validating its ``params``;

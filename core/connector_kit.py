@@ -39,7 +39,7 @@ def required(value: T | None, setting: str, needed: str = FOR_COMMANDS, *, what:
     """``value``, or :class:`~core.errors.PolicyError` naming ``setting`` when it is
     unset or empty (an empty string or :class:`~pydantic.SecretStr`).
 
-    The message says what to set and why: ``stripe.api_key is not set (needed
+    The message says what to set and why: ``acme.api_key is not set (needed
     to send commands)``; ``what`` replaces the setting's name in it when
     there is more than one way to satisfy it.
     """
@@ -91,7 +91,7 @@ def secret_setup(
 def lazy_sandbox(module: str, name: str) -> SandboxFactory[Any]:
     """A sandbox factory importing ``module`` (and aiohttp) only when a sandbox is made.
 
-    Its type is the caller's to state (``SandboxFactory[StripeSandbox]``):
+    Its type is the caller's to state (``SandboxFactory[AcmeSandbox]``):
     the class is only named here, not imported.
     """
 

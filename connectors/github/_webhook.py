@@ -21,7 +21,7 @@ built from the section's ``webhook_secrets``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 
-class GitHubVerifier:
+class GitHubVerifier(HmacKeys):
     """GitHub ``X-Hub-Signature-256: sha256=<hex>``: HMAC-SHA256 of the body.
 
     GitHub signs no timestamp, id or event name, so there is no freshness
@@ -66,9 +66,6 @@ class GitHubVerifier:
     scheme = "github"
     header = "X-Hub-Signature-256"
 
-    def __init__(self, secrets: str | bytes | Iterable[str | bytes]) -> None:
-        self._keys = HmacKeys(secrets, self.scheme)
-
     def verify(
         self, body: bytes, headers: Mapping[str, str], *, url: str | None = None
     ) -> Verified:
@@ -80,7 +77,7 @@ class GitHubVerifier:
             raise VerificationError(
                 "malformed_header", f"malformed {self.header}", scheme=self.scheme
             )
-        self._keys.check(body, [hexdecode(hexsig, self.header, self.scheme)])
+        self.check_mac(body, [hexdecode(hexsig, self.header, self.scheme)])
         return Verified(body_digest(body))
 
 

@@ -40,7 +40,7 @@ from ._settings import SendGridSettings
 __all__ = ["SendGridVerifier", "SendGridWebhookSettings", "normalize", "scheme"]
 
 
-class SendGridVerifier:
+class SendGridVerifier(EcdsaKeys):
     """SendGrid ``X-Twilio-Email-Event-Webhook-Signature`` (base64 DER ECDSA)
     and ``X-Twilio-Email-Event-Webhook-Timestamp``.
 
@@ -63,7 +63,7 @@ class SendGridVerifier:
         tolerance: float | None = DEFAULT_TOLERANCE,
         clock: Clock = time.time,
     ) -> None:
-        self._keys = EcdsaKeys(public_keys, self.scheme)
+        super().__init__(public_keys)
         self._tolerance = tolerance_argument(tolerance)
         self._clock = clock
 
@@ -75,7 +75,7 @@ class SendGridVerifier:
         signature = b64decode(view.require(self.header), self.header, self.scheme)
         timestamp = view.require(self.timestamp_header)
         ts = parse_timestamp(timestamp, self.timestamp_header, self.scheme)
-        self._keys.check(signature, timestamp.encode("ascii") + body)
+        self.check_signature(signature, timestamp.encode("ascii") + body)
         check_tolerance(ts, self._clock, self._tolerance, self.scheme)
         return Verified(body_digest(body), timestamp=ts)
 

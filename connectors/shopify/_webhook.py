@@ -19,7 +19,7 @@ built from the section's ``webhook_secrets``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -40,7 +40,7 @@ from ._settings import ShopifySettings
 __all__ = ["ShopifyVerifier", "ShopifyWebhookSettings", "normalize", "scheme"]
 
 
-class ShopifyVerifier:
+class ShopifyVerifier(HmacKeys):
     """Shopify ``X-Shopify-Hmac-Sha256``: base64 HMAC-SHA256 of the body.
 
     The secret is the app's client secret (or the webhook signing secret
@@ -52,15 +52,12 @@ class ShopifyVerifier:
     scheme = "shopify"
     header = "X-Shopify-Hmac-Sha256"
 
-    def __init__(self, secrets: str | bytes | Iterable[str | bytes]) -> None:
-        self._keys = HmacKeys(secrets, self.scheme)
-
     def verify(
         self, body: bytes, headers: Mapping[str, str], *, url: str | None = None
     ) -> Verified:
         """See :class:`~core.webhooks.Verifier`; ``url`` is ignored."""
         view = Headers(headers, self.scheme, guarded_prefixes=("x-shopify-",))
-        self._keys.check(body, [b64decode(view.require(self.header), self.header, self.scheme)])
+        self.check_mac(body, [b64decode(view.require(self.header), self.header, self.scheme)])
         return Verified(body_digest(body))
 
 

@@ -13,7 +13,7 @@ and ``webhook_tolerance_s``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -22,7 +22,6 @@ import orjson
 from core.connector import HandshakeReply, MalformedPayload
 from core.envelopes import Event
 from core.webhooks import (
-    DEFAULT_TOLERANCE,
     Clock,
     Headers,
     TimestampedHmac,
@@ -40,7 +39,7 @@ from ._settings import SlackSettings
 __all__ = ["SlackVerifier", "SlackWebhookSettings", "handshake", "normalize", "scheme"]
 
 
-class SlackVerifier:
+class SlackVerifier(TimestampedHmac):
     """Slack ``X-Slack-Signature: v0=<hex>`` over ``v0:<ts>:<body>``.
 
     ``<ts>`` is ``X-Slack-Request-Timestamp``, which must be within
@@ -52,15 +51,6 @@ class SlackVerifier:
     scheme = "slack"
     header = "X-Slack-Signature"
     timestamp_header = "X-Slack-Request-Timestamp"
-
-    def __init__(
-        self,
-        secrets: str | bytes | Iterable[str | bytes],
-        *,
-        tolerance: float | None = DEFAULT_TOLERANCE,
-        clock: Clock = time.time,
-    ) -> None:
-        self._hmac = TimestampedHmac(secrets, self.scheme, tolerance=tolerance, clock=clock)
 
     def verify(
         self, body: bytes, headers: Mapping[str, str], *, url: str | None = None
@@ -76,7 +66,7 @@ class SlackVerifier:
                 "malformed_header", f"malformed {self.header}", scheme=self.scheme
             )
         given = hexdecode(hexsig, self.header, self.scheme)
-        self._hmac.check(b"v0:" + timestamp.encode("ascii") + b":" + body, [given], ts)
+        self.check_signed_at(b"v0:" + timestamp.encode("ascii") + b":" + body, [given], ts)
         return Verified(body_digest(body), timestamp=ts)
 
 

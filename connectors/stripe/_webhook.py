@@ -15,13 +15,12 @@ and ``webhook_tolerance_s``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from core.envelopes import Event
 from core.webhooks import (
-    DEFAULT_TOLERANCE,
     MAX_SIGNATURES,
     Clock,
     Headers,
@@ -40,7 +39,7 @@ from ._settings import StripeSettings
 __all__ = ["StripeVerifier", "StripeWebhookSettings", "event_from_object", "normalize", "scheme"]
 
 
-class StripeVerifier:
+class StripeVerifier(TimestampedHmac):
     """Stripe ``Stripe-Signature: t=<ts>,v1=<hex>[,v1=<hex>...]``.
 
     Signed content is ``<t>.<body>``, HMAC-SHA256, hex. The ``whsec_...``
@@ -58,15 +57,6 @@ class StripeVerifier:
 
     scheme = "stripe"
     header = "Stripe-Signature"
-
-    def __init__(
-        self,
-        secrets: str | bytes | Iterable[str | bytes],
-        *,
-        tolerance: float | None = DEFAULT_TOLERANCE,
-        clock: Clock = time.time,
-    ) -> None:
-        self._hmac = TimestampedHmac(secrets, self.scheme, tolerance=tolerance, clock=clock)
 
     def verify(
         self, body: bytes, headers: Mapping[str, str], *, url: str | None = None
@@ -94,7 +84,7 @@ class StripeVerifier:
         if not signatures:
             raise VerificationError("missing_header", "no v1 signature", scheme=self.scheme)
         ts = parse_timestamp(timestamp, "Stripe-Signature t", self.scheme)
-        self._hmac.check(timestamp.encode("ascii") + b"." + body, signatures, ts)
+        self.check_signed_at(timestamp.encode("ascii") + b"." + body, signatures, ts)
         return Verified(body_digest(body), timestamp=ts)
 
     def _malformed(self) -> VerificationError:

@@ -127,7 +127,7 @@ def twilio_signing_strings(full_url: str, params: Sequence[tuple[str, str]]) -> 
     return [u + suffix for u in urls for suffix in _params_suffixes(params)]
 
 
-class TwilioVerifier:
+class TwilioVerifier(HmacKeys):
     """Twilio ``X-Twilio-Signature`` (base64 HMAC-SHA1; HMAC-SHA256 when
     ``X-Twilio-Webhooks-Signature-Settings`` says ``algorithm=HMAC_SHA256``).
 
@@ -161,7 +161,7 @@ class TwilioVerifier:
         public_url: str | None = None,
         max_params: int = MAX_PARAMS,
     ) -> None:
-        self._keys = HmacKeys(auth_tokens, self.scheme, "auth_tokens")
+        super().__init__(auth_tokens, argument="auth_tokens")
         if max_params < 1:
             raise ValueError("max_params: must be >= 1")
         self._max_params = max_params
@@ -225,7 +225,7 @@ class TwilioVerifier:
             raise VerificationError(
                 "malformed_header", "bad request URL", scheme=self.scheme
             ) from exc
-        self._keys.check(messages, [given], algorithm)
+        self.check_mac(messages, [given], algorithm)
         return Verified(body_digest(body))
 
     def _algorithm(self, settings: str | None) -> str:

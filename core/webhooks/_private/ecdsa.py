@@ -54,13 +54,15 @@ def load_p256_public_key(key: PublicKey) -> ec.EllipticCurvePublicKey:
 
 
 class EcdsaKeys:
-    """Every currently valid P-256 public key of one scheme (several while rotating).
+    """Base of an ECDSA scheme: every currently valid P-256 public key (several while rotating).
 
     ``ValueError`` naming ``public_keys`` at construction for none, more than
     :data:`MAX_SIGNATURES`, or one that does not load.
     """
 
-    def __init__(self, public_keys: PublicKey | Iterable[PublicKey], scheme: str) -> None:
+    scheme: str = "ecdsa"
+
+    def __init__(self, public_keys: PublicKey | Iterable[PublicKey]) -> None:
         items = (
             [public_keys]
             if isinstance(public_keys, (str, bytes, ec.EllipticCurvePublicKey))
@@ -71,9 +73,8 @@ class EcdsaKeys:
         if len(items) > MAX_SIGNATURES:
             raise ValueError(f"public_keys: at most {MAX_SIGNATURES} keys")
         self._keys = tuple(load_p256_public_key(k) for k in items)
-        self.scheme = scheme
 
-    def check(self, signature: bytes, signed: bytes) -> None:
+    def check_signature(self, signature: bytes, signed: bytes) -> None:
         """Return if a key verifies the DER ``signature`` of ``signed``; else ``bad_signature``."""
         if not any(self._verify_one(key, signature, signed) for key in self._keys):
             raise VerificationError("bad_signature", "no matching signature", scheme=self.scheme)

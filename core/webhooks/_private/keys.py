@@ -1,9 +1,10 @@
-"""Keyed checks every HMAC scheme is built from: several secrets, constant time, a tolerance.
+"""Bases every HMAC scheme is built on: several secrets, constant time, a tolerance.
 
-A scheme's own code reads its headers and builds the signed content; these
-classes then answer "does any configured secret sign it" (and, for schemes
-that sign a timestamp, "is it fresh"), raising :class:`VerificationError`
-with the scheme's name, never another exception.
+A scheme subclasses one of these, names itself (``scheme = "acme"``), reads
+its headers and builds the signed content in ``verify``; the base then
+answers "does any configured secret sign it" (and, for schemes that sign a
+timestamp, "is it fresh"), raising :class:`VerificationError` with the
+scheme's name, never another exception.
 """
 
 from __future__ import annotations
@@ -32,23 +33,21 @@ def tolerance_argument(tolerance: float | None) -> float | None:
 
 
 class HmacKeys:
-    """Every currently valid secret of one scheme (several while rotating).
+    """Base of an HMAC scheme: every currently valid secret (several while rotating).
 
     ``ValueError`` naming ``argument`` at construction for no secret or an
-    empty one; :meth:`check` compares every secret's MAC of every candidate
-    message with every given signature, in constant time.
+    empty one; :meth:`check_mac` compares every secret's MAC of every
+    candidate message with every given signature, in constant time.
     """
 
+    scheme: str = "hmac"
+
     def __init__(
-        self,
-        secrets: str | bytes | Iterable[str | bytes],
-        scheme: str,
-        argument: str = "secrets",
+        self, secrets: str | bytes | Iterable[str | bytes], *, argument: str = "secrets"
     ) -> None:
         self._secrets = secret_list(secrets, argument)
-        self.scheme = scheme
 
-    def check(
+    def check_mac(
         self,
         messages: bytes | Iterable[bytes],
         given: Sequence[bytes],
@@ -61,26 +60,26 @@ class HmacKeys:
             raise VerificationError("bad_signature", "no matching signature", scheme=self.scheme)
 
 
-class TimestampedHmac:
-    """HMAC-SHA256 over content that includes a signed timestamp, then the tolerance.
+class TimestampedHmac(HmacKeys):
+    """Base of an HMAC-SHA256 scheme whose signed content includes a timestamp.
 
-    The signature is checked first, then the timestamp against ``clock()``
-    either way (``stale_timestamp``/``future_timestamp``; ``None`` disables).
+    :meth:`check_signed_at` checks the signature first, then the timestamp
+    against ``clock()`` either way (``stale_timestamp``/``future_timestamp``;
+    a ``tolerance`` of ``None`` disables that check).
     """
 
     def __init__(
         self,
         secrets: str | bytes | Iterable[str | bytes],
-        scheme: str,
         *,
         tolerance: float | None = DEFAULT_TOLERANCE,
         clock: Clock = time.time,
     ) -> None:
-        self.keys = HmacKeys(secrets, scheme)
+        super().__init__(secrets)
         self._tolerance = tolerance_argument(tolerance)
         self._clock = clock
 
-    def check(self, signed: bytes, given: Sequence[bytes], timestamp: int) -> None:
+    def check_signed_at(self, signed: bytes, given: Sequence[bytes], timestamp: int) -> None:
         """Raise unless a secret signs ``signed`` and ``timestamp`` is within the tolerance."""
-        self.keys.check(signed, given)
-        check_tolerance(timestamp, self._clock, self._tolerance, self.keys.scheme)
+        self.check_mac(signed, given)
+        check_tolerance(timestamp, self._clock, self._tolerance, self.scheme)
