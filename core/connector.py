@@ -10,14 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol
 
 from pydantic import BaseModel, ConfigDict
+from typing_extensions import TypeVar
 
 from core.apicall import ApiCall, CallContext, ClientSetup, Endpoint
 from core.envelopes import Event
 from core.poll import PollStream
-from core.webhooks import Verified, Verifier
+from core.webhooks import Verified, Verifier, WebhookScheme
+
+if TYPE_CHECKING:  # the sandbox (aiohttp) is never loaded by a worker
+    from core.testing.sandbox import Sandbox
 
 __all__ = [
     "ApiCall",
@@ -31,7 +35,7 @@ __all__ = [
     "MalformedPayload",
     "Normalize",
     "PollStream",
-    "Verifier",
+    "SandboxFactory",
     "WebhookSpec",
 ]
 
@@ -64,22 +68,39 @@ class Normalize(Protocol):
 @dataclass(frozen=True)
 class HandshakeReply:
     """A provider handshake answered without producing anything
-    (Slack ``url_verification``, GitHub ``ping``)."""
+    (a URL-verification challenge, a ping)."""
 
     status: int = 200
     body: bytes = b""
     content_type: str = "text/plain"
 
 
+class ConnectorSettings(BaseModel):
+    """Base of a connector's settings section (``SWITCHBOARD_<NAME>__...``)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+S = TypeVar("S", bound=ConnectorSettings, default=Any)
+"""A connector's settings type, which its factories (scheme, api, polls) take
+(``Any`` where the connector is not known, e.g. from the registry)."""
+
+
+def _no_handshake(_body: bytes, _headers: Mapping[str, str]) -> HandshakeReply | None:
+    return None
+
+
 @dataclass(frozen=True)
-class WebhookSpec:
+class WebhookSpec(Generic[S]):
     """How a connector receives webhooks.
 
-    - ``verifier(settings)`` builds the verifier from the connector's
-      settings section, or returns None when no secret is configured (the
-      route then answers 404: nothing unverified is ever accepted);
+    - ``scheme(settings)`` gives the signature scheme's settings (a
+      :class:`~core.webhooks.WebhookScheme`, e.g. the connector's own
+      ``<Name>WebhookSettings``) from the connector's section, or None when
+      no secret is configured (the route then answers 404: nothing
+      unverified is ever accepted); :meth:`verifier` builds from it;
     - ``normalize(body, headers, received_at, verified)`` turns a verified
-      delivery into one or more Events (a SendGrid batch is many), raising
+      delivery into one or more Events (a batch is many), raising
       :class:`MalformedPayload` for a body it cannot read (see
       :class:`Normalize`);
     - ``handshake(body, headers)`` answers provider handshakes, after
@@ -94,20 +115,17 @@ class WebhookSpec:
       400 if it does not decode).
     """
 
-    verifier: Callable[[Any], Verifier | None]
+    scheme: Callable[[S], WebhookScheme | None]
     normalize: Normalize
-    handshake: Callable[[bytes, Mapping[str, str]], HandshakeReply | None] = (
-        lambda _body, _headers: None
-    )
+    handshake: Callable[[bytes, Mapping[str, str]], HandshakeReply | None] = _no_handshake
     max_body_bytes: int = MiB
     ack_deadline_s: float = 4.0
     content_encodings: frozenset[str] = frozenset()
 
-
-class ConnectorSettings(BaseModel):
-    """Base of a connector's settings section (``SWITCHBOARD_<NAME>__...``)."""
-
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    def verifier(self, settings: S) -> Verifier | None:
+        """The verifier for this section, or None when it configures no secret."""
+        scheme = self.scheme(settings)
+        return None if scheme is None else scheme.build()
 
 
 class CommandParams(BaseModel):
@@ -129,21 +147,46 @@ class CommandParams(BaseModel):
         return self.endpoint.build(self, ctx)
 
 
+SB = TypeVar("SB", bound="Sandbox", default=Any)
+"""A connector's sandbox type (``Any`` where the connector is not known)."""
+SB_co = TypeVar("SB_co", bound="Sandbox", covariant=True, default=Any)
+
+
+class SandboxFactory(Protocol[SB_co]):
+    """Makes a connector's local fake provider (not started: ``async with`` it)."""
+
+    def __call__(self, **kwargs: Any) -> SB_co: ...
+
+
+_BASE_SETTINGS: Any = ConnectorSettings  # the default of ``Connector.settings``, whatever S is
+
+
+def _no_polls(_settings: Any) -> Sequence[PollStream]:
+    return ()
+
+
 @dataclass(frozen=True)
-class Connector:
+class Connector(Generic[S, SB]):
     """A provider integration as the rest of Switchboard sees it.
+
+    Generic over its settings type ``S`` and its sandbox type ``SB``:
+    ``settings`` is the section's model, every factory below takes that
+    section, and ``sandbox`` makes an ``SB``, so a connector's
+    ``Connector[AcmeSettings, AcmeSandbox]`` is checked end to end.
 
     ``commands`` maps the command name without the connector prefix
     (``customers.create``) to the model validating its ``params``;
     ``sandbox`` makes the connector's local fake provider (a
-    ``core.testing.Sandbox``), served by ``switchboard sandbox <name>``;
+    ``core.testing.Sandbox``), served by ``switchboard sandbox <name>``
+    (:meth:`new_sandbox` when the caller knows there is one);
     ``api(settings)`` gives the :class:`~core.apicall.ClientSetup` its
     commands run with, raising :class:`~core.errors.PolicyError` naming a
     missing setting (called when a sink starts, never at import).
 
     ``polls(settings)`` lists the :class:`~core.poll.PollStream` s the
-    configured section can poll (none when e.g. no repository is set); each
-    runs through ``api(settings).client(low_priority=...)``.
+    configured section can poll (none when e.g. no repository is set, or
+    the connector polls nothing); each runs through
+    ``api(settings).client(low_priority=...)``.
 
     Running a command (what the sink does)::
 
@@ -155,13 +198,19 @@ class Connector:
     """
 
     name: str
-    settings: type[ConnectorSettings] = ConnectorSettings
+    settings: type[S] = _BASE_SETTINGS
     commands: Mapping[str, type[CommandParams]] = field(default_factory=dict)
-    webhook: WebhookSpec | None = None
-    sandbox: Callable[[], Any] | None = None
+    webhook: WebhookSpec[S] | None = None
+    sandbox: SandboxFactory[SB] | None = None
     description: str = ""
-    api: Callable[[Any], ClientSetup] | None = None
-    polls: Callable[[Any], Sequence[PollStream]] | None = None
+    api: Callable[[S], ClientSetup] | None = None
+    polls: Callable[[S], Sequence[PollStream]] = _no_polls
 
     def command_types(self) -> list[str]:
         return sorted(f"{self.name}.{cmd}" for cmd in self.commands)
+
+    def new_sandbox(self, **kwargs: Any) -> SB:
+        """The connector's sandbox; LookupError when it has none."""
+        if self.sandbox is None:
+            raise LookupError(f"connector {self.name!r} has no sandbox")
+        return self.sandbox(**kwargs)

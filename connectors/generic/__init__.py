@@ -12,20 +12,25 @@ incremental feed, ``/v1/events?since=``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from core.connector import Connector, PollStream, Verifier, WebhookSpec
-from core.webhooks import StandardWebhooksVerifier
+from core.connector import Connector, SandboxFactory, WebhookSpec
+from core.connector_kit import lazy_sandbox
 
 from ._api import client_setup
-from ._commands import COMMANDS, RequestTemplate
-from ._poll import GenericPoll, poll_streams
+from ._commands import COMMANDS, Request, RequestTemplate
+from ._poll import GenericPoll, polls
 from ._settings import GenericSettings
-from ._webhook import normalize
+from ._webhook import normalize, scheme
+
+if TYPE_CHECKING:  # imported (with aiohttp) when a sandbox is made
+    from ._sandbox import GenericSandbox
 
 __all__ = [
+    "COMMANDS",
     "GenericPoll",
     "GenericSettings",
+    "Request",
     "RequestTemplate",
     "client_setup",
     "connector",
@@ -33,36 +38,13 @@ __all__ = [
     "sandbox",
 ]
 
+sandbox: SandboxFactory[GenericSandbox] = lazy_sandbox(f"{__name__}._sandbox", "GenericSandbox")
 
-def sandbox(**kwargs: Any) -> Any:
-    """A :class:`~connectors.generic._sandbox.GenericSandbox` (the core demo sandbox
-    plus an incremental ``/v1/events`` feed)."""
-    from ._sandbox import GenericSandbox
-
-    return GenericSandbox(**kwargs)
-
-
-def polls(settings: GenericSettings) -> list[PollStream]:
-    """The streams declared in ``settings.polls``."""
-    return poll_streams(settings.polls)
-
-
-def _verifier(settings: GenericSettings) -> Verifier | None:
-    if settings.hmac is not None:
-        return settings.hmac.build()
-    if not settings.webhook_secrets:
-        return None
-    return StandardWebhooksVerifier(
-        [s.get_secret_value() for s in settings.webhook_secrets],
-        tolerance=settings.webhook_tolerance_s,
-    )
-
-
-connector = Connector(
+connector: Connector[GenericSettings, GenericSandbox] = Connector(
     name="generic",
     settings=GenericSettings,
     commands=COMMANDS,
-    webhook=WebhookSpec(verifier=_verifier, normalize=normalize, ack_deadline_s=4.0),
+    webhook=WebhookSpec(scheme=scheme, normalize=normalize, ack_deadline_s=4.0),
     description="Any provider: Standard Webhooks or configured HMAC",
     api=client_setup,
     sandbox=sandbox,

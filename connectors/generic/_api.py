@@ -13,7 +13,7 @@ from datetime import timedelta
 from core.apicall import ClientSetup
 from core.auth import build_auth
 from core.client import ClientPolicy, credential_fingerprint
-from core.errors import PolicyError
+from core.connector_kit import FOR_COMMANDS_AND_POLLS, required
 from core.ratelimit import RatePolicy
 
 from ._settings import GenericSettings
@@ -22,17 +22,13 @@ __all__ = ["client_setup"]
 
 
 def client_setup(settings: GenericSettings) -> ClientSetup:
-    if settings.base_url is None:
-        raise PolicyError(
-            "generic.base_url is not set (needed for commands and polls)",
-            setting="generic.base_url",
-        )
+    base_url = required(settings.base_url, "generic.base_url", FOR_COMMANDS_AND_POLLS)
     key = settings.idempotency_header
     auth = build_auth(settings.auth) if settings.auth is not None else None
     return ClientSetup(
         policy=ClientPolicy(
             connector="generic",
-            base_url=str(settings.base_url),
+            base_url=str(base_url),
             rate=RatePolicy(rate=settings.rate) if settings.rate else None,
             idempotency_header=key or "Idempotency-Key",
         ),

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -67,7 +67,10 @@ from core.poll import PollStream, keep_mark
 
 from .._poll_events import event_type, parse_time, poll_event, required_text, utc_iso
 
-__all__ = ["GenericPoll", "Incremental", "PaginatorSpec", "poll_streams"]
+if TYPE_CHECKING:  # the settings hold the polls' definitions
+    from ._settings import GenericSettings
+
+__all__ = ["GenericPoll", "Incremental", "PaginatorSpec", "polls"]
 
 _NAME = r"^[a-z0-9][a-z0-9_-]*$"
 Scalar = str | int | float | bool
@@ -293,5 +296,6 @@ class GenericPoll(_Strict):
         ]
 
 
-def poll_streams(polls: Sequence[GenericPoll]) -> list[PollStream]:
-    return [poll.stream() for poll in polls]
+def polls(settings: GenericSettings) -> list[PollStream]:
+    """The streams declared in ``settings.polls``."""
+    return [poll.stream() for poll in settings.polls]

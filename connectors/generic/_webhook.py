@@ -10,6 +10,10 @@ An unsigned header never overrides a signed id. When the scheme signs no id
 (a generic HMAC template without ``{id}``), the id is the body's ``id``, else
 the ``webhook-id`` header as a mere label: the Event carries ``bodydigest``
 and dedup keys on that, so a replay under a new id is still one event.
+
+The scheme: core's :class:`~core.webhooks.GenericHmacSettings` when the
+section sets ``hmac``, else :class:`~core.webhooks.StandardWebhooksSettings`
+built from ``webhook_secrets`` and ``webhook_tolerance_s``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from core.envelopes import Event
-from core.webhooks import Verified
+from core.webhooks import GenericHmacSettings, StandardWebhooksSettings, Verified
 
 from .._normalize import (
     digest_of,
@@ -29,6 +33,20 @@ from .._normalize import (
     type_part,
     webhook_event,
 )
+from ._settings import GenericSettings
+
+__all__ = ["normalize", "scheme"]
+
+
+def scheme(settings: GenericSettings) -> GenericHmacSettings | StandardWebhooksSettings | None:
+    """The section's scheme settings; None (route off) without a secret."""
+    if settings.hmac is not None:
+        return settings.hmac
+    if not settings.webhook_secrets:
+        return None
+    return StandardWebhooksSettings(
+        secrets=settings.webhook_secrets, tolerance=settings.webhook_tolerance_s
+    )
 
 
 def _field(payload: dict[str, Any], path: str) -> Any:

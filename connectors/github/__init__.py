@@ -7,40 +7,43 @@ against redelivery for as long as the ledger keeps its id.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from core.connector import Connector, Verifier, WebhookSpec
-from core.webhooks import GitHubVerifier
+from core.connector import Connector, SandboxFactory, WebhookSpec
+from core.connector_kit import lazy_sandbox
 
 from ._api import client_setup
-from ._commands import COMMANDS
-from ._poll import poll_streams
+from ._commands import COMMANDS, IssuesAddLabels, IssuesComment, IssuesCreate
+from ._poll import polls
 from ._settings import GitHubSettings
-from ._webhook import MAX_BODY, handshake, normalize
+from ._webhook import MAX_BODY, GitHubVerifier, GitHubWebhookSettings, handshake, normalize, scheme
 
-__all__ = ["GitHubSettings", "client_setup", "connector", "sandbox"]
-
-
-def sandbox(**kwargs: Any) -> Any:
-    """A :class:`~connectors.github._sandbox.GitHubSandbox`."""
+if TYPE_CHECKING:  # imported (with aiohttp) when a sandbox is made
     from ._sandbox import GitHubSandbox
 
-    return GitHubSandbox(**kwargs)
+__all__ = [
+    "COMMANDS",
+    "GitHubSettings",
+    "GitHubVerifier",
+    "GitHubWebhookSettings",
+    "IssuesAddLabels",
+    "IssuesComment",
+    "IssuesCreate",
+    "client_setup",
+    "connector",
+    "polls",
+    "sandbox",
+]
 
+sandbox: SandboxFactory[GitHubSandbox] = lazy_sandbox(f"{__name__}._sandbox", "GitHubSandbox")
 
-def _verifier(settings: GitHubSettings) -> Verifier | None:
-    if not settings.webhook_secrets:
-        return None
-    return GitHubVerifier([s.get_secret_value() for s in settings.webhook_secrets])
-
-
-connector = Connector(
+connector: Connector[GitHubSettings, GitHubSandbox] = Connector(
     name="github",
     settings=GitHubSettings,
     commands=COMMANDS,
     # GitHub gives up after 10 s and caps payloads at 25 MB.
     webhook=WebhookSpec(
-        verifier=_verifier,
+        scheme=scheme,
         normalize=normalize,
         handshake=handshake,
         max_body_bytes=MAX_BODY,
@@ -49,5 +52,5 @@ connector = Connector(
     description="GitHub REST API",
     api=client_setup,
     sandbox=sandbox,
-    polls=poll_streams,
+    polls=polls,
 )

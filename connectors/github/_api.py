@@ -17,10 +17,9 @@ from __future__ import annotations
 import time
 
 from core.apicall import ClientSetup
-from core.auth import BearerAuth
 from core.classify import Action, ErrorMapping, Resolution, ResponseView, parse_retry_after
-from core.client import ClientPolicy, credential_fingerprint
-from core.errors import PolicyError
+from core.client import ClientPolicy
+from core.connector_kit import required, secret_setup
 from core.ratelimit import RatePolicy
 
 from ._settings import GitHubSettings
@@ -47,12 +46,9 @@ ERRORS = ErrorMapping().override(
 
 
 def client_setup(settings: GitHubSettings) -> ClientSetup:
-    if settings.token is None or not settings.token.get_secret_value():
-        raise PolicyError(
-            "github.token is not set (needed to send commands)", setting="github.token"
-        )
-    return ClientSetup(
-        policy=ClientPolicy(
+    token = required(settings.token, "github.token")
+    return secret_setup(
+        ClientPolicy(
             connector="github",
             base_url=str(settings.base_url),
             rate=RatePolicy(rate=settings.rate),
@@ -62,7 +58,5 @@ def client_setup(settings: GitHubSettings) -> ClientSetup:
                 "X-GitHub-Api-Version": settings.api_version,
             },
         ),
-        auth=BearerAuth(settings.token),
-        credential=credential_fingerprint(settings.token.get_secret_value()),
-        idempotency="ledger",
+        token,
     )

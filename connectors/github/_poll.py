@@ -70,7 +70,7 @@ from .._poll_events import (
 )
 from ._settings import GitHubSettings
 
-__all__ = ["events_stream", "issues_stream", "poll_streams"]
+__all__ = ["events_stream", "issues_stream", "polls"]
 
 PER_PAGE = 100
 POLL_INTERVAL_S = 60.0  # what GitHub's X-Poll-Interval asks for
@@ -204,7 +204,7 @@ def events_stream(repo: str) -> PollStream:
     )
 
 
-def poll_streams(settings: GitHubSettings) -> list[PollStream]:
+def polls(settings: GitHubSettings) -> list[PollStream]:
     """Both streams of every repository in ``poll_repos`` (none without a token)."""
     if settings.token is None or not settings.token.get_secret_value():
         return []

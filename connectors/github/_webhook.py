@@ -12,19 +12,91 @@ claimed event name is checked against the payload's shape where the payload
 tells (:data:`EVENT_KEYS`): an ``issues`` body claimed as ``deployment`` is
 400. Where the shape cannot tell (``create`` vs ``delete``, events not in
 the table), a re-typed replay of a body already seen is dropped by dedup.
+
+The scheme: ``X-Hub-Signature-256: sha256=<hex>``, an HMAC of the body
+(:class:`GitHubVerifier`), configured by :class:`GitHubWebhookSettings`
+built from the section's ``webhook_secrets``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from core.connector import HandshakeReply, MalformedPayload
 from core.envelopes import Event
-from core.webhooks import Verified
+from core.webhooks import (
+    Clock,
+    Headers,
+    HmacKeys,
+    SecretsSettings,
+    VerificationError,
+    Verified,
+    body_digest,
+    hexdecode,
+)
 
 from .._normalize import digest_of, iso, parse_json_object, require, type_part, webhook_event
+from ._settings import GitHubSettings
+
+__all__ = [
+    "EVENT_KEYS",
+    "MAX_BODY",
+    "GitHubVerifier",
+    "GitHubWebhookSettings",
+    "check_event_shape",
+    "handshake",
+    "normalize",
+    "scheme",
+]
+
+
+class GitHubVerifier(HmacKeys):
+    """GitHub ``X-Hub-Signature-256: sha256=<hex>``: HMAC-SHA256 of the body.
+
+    GitHub signs no timestamp, id or event name, so there is no freshness
+    check: replays are caught downstream by dedup on the body's digest (see
+    :class:`~core.webhooks.Verified`). Every ``X-GitHub-*`` and
+    ``X-Hub-Signature*`` header must occur once. Any configured secret may
+    match.
+    """
+
+    scheme = "github"
+    header = "X-Hub-Signature-256"
+
+    def verify(
+        self, body: bytes, headers: Mapping[str, str], *, url: str | None = None
+    ) -> Verified:
+        """See :class:`~core.webhooks.Verifier`; ``url`` is ignored."""
+        view = Headers(headers, self.scheme, guarded_prefixes=("x-github-", "x-hub-signature"))
+        value = view.require(self.header)
+        prefix, sep, hexsig = value.partition("=")
+        if not sep or prefix != "sha256":
+            raise VerificationError(
+                "malformed_header", f"malformed {self.header}", scheme=self.scheme
+            )
+        self.check_mac(body, [hexdecode(hexsig, self.header, self.scheme)])
+        return Verified(body_digest(body))
+
+
+class GitHubWebhookSettings(SecretsSettings):
+    """GitHub webhook secrets."""
+
+    type: Literal["github"] = "github"
+
+    def build(self, *, clock: Clock = time.time) -> GitHubVerifier:
+        """The verifier these settings describe (GitHub signs no timestamp)."""
+        return GitHubVerifier(self.secret_values())
+
+
+def scheme(settings: GitHubSettings) -> GitHubWebhookSettings | None:
+    """The section's scheme settings; None (route off) without a secret."""
+    if not settings.webhook_secrets:
+        return None
+    return GitHubWebhookSettings(secrets=settings.webhook_secrets)
+
 
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 

@@ -2,42 +2,45 @@
 
 Mail Send has no idempotency key: commands go through the sink's ledger
 (``idempotency="ledger"``), covered for as long as the ledger keeps the
-command id.
+command id. Nothing is polled.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from core.connector import Connector, Verifier, WebhookSpec
-from core.webhooks import SendGridVerifier
+from core.connector import Connector, SandboxFactory, WebhookSpec
+from core.connector_kit import lazy_sandbox
 
 from ._api import client_setup
-from ._commands import COMMANDS
+from ._commands import COMMANDS, Address, Content, MailSend, Personalization
 from ._settings import SendGridSettings
-from ._webhook import normalize
+from ._webhook import SendGridVerifier, SendGridWebhookSettings, normalize, scheme
 
-__all__ = ["SendGridSettings", "client_setup", "connector", "sandbox"]
-
-
-def sandbox(**kwargs: Any) -> Any:
-    """A :class:`~connectors.sendgrid._sandbox.SendGridSandbox`."""
+if TYPE_CHECKING:  # imported (with aiohttp) when a sandbox is made
     from ._sandbox import SendGridSandbox
 
-    return SendGridSandbox(**kwargs)
+__all__ = [
+    "COMMANDS",
+    "Address",
+    "Content",
+    "MailSend",
+    "Personalization",
+    "SendGridSettings",
+    "SendGridVerifier",
+    "SendGridWebhookSettings",
+    "client_setup",
+    "connector",
+    "sandbox",
+]
 
+sandbox: SandboxFactory[SendGridSandbox] = lazy_sandbox(f"{__name__}._sandbox", "SendGridSandbox")
 
-def _verifier(settings: SendGridSettings) -> Verifier | None:
-    if not settings.webhook_public_keys:
-        return None
-    return SendGridVerifier(settings.webhook_public_keys, tolerance=settings.webhook_tolerance_s)
-
-
-connector = Connector(
+connector: Connector[SendGridSettings, SendGridSandbox] = Connector(
     name="sendgrid",
     settings=SendGridSettings,
     commands=COMMANDS,
-    webhook=WebhookSpec(verifier=_verifier, normalize=normalize, ack_deadline_s=8.0),
+    webhook=WebhookSpec(scheme=scheme, normalize=normalize, ack_deadline_s=8.0),
     description="SendGrid Mail Send and Event Webhook",
     api=client_setup,
     sandbox=sandbox,

@@ -7,10 +7,9 @@ window. Mail Send v3 has no idempotency key. A 202 means queued for delivery, no
 from __future__ import annotations
 
 from core.apicall import ClientSetup
-from core.auth import BearerAuth
 from core.classify import ErrorMapping
-from core.client import ClientPolicy, credential_fingerprint
-from core.errors import PolicyError
+from core.client import ClientPolicy
+from core.connector_kit import required, secret_setup
 from core.ratelimit import RatePolicy
 
 from ._settings import SendGridSettings
@@ -21,18 +20,13 @@ ERRORS = ErrorMapping().override(request_id_headers=("x-message-id", "x-request-
 
 
 def client_setup(settings: SendGridSettings) -> ClientSetup:
-    if settings.api_key is None or not settings.api_key.get_secret_value():
-        raise PolicyError(
-            "sendgrid.api_key is not set (needed to send commands)", setting="sendgrid.api_key"
-        )
-    return ClientSetup(
-        policy=ClientPolicy(
+    key = required(settings.api_key, "sendgrid.api_key")
+    return secret_setup(
+        ClientPolicy(
             connector="sendgrid",
             base_url=str(settings.base_url),
             rate=RatePolicy(rate=settings.rate),
             errors=ERRORS,
         ),
-        auth=BearerAuth(settings.api_key),
-        credential=credential_fingerprint(settings.api_key.get_secret_value()),
-        idempotency="ledger",
+        key,
     )

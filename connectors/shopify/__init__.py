@@ -9,39 +9,41 @@ command id. Polls: orders by ``updated_at`` when ``poll_orders`` is on
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from core.connector import Connector, Verifier, WebhookSpec
-from core.webhooks import ShopifyVerifier
+from core.connector import Connector, SandboxFactory, WebhookSpec
+from core.connector_kit import lazy_sandbox
 
 from ._api import client_setup
-from ._commands import COMMANDS
+from ._commands import COMMANDS, CustomersCreate, GraphQLMutation
 from ._poll import polls
 from ._settings import ShopifySettings
-from ._webhook import normalize
+from ._webhook import ShopifyVerifier, ShopifyWebhookSettings, normalize, scheme
 
-__all__ = ["ShopifySettings", "client_setup", "connector", "sandbox"]
-
-
-def sandbox(**kwargs: Any) -> Any:
-    """A :class:`~connectors.shopify._sandbox.ShopifySandbox`."""
+if TYPE_CHECKING:  # imported (with aiohttp) when a sandbox is made
     from ._sandbox import ShopifySandbox
 
-    return ShopifySandbox(**kwargs)
+__all__ = [
+    "COMMANDS",
+    "CustomersCreate",
+    "GraphQLMutation",
+    "ShopifySettings",
+    "ShopifyVerifier",
+    "ShopifyWebhookSettings",
+    "client_setup",
+    "connector",
+    "polls",
+    "sandbox",
+]
 
+sandbox: SandboxFactory[ShopifySandbox] = lazy_sandbox(f"{__name__}._sandbox", "ShopifySandbox")
 
-def _verifier(settings: ShopifySettings) -> Verifier | None:
-    if not settings.webhook_secrets:
-        return None
-    return ShopifyVerifier([s.get_secret_value() for s in settings.webhook_secrets])
-
-
-connector = Connector(
+connector: Connector[ShopifySettings, ShopifySandbox] = Connector(
     name="shopify",
     settings=ShopifySettings,
     commands=COMMANDS,
     # Shopify times out after 5 s.
-    webhook=WebhookSpec(verifier=_verifier, normalize=normalize, ack_deadline_s=4.0),
+    webhook=WebhookSpec(scheme=scheme, normalize=normalize, ack_deadline_s=4.0),
     description="Shopify Admin API",
     api=client_setup,
     sandbox=sandbox,

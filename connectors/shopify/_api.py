@@ -13,10 +13,9 @@ billing attempts, ``refundCreate``, inventory adjustments) take an
 from __future__ import annotations
 
 from core.apicall import ClientSetup
-from core.auth import ApiKeyAuth
 from core.classify import ErrorMapping
-from core.client import ClientPolicy, credential_fingerprint
-from core.errors import PolicyError
+from core.client import ClientPolicy
+from core.connector_kit import FOR_COMMANDS_AND_POLLS, required, secret_setup
 from core.ratelimit import RatePolicy
 
 from ._settings import ShopifySettings
@@ -29,20 +28,15 @@ ERRORS = ErrorMapping().override(
 
 
 def client_setup(settings: ShopifySettings) -> ClientSetup:
-    if settings.access_token is None or not settings.access_token.get_secret_value():
-        raise PolicyError(
-            "shopify.access_token is not set (needed for commands and polls)",
-            setting="shopify.access_token",
-        )
-    return ClientSetup(
-        policy=ClientPolicy(
+    token = required(settings.access_token, "shopify.access_token", FOR_COMMANDS_AND_POLLS)
+    return secret_setup(
+        ClientPolicy(
             connector="shopify",
             base_url=str(settings.base_url),
             rate=RatePolicy(rate=settings.rate),
             errors=ERRORS,
         ),
-        auth=ApiKeyAuth(settings.access_token, name="X-Shopify-Access-Token"),
-        credential=credential_fingerprint(settings.access_token.get_secret_value()),
-        idempotency="ledger",
+        token,
+        api_key_header="X-Shopify-Access-Token",
         graphql_cost=settings.default_cost,
     )

@@ -9,43 +9,43 @@ Polls: ``conversations.history`` of each channel in ``poll_channels`` (``_poll``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from core.connector import Connector, Verifier, WebhookSpec
-from core.webhooks import SlackVerifier
+from core.connector import Connector, SandboxFactory, WebhookSpec
+from core.connector_kit import lazy_sandbox
 
 from ._api import client_setup, ok_false
-from ._commands import COMMANDS
+from ._commands import COMMANDS, ChatPostMessage, ChatUpdate
 from ._poll import polls
 from ._settings import SlackSettings
-from ._webhook import handshake, normalize
+from ._webhook import SlackVerifier, SlackWebhookSettings, handshake, normalize, scheme
 
-__all__ = ["SlackSettings", "client_setup", "connector", "ok_false", "sandbox"]
-
-
-def sandbox(**kwargs: Any) -> Any:
-    """A :class:`~connectors.slack._sandbox.SlackSandbox`."""
+if TYPE_CHECKING:  # imported (with aiohttp) when a sandbox is made
     from ._sandbox import SlackSandbox
 
-    return SlackSandbox(**kwargs)
+__all__ = [
+    "COMMANDS",
+    "ChatPostMessage",
+    "ChatUpdate",
+    "SlackSettings",
+    "SlackVerifier",
+    "SlackWebhookSettings",
+    "client_setup",
+    "connector",
+    "ok_false",
+    "polls",
+    "sandbox",
+]
 
+sandbox: SandboxFactory[SlackSandbox] = lazy_sandbox(f"{__name__}._sandbox", "SlackSandbox")
 
-def _verifier(settings: SlackSettings) -> Verifier | None:
-    if not settings.signing_secrets:
-        return None
-    return SlackVerifier(
-        [s.get_secret_value() for s in settings.signing_secrets],
-        tolerance=settings.webhook_tolerance_s,
-    )
-
-
-connector = Connector(
+connector: Connector[SlackSettings, SlackSandbox] = Connector(
     name="slack",
     settings=SlackSettings,
     commands=COMMANDS,
     # Slack retries a delivery not answered within 3 s.
     webhook=WebhookSpec(
-        verifier=_verifier, normalize=normalize, handshake=handshake, ack_deadline_s=2.5
+        scheme=scheme, normalize=normalize, handshake=handshake, ack_deadline_s=2.5
     ),
     description="Slack Web API and Events API",
     api=client_setup,

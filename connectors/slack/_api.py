@@ -13,10 +13,9 @@ with the code as ``provider_code``.
 from __future__ import annotations
 
 from core.apicall import ClientSetup
-from core.auth import BearerAuth
 from core.classify import Action, ErrorMapping, Resolution, ResponseView, parse_retry_after
-from core.client import ClientPolicy, credential_fingerprint
-from core.errors import PolicyError
+from core.client import ClientPolicy
+from core.connector_kit import FOR_COMMANDS_AND_POLLS, required, secret_setup
 from core.ratelimit import RatePolicy
 
 from ._settings import SlackSettings
@@ -63,18 +62,13 @@ ERRORS = ErrorMapping().override(rules=[ok_false])
 
 
 def client_setup(settings: SlackSettings) -> ClientSetup:
-    if settings.bot_token is None or not settings.bot_token.get_secret_value():
-        raise PolicyError(
-            "slack.bot_token is not set (needed for commands and polls)", setting="slack.bot_token"
-        )
-    return ClientSetup(
-        policy=ClientPolicy(
+    token = required(settings.bot_token, "slack.bot_token", FOR_COMMANDS_AND_POLLS)
+    return secret_setup(
+        ClientPolicy(
             connector="slack",
             base_url=str(settings.base_url),
             rate=RatePolicy(rate=settings.rate),
             errors=ERRORS,
         ),
-        auth=BearerAuth(settings.bot_token),
-        credential=credential_fingerprint(settings.bot_token.get_secret_value()),
-        idempotency="ledger",
+        token,
     )

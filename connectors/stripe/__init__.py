@@ -8,44 +8,64 @@ or replayed within 24 h of its first call has exactly one side effect
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from core.connector import Connector, Verifier, WebhookSpec
-from core.webhooks import StripeVerifier
+from core.connector import Connector, SandboxFactory, WebhookSpec
+from core.connector_kit import lazy_sandbox
 
 from ._api import IDEMPOTENCY_WINDOW, client_setup
-from ._commands import COMMANDS
-from ._poll import poll_streams
+from ._commands import (
+    COMMANDS,
+    CustomersCreate,
+    CustomersUpdate,
+    PaymentIntentsCapture,
+    PaymentIntentsConfirm,
+    PaymentIntentsCreate,
+    RefundsCreate,
+    SubscriptionItem,
+    SubscriptionsCancel,
+    SubscriptionsCreate,
+    SubscriptionsUpdate,
+)
+from ._poll import polls
 from ._settings import StripeSettings
-from ._webhook import normalize
+from ._webhook import StripeVerifier, StripeWebhookSettings, normalize, scheme
 
-__all__ = ["IDEMPOTENCY_WINDOW", "StripeSettings", "client_setup", "connector", "sandbox"]
-
-
-def _verifier(settings: StripeSettings) -> Verifier | None:
-    if not settings.webhook_secrets:
-        return None
-    return StripeVerifier(
-        [s.get_secret_value() for s in settings.webhook_secrets],
-        tolerance=settings.webhook_tolerance_s,
-    )
-
-
-def sandbox(**kwargs: Any) -> Any:
-    """A :class:`~connectors.stripe._sandbox.StripeSandbox` (aiohttp loaded on demand)."""
+if TYPE_CHECKING:  # imported (with aiohttp) when a sandbox is made
     from ._sandbox import StripeSandbox
 
-    return StripeSandbox(**kwargs)
+__all__ = [
+    "COMMANDS",
+    "IDEMPOTENCY_WINDOW",
+    "CustomersCreate",
+    "CustomersUpdate",
+    "PaymentIntentsCapture",
+    "PaymentIntentsConfirm",
+    "PaymentIntentsCreate",
+    "RefundsCreate",
+    "StripeSettings",
+    "StripeVerifier",
+    "StripeWebhookSettings",
+    "SubscriptionItem",
+    "SubscriptionsCancel",
+    "SubscriptionsCreate",
+    "SubscriptionsUpdate",
+    "client_setup",
+    "connector",
+    "polls",
+    "sandbox",
+]
 
+sandbox: SandboxFactory[StripeSandbox] = lazy_sandbox(f"{__name__}._sandbox", "StripeSandbox")
 
-connector = Connector(
+connector: Connector[StripeSettings, StripeSandbox] = Connector(
     name="stripe",
     settings=StripeSettings,
     commands=COMMANDS,
     # Stripe times a delivery out after ~10 s: answer 503 well before.
-    webhook=WebhookSpec(verifier=_verifier, normalize=normalize, ack_deadline_s=8.0),
+    webhook=WebhookSpec(scheme=scheme, normalize=normalize, ack_deadline_s=8.0),
     description="Stripe payments API (form-encoded, Idempotency-Key = command id)",
     api=client_setup,
     sandbox=sandbox,
-    polls=poll_streams,
+    polls=polls,
 )

@@ -16,10 +16,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from core.apicall import ClientSetup
-from core.auth import BearerAuth
 from core.classify import Action, ErrorMapping, Resolution, ResponseView
-from core.client import ClientPolicy, credential_fingerprint
-from core.errors import PolicyError
+from core.client import ClientPolicy
+from core.connector_kit import required, secret_setup
 from core.ratelimit import RatePolicy
 
 from ._settings import StripeSettings
@@ -43,11 +42,7 @@ ERRORS = ErrorMapping().override(statuses={409: Action.RETRY}, rules=[should_ret
 
 
 def client_setup(settings: StripeSettings) -> ClientSetup:
-    if settings.api_key is None or not settings.api_key.get_secret_value():
-        raise PolicyError(
-            "stripe.api_key is not set (needed to send commands)", setting="stripe.api_key"
-        )
-    key = settings.api_key.get_secret_value()
+    key = required(settings.api_key, "stripe.api_key")
     policy = ClientPolicy(
         connector="stripe",
         base_url=str(settings.base_url),
@@ -56,10 +51,4 @@ def client_setup(settings: StripeSettings) -> ClientSetup:
         idempotency_header="Idempotency-Key",
         headers={"Stripe-Version": settings.api_version} if settings.api_version else {},
     )
-    return ClientSetup(
-        policy=policy,
-        auth=BearerAuth(settings.api_key),
-        credential=credential_fingerprint(key),
-        idempotency="key",
-        idempotency_window=IDEMPOTENCY_WINDOW,
-    )
+    return secret_setup(policy, key, idempotency="key", idempotency_window=IDEMPOTENCY_WINDOW)

@@ -46,7 +46,7 @@ from core.poll import PollStream
 from ._settings import StripeSettings
 from ._webhook import event_from_object
 
-__all__ = ["EVENTS", "EventsPaginator", "poll_streams"]
+__all__ = ["EVENTS", "EventsPaginator", "polls"]
 
 LIMIT = 100  # Stripe's largest page
 
@@ -119,7 +119,7 @@ EVENTS = PollStream(
 )
 
 
-def poll_streams(settings: StripeSettings) -> list[PollStream]:
+def polls(settings: StripeSettings) -> list[PollStream]:
     """``events`` when an API key is set (polling needs one), else none."""
     if settings.api_key is None or not settings.api_key.get_secret_value():
         return []

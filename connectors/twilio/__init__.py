@@ -8,37 +8,35 @@ is on (``_poll``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from core.connector import Connector, Verifier, WebhookSpec
-from core.webhooks import TwilioVerifier
+from core.connector import Connector, SandboxFactory, WebhookSpec
+from core.connector_kit import lazy_sandbox
 
 from ._api import client_setup
-from ._commands import COMMANDS
+from ._commands import COMMANDS, MessagesCreate
 from ._poll import polls
 from ._settings import TwilioSettings
-from ._webhook import normalize
+from ._webhook import TwilioVerifier, TwilioWebhookSettings, normalize, scheme
 
-__all__ = ["TwilioSettings", "client_setup", "connector", "sandbox"]
-
-
-def sandbox(**kwargs: Any) -> Any:
-    """A :class:`~connectors.twilio._sandbox.TwilioSandbox`."""
+if TYPE_CHECKING:  # imported (with aiohttp) when a sandbox is made
     from ._sandbox import TwilioSandbox
 
-    return TwilioSandbox(**kwargs)
+__all__ = [
+    "COMMANDS",
+    "MessagesCreate",
+    "TwilioSettings",
+    "TwilioVerifier",
+    "TwilioWebhookSettings",
+    "client_setup",
+    "connector",
+    "polls",
+    "sandbox",
+]
 
+sandbox: SandboxFactory[TwilioSandbox] = lazy_sandbox(f"{__name__}._sandbox", "TwilioSandbox")
 
-def _verifier(settings: TwilioSettings) -> Verifier | None:
-    if not settings.auth_tokens:
-        return None
-    return TwilioVerifier(
-        [s.get_secret_value() for s in settings.auth_tokens],
-        public_url=str(settings.public_url).rstrip("/") if settings.public_url else None,
-    )
-
-
-connector = Connector(
+connector: Connector[TwilioSettings, TwilioSandbox] = Connector(
     name="twilio",
     settings=TwilioSettings,
     commands=COMMANDS,
@@ -46,7 +44,7 @@ connector = Connector(
     # parameters (a message body is at most 1,600 characters): 64 KiB leaves a
     # wide margin and bounds what verification canonicalises (413 above it).
     webhook=WebhookSpec(
-        verifier=_verifier, normalize=normalize, max_body_bytes=64 * 1024, ack_deadline_s=10.0
+        scheme=scheme, normalize=normalize, max_body_bytes=64 * 1024, ack_deadline_s=10.0
     ),
     description="Twilio Programmable Messaging",
     api=client_setup,

@@ -13,10 +13,9 @@ Errors carry Twilio's numeric ``code`` (e.g. 21211 invalid To) as the
 from __future__ import annotations
 
 from core.apicall import ClientSetup
-from core.auth import BasicAuth
 from core.classify import ErrorMapping
-from core.client import ClientPolicy, credential_fingerprint
-from core.errors import PolicyError
+from core.client import ClientPolicy
+from core.connector_kit import FOR_COMMANDS_AND_POLLS, required, secret_setup
 from core.ratelimit import RatePolicy
 
 from ._settings import TwilioSettings
@@ -27,29 +26,24 @@ ERRORS = ErrorMapping().override(request_id_headers=("twilio-request-id", "x-req
 
 
 def client_setup(settings: TwilioSettings) -> ClientSetup:
-    if not settings.account_sid:
-        raise PolicyError(
-            "twilio.account_sid is not set (needed for commands and polls)",
-            setting="twilio.account_sid",
-        )
+    account = required(settings.account_sid, "twilio.account_sid", FOR_COMMANDS_AND_POLLS)
     if settings.api_key_sid and settings.api_key_secret is not None:
         user, secret = settings.api_key_sid, settings.api_key_secret
-    elif settings.auth_tokens:
-        user, secret = settings.account_sid, settings.auth_tokens[0]
     else:
-        raise PolicyError(
-            "twilio.auth_tokens (or api_key_sid + api_key_secret) is not set "
-            "(needed for commands and polls)",
-            setting="twilio.auth_tokens",
+        user = account
+        secret = required(
+            settings.auth_tokens[0] if settings.auth_tokens else None,
+            "twilio.auth_tokens",
+            FOR_COMMANDS_AND_POLLS,
+            what="twilio.auth_tokens (or api_key_sid + api_key_secret)",
         )
-    return ClientSetup(
-        policy=ClientPolicy(
+    return secret_setup(
+        ClientPolicy(
             connector="twilio",
             base_url=str(settings.base_url),
             rate=RatePolicy(rate=settings.rate),
             errors=ERRORS,
         ),
-        auth=BasicAuth(user, secret),
-        credential=credential_fingerprint(f"{user}:{secret.get_secret_value()}"),
-        idempotency="ledger",
+        secret,
+        basic_user=user,
     )

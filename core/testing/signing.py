@@ -1,4 +1,4 @@
-"""Signers: valid webhook headers for every scheme :mod:`core.webhooks` verifies.
+"""Signers: valid webhook headers for every built-in scheme (core's and the connectors').
 
 For tests, the demo and benchmarks that send signed deliveries to the ingest
 server. Each returns the headers to send with exactly the ``body`` bytes

@@ -1,4 +1,4 @@
-"""Webhook signature verification: one verifier per provider scheme.
+"""Webhook signature verification: provider-agnostic primitives and core's own schemes.
 
 Every verifier implements :class:`Verifier`::
 
@@ -14,15 +14,21 @@ it to 401 without a catch-all. A header the scheme reads that occurs twice
 is refused (``duplicate_header``). :class:`Verified` says what the signature
 covered: the body's digest, and the id and timestamp when the scheme signs
 them; normalization takes the event id from it, never from an unsigned
-header. Constructors raise ``ValueError`` (naming the
-argument) for a bad configuration; settings models raise pydantic's
-``ValidationError`` naming the setting.
+header. Constructors raise ``ValueError`` (naming the argument) for a bad
+configuration; settings models raise pydantic's ``ValidationError`` naming
+the setting.
 
-Schemes: :class:`StripeVerifier`, :class:`GitHubVerifier`,
-:class:`SlackVerifier`, :class:`ShopifyVerifier`, :class:`TwilioVerifier`,
-:class:`SendGridVerifier`, :class:`StandardWebhooksVerifier` (also Svix) and
-:class:`GenericHmacVerifier`. Each has a settings model with ``build()``;
-:data:`WebhookSettings` is their union tagged by ``type``.
+Core names no provider. It has the parts a scheme is made of -- strict
+header parsing (:class:`Headers`, :func:`parse_timestamp`, :func:`hexdecode`,
+:func:`b64decode`), several HMAC secrets compared in constant time
+(:class:`HmacKeys`), timestamped HMAC with a tolerance
+(:class:`TimestampedHmac`), ECDSA P-256 (:class:`EcdsaKeys`) -- and the
+settings bases a scheme is configured with (:class:`SecretsSettings`,
+:class:`TimestampedSecretsSettings`, :class:`PublicKeysSettings`), plus two
+complete schemes: :class:`StandardWebhooksVerifier` (also Svix) and
+:class:`GenericHmacVerifier` (HMAC over chosen parts of the request). A
+provider's own scheme and its settings live in its connector
+(``connectors/<name>/_webhook.py``).
 
 Signers producing valid headers for tests, demos and benchmarks live in
 :mod:`core.testing.signing`.
@@ -30,59 +36,72 @@ Signers producing valid headers for tests, demos and benchmarks live in
 
 from core.webhooks._private.common import (
     DEFAULT_TOLERANCE,
+    MAX_SIGNATURES,
+    Clock,
+    Headers,
     Reason,
     VerificationError,
     Verified,
     Verifier,
+    b64decode,
     body_digest,
+    check_tolerance,
+    hexdecode,
+    parse_timestamp,
+    secret_list,
 )
+from core.webhooks._private.ecdsa import EcdsaKeys, PublicKey, load_p256_public_key
+from core.webhooks._private.fields import KeyList, SecretList, Tolerance, nonempty_secrets
 from core.webhooks._private.generic import GenericHmacSettings, GenericHmacVerifier
-from core.webhooks._private.hmac_schemes import (
-    GitHubVerifier,
-    ShopifyVerifier,
-    SlackVerifier,
-    StripeVerifier,
-)
-from core.webhooks._private.sendgrid import SendGridVerifier
+from core.webhooks._private.keys import HmacKeys, TimestampedHmac, tolerance_argument
 from core.webhooks._private.settings import (
-    GitHubWebhookSettings,
-    SendGridWebhookSettings,
-    ShopifyWebhookSettings,
-    SlackWebhookSettings,
+    PublicKeysSettings,
+    SchemeSettings,
+    SecretsSettings,
     StandardWebhooksSettings,
-    StripeWebhookSettings,
-    TwilioWebhookSettings,
+    TimestampedSecretsSettings,
+    WebhookScheme,
     WebhookSettings,
     build_verifier,
     webhook_settings_adapter,
 )
 from core.webhooks._private.standard import StandardWebhooksVerifier
-from core.webhooks._private.twilio import TwilioVerifier
 
 __all__ = [
     "DEFAULT_TOLERANCE",
+    "MAX_SIGNATURES",
+    "Clock",
+    "EcdsaKeys",
     "GenericHmacSettings",
     "GenericHmacVerifier",
-    "GitHubVerifier",
-    "GitHubWebhookSettings",
+    "Headers",
+    "HmacKeys",
+    "KeyList",
+    "PublicKey",
+    "PublicKeysSettings",
     "Reason",
-    "SendGridVerifier",
-    "SendGridWebhookSettings",
-    "ShopifyVerifier",
-    "ShopifyWebhookSettings",
-    "SlackVerifier",
-    "SlackWebhookSettings",
+    "SchemeSettings",
+    "SecretList",
+    "SecretsSettings",
     "StandardWebhooksSettings",
     "StandardWebhooksVerifier",
-    "StripeVerifier",
-    "StripeWebhookSettings",
-    "TwilioVerifier",
-    "TwilioWebhookSettings",
+    "TimestampedHmac",
+    "TimestampedSecretsSettings",
+    "Tolerance",
     "VerificationError",
     "Verified",
     "Verifier",
+    "WebhookScheme",
     "WebhookSettings",
+    "b64decode",
     "body_digest",
     "build_verifier",
+    "check_tolerance",
+    "hexdecode",
+    "load_p256_public_key",
+    "nonempty_secrets",
+    "parse_timestamp",
+    "secret_list",
+    "tolerance_argument",
     "webhook_settings_adapter",
 ]

@@ -46,9 +46,9 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Histogram
 
 import connectors
-from core.connector import Connector, MalformedPayload, Verifier
+from core.connector import Connector, MalformedPayload
 from core.envelopes import Event, utcnow
-from core.webhooks import VerificationError
+from core.webhooks import VerificationError, Verifier
 
 from .. import kafka
 from ..kafka.topics import TopicNames

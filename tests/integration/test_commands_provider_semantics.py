@@ -29,7 +29,7 @@ from tests.waiting import eventually
 @pytest.fixture
 async def stripe() -> AsyncIterator[tuple[Any, CommandRunner]]:
     connector = connectors.get("stripe")
-    async with connector.sandbox() as sb:  # type: ignore[misc]
+    async with connector.new_sandbox() as sb:
         section = StripeSettings(api_key="sk_test_sandbox", base_url=sb.url, rate=1000)
         async with CommandRunner(connector, section) as runner:
             yield sb, runner
@@ -38,7 +38,7 @@ async def stripe() -> AsyncIterator[tuple[Any, CommandRunner]]:
 @pytest.fixture
 async def github() -> AsyncIterator[tuple[Any, CommandRunner]]:
     connector = connectors.get("github")
-    async with connector.sandbox() as sb:  # type: ignore[misc]
+    async with connector.new_sandbox() as sb:
         section = GitHubSettings(token="ghp_sandbox", base_url=sb.url, rate=1000)
         async with CommandRunner(connector, section) as runner:
             yield sb, runner
@@ -125,7 +125,7 @@ async def test_stripe_cancel_redelivered_counts_once(stripe: tuple[Any, CommandR
 
 async def test_slack_http_200_ok_false_is_an_error() -> None:
     connector = connectors.get("slack")
-    async with connector.sandbox() as sb:  # type: ignore[misc]
+    async with connector.new_sandbox() as sb:
         section = SlackSettings(bot_token="xoxb-sandbox", base_url=sb.url, rate=1000)
         async with CommandRunner(connector, section) as r:
             with pytest.raises(e.FatalRequestError) as info:
@@ -246,7 +246,7 @@ COMMAND_PATHS = {
 @pytest.mark.parametrize("name", sorted(COMMAND_PATHS))
 async def test_every_provider_sandbox_announces_and_enforces_a_rate(name: str) -> None:
     path = COMMAND_PATHS[name]
-    async with connectors.get(name).sandbox() as sb:  # type: ignore[misc]
+    async with connectors.get(name).new_sandbox() as sb:
         sb.enforce_rate(1, burst=1)
         async with httpx.AsyncClient(base_url=sb.url) as raw:
             first = await raw.post(path, json={}, headers={COMMAND_ID_HEADER: "x"})

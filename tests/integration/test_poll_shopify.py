@@ -154,7 +154,7 @@ async def test_both_apis_give_an_order_version_the_same_id() -> None:
         found = {}
         for api in ("rest", "graphql"):
             async with CommandRunner(SHOPIFY, section(sb, api)) as r:
-                (stream,) = SHOPIFY.polls(r.section)  # type: ignore[misc]
+                (stream,) = SHOPIFY.polls(r.section)
                 found[api] = ids(await run(stream, r.client, backfill=START))
     assert found["rest"] == found["graphql"]
     assert found["rest"][-1] == "order:1002:2024-03-01T01:00:00Z"

@@ -104,7 +104,7 @@ async def test_the_lookback_reads_again_only_its_window_with_the_same_ids(
     slack: tuple[SlackSandbox, CommandRunner],
 ) -> None:
     sb, r = slack
-    (stream,) = SLACK.polls(section(sb, poll_lookback_s=5.5))  # type: ignore[misc]
+    (stream,) = SLACK.polls(section(sb, poll_lookback_s=5.5))
     pages = await run(stream, r.client)
     first_ids = set(ids(pages))
     done = final(pages)
@@ -144,7 +144,7 @@ async def test_ok_false_on_a_history_get_is_an_error(
     slack: tuple[SlackSandbox, CommandRunner],
 ) -> None:
     sb, r = slack
-    (stream,) = SLACK.polls(section(sb, poll_channels=["C0NOPE"]))  # type: ignore[misc]
+    (stream,) = SLACK.polls(section(sb, poll_channels=["C0NOPE"]))
     with pytest.raises(e.FatalRequestError) as info:
         await run(stream, r.client)
     assert info.value.status == 200

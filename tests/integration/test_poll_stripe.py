@@ -13,13 +13,12 @@ from typing import Any
 import pytest
 
 import connectors
-from connectors.stripe import StripeSettings
+from connectors.stripe import StripeSettings, StripeVerifier
 from connectors.stripe._sandbox import StripeSandbox
 from connectors.stripe._webhook import normalize
 from core.client import ProviderClient
 from core.poll import Cursor, PaginationError, PolledPage, PollStream, poll_run
 from core.ratelimit import BudgetRegistry
-from core.webhooks import StripeVerifier
 
 SECRET = "whsec_poll_test"
 

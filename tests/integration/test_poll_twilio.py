@@ -118,7 +118,7 @@ async def test_the_lookback_crosses_midnight_by_whole_days(
     twilio: tuple[TwilioSandbox, CommandRunner],
 ) -> None:
     sb, r = twilio
-    (stream,) = TWILIO.polls(section(sb, poll_lookback_s=12 * 3600))  # type: ignore[misc]
+    (stream,) = TWILIO.polls(section(sb, poll_lookback_s=12 * 3600))
     done = final(await run(stream, r.client))
     await run(stream, r.client, done)
     assert sb.requests_to(LIST, "GET")[-1].query_param("DateSent>") == "2023-08-24"

@@ -114,7 +114,7 @@ def _healthz(port: int) -> int | None:
 
 @pytest.fixture
 def rig(cli_env: dict[str, str], topic_prefix: str, tmp_path: Path) -> Iterator[Rig]:
-    sandbox = connectors.get("stripe").sandbox()  # type: ignore[misc]
+    sandbox = connectors.get("stripe").new_sandbox()
     with sandbox.in_thread():
         env = {
             **cli_env,

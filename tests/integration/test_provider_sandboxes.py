@@ -33,7 +33,7 @@ def make_runner(connector: str, section: Any) -> CommandRunner:
 
 @pytest.fixture
 async def stripe() -> AsyncIterator[tuple[Sandbox, CommandRunner]]:
-    async with connectors.get("stripe").sandbox() as sb:  # type: ignore[misc]
+    async with connectors.get("stripe").new_sandbox() as sb:
         runner = make_runner(
             "stripe", StripeSettings(api_key="sk_test_sandbox", base_url=sb.url, rate=1000)
         )
@@ -181,7 +181,7 @@ async def test_stripe_sandbox_rate_headers_and_5xx(stripe: tuple[Any, CommandRun
 
 @pytest.fixture
 async def github() -> AsyncIterator[tuple[Any, CommandRunner]]:
-    async with connectors.get("github").sandbox() as sb:  # type: ignore[misc]
+    async with connectors.get("github").new_sandbox() as sb:
         runner = make_runner(
             "github", GitHubSettings(token="ghp_sandbox", base_url=sb.url, rate=1000)
         )
@@ -257,7 +257,7 @@ async def test_github_rate_limit_403_is_rate_limited(github: tuple[Any, CommandR
 
 @pytest.fixture
 async def slack() -> AsyncIterator[tuple[Any, CommandRunner]]:
-    async with connectors.get("slack").sandbox() as sb:  # type: ignore[misc]
+    async with connectors.get("slack").new_sandbox() as sb:
         runner = make_runner(
             "slack", SlackSettings(bot_token="xoxb-sandbox", base_url=sb.url, rate=1000)
         )
@@ -302,7 +302,7 @@ SID = "AC" + "0" * 32
 
 @pytest.fixture
 async def twilio() -> AsyncIterator[tuple[Any, CommandRunner]]:
-    async with connectors.get("twilio").sandbox() as sb:  # type: ignore[misc]
+    async with connectors.get("twilio").new_sandbox() as sb:
         section = TwilioSettings(
             account_sid=SID,
             auth_tokens=["twilio-sandbox-token"],
@@ -355,7 +355,7 @@ async def test_twilio_errors(twilio: tuple[Any, CommandRunner]) -> None:
 
 @pytest.fixture
 async def sendgrid() -> AsyncIterator[tuple[Any, CommandRunner]]:
-    async with connectors.get("sendgrid").sandbox() as sb:  # type: ignore[misc]
+    async with connectors.get("sendgrid").new_sandbox() as sb:
         runner = make_runner(
             "sendgrid", SendGridSettings(api_key="SG.sandbox-key", base_url=sb.url, rate=1000)
         )
@@ -398,7 +398,7 @@ async def test_sendgrid_errors(sendgrid: tuple[Any, CommandRunner]) -> None:
 
 @pytest.fixture
 async def shopify() -> AsyncIterator[tuple[Any, CommandRunner]]:
-    async with connectors.get("shopify").sandbox(restore_rate=2000.0) as sb:  # type: ignore[misc,call-arg]
+    async with connectors.get("shopify").new_sandbox(restore_rate=2000.0) as sb:
         runner = make_runner(
             "shopify", ShopifySettings(access_token="shpat_sandbox", base_url=sb.url, rate=1000)
         )
@@ -465,7 +465,7 @@ async def test_shopify_cost_throttle(shopify: tuple[Any, CommandRunner]) -> None
 
 @pytest.fixture
 async def generic() -> AsyncIterator[tuple[Any, CommandRunner]]:
-    async with connectors.get("generic").sandbox() as sb:  # type: ignore[misc]
+    async with connectors.get("generic").new_sandbox() as sb:
         section = GenericSettings(
             base_url=sb.url,
             idempotency_header="Idempotency-Key",

@@ -102,7 +102,7 @@ async def stripe_rig(
     kafka_bootstrap: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[SinkRig]:
     async with (
-        connectors.get("stripe").sandbox() as sb,  # type: ignore[misc]
+        connectors.get("stripe").new_sandbox() as sb,
         running_rig(monkeypatch, kafka_bootstrap, topic_prefix, "stripe", sb) as rig,
     ):
         yield rig
@@ -113,7 +113,7 @@ async def github_rig(
     kafka_bootstrap: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[SinkRig]:
     async with (
-        connectors.get("github").sandbox() as sb,  # type: ignore[misc]
+        connectors.get("github").new_sandbox() as sb,
         running_rig(monkeypatch, kafka_bootstrap, topic_prefix, "github", sb) as rig,
     ):
         yield rig

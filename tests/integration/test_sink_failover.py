@@ -93,7 +93,7 @@ def rig(
     cli_env: dict[str, str], topic_prefix: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[tuple[Settings, Sandbox, Workers]]:
     connector: str = request.param
-    sandbox = connectors.get(connector).sandbox()  # type: ignore[misc]
+    sandbox = connectors.get(connector).new_sandbox()
     with sandbox.in_thread():
         sandbox.record = True
         sandbox.set_latency(0.005)

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from connectors.stripe import StripeVerifier
 from connectors.stripe._sandbox import StripeSandbox
 from connectors.stripe._webhook import normalize
-from core.webhooks import StripeVerifier
 
 AUTH = {"Authorization": "Bearer sk_test_sandbox"}
 

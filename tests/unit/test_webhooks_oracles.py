@@ -37,19 +37,14 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from sendgrid.helpers.eventwebhook import EventWebhook
 from twilio.request_validator import RequestValidator
 
+from connectors.github import GitHubVerifier
+from connectors.sendgrid import SendGridVerifier
+from connectors.shopify import ShopifyVerifier
+from connectors.slack import SlackVerifier
+from connectors.stripe import StripeVerifier
+from connectors.twilio import TwilioVerifier
 from core.testing import signing
-from core.webhooks import (
-    GenericHmacSettings,
-    GitHubVerifier,
-    SendGridVerifier,
-    ShopifyVerifier,
-    SlackVerifier,
-    StandardWebhooksVerifier,
-    StripeVerifier,
-    TwilioVerifier,
-    VerificationError,
-    Verifier,
-)
+from core.webhooks import GenericHmacSettings, StandardWebhooksVerifier, VerificationError, Verifier
 
 NOW = 1_700_000_000
 PUBLIC = "https://hooks.example.com"

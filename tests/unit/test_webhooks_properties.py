@@ -11,19 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from connectors.github import GitHubVerifier
+from connectors.sendgrid import SendGridVerifier
+from connectors.shopify import ShopifyVerifier
+from connectors.slack import SlackVerifier
+from connectors.stripe import StripeVerifier
+from connectors.twilio import TwilioVerifier
 from core.testing import signing
-from core.webhooks import (
-    GenericHmacSettings,
-    GitHubVerifier,
-    SendGridVerifier,
-    ShopifyVerifier,
-    SlackVerifier,
-    StandardWebhooksVerifier,
-    StripeVerifier,
-    TwilioVerifier,
-    VerificationError,
-    Verifier,
-)
+from core.webhooks import GenericHmacSettings, StandardWebhooksVerifier, VerificationError, Verifier
 
 NOW = 1_700_000_000
 SECRET = "s3cret-for-properties"

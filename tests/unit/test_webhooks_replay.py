@@ -32,10 +32,10 @@ import connectors
 from connectors.generic import GenericSettings
 from connectors.github import GitHubSettings
 from connectors.shopify._settings import ShopifySettings
-from connectors.twilio import TwilioSettings
+from connectors.twilio import TwilioSettings, TwilioVerifier
 from core.connector import ConnectorSettings, MalformedPayload
 from core.envelopes import Event
-from core.webhooks import GenericHmacSettings, TwilioVerifier, VerificationError
+from core.webhooks import GenericHmacSettings, VerificationError
 from tests.unit.test_webhooks_oracles import CASES, Case, _form_params
 
 NOW = 1_700_000_000
@@ -243,7 +243,7 @@ def test_a_shopify_replay_under_a_new_id_or_topic_has_the_original_dedup_key() -
 
 # --- Twilio ------------------------------------------------------------------------
 
-TWILIO = TwilioSettings(auth_tokens=[HMAC_SECRET], public_url=PUBLIC)  # type: ignore[arg-type]
+TWILIO = TwilioSettings(auth_tokens=[HMAC_SECRET], public_url=PUBLIC)
 PATH = "/webhooks/twilio"
 
 

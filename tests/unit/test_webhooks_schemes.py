@@ -11,18 +11,13 @@ from urllib.parse import urlencode
 
 import pytest
 
+from connectors.github import GitHubVerifier
+from connectors.shopify import ShopifyVerifier
+from connectors.slack import SlackVerifier
+from connectors.stripe import StripeVerifier
+from connectors.twilio import TwilioVerifier
 from core.testing import signing
-from core.webhooks import (
-    GenericHmacSettings,
-    GitHubVerifier,
-    ShopifyVerifier,
-    SlackVerifier,
-    StandardWebhooksVerifier,
-    StripeVerifier,
-    TwilioVerifier,
-    VerificationError,
-    Verifier,
-)
+from core.webhooks import GenericHmacSettings, StandardWebhooksVerifier, VerificationError, Verifier
 
 NOW = 1_700_000_000
 BODY = b'{"id":"evt_1","amount":100}'

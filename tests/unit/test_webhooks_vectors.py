@@ -14,14 +14,11 @@ from urllib.parse import urlencode
 
 import pytest
 
-from core.webhooks import (
-    GitHubVerifier,
-    SendGridVerifier,
-    SlackVerifier,
-    StandardWebhooksVerifier,
-    TwilioVerifier,
-    VerificationError,
-)
+from connectors.github import GitHubVerifier
+from connectors.sendgrid import SendGridVerifier
+from connectors.slack import SlackVerifier
+from connectors.twilio import TwilioVerifier
+from core.webhooks import StandardWebhooksVerifier, VerificationError
 
 # --- GitHub ---------------------------------------------------------------
 

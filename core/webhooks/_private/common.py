@@ -72,9 +72,10 @@ class VerificationError(SwitchboardError):
     ``reason`` is machine-readable (one of :data:`Reason`: ``missing_header``,
     ``malformed_header``, ``bad_signature``, ``stale_timestamp``,
     ``future_timestamp``, ``body_mismatch``, ``malformed_body``,
-    ``missing_url``, ``duplicate_header``), fit for a metrics label. ``scheme`` names the verifier
-    (``stripe``, ``github``, ...). The message is short and safe to log: it
-    may name a header, never a secret, a signature value or the body.
+    ``missing_url``, ``duplicate_header``), fit for a metrics label. ``scheme``
+    names the verifier (``standard_webhooks``, ``hmac``, a connector's scheme
+    name). The message is short and safe to log: it may name a header, never
+    a secret, a signature value or the body.
     """
 
     code = "verification_failed"
@@ -101,7 +102,7 @@ class Verified:
     - ``digest``: :func:`body_digest` of the raw body the signature covers;
     - ``event_id``: the delivery id *the signature covers* (Standard
       Webhooks' ``webhook-id``, a generic HMAC ``{id}``), else ``None``:
-      an id in an unsigned header (GitHub, Shopify, Twilio) is not evidence
+      an id in an unsigned header is not evidence
       of anything, so those deliveries are deduplicated on ``digest``;
     - ``timestamp``: the signed epoch-seconds timestamp, else ``None``.
     """
@@ -125,7 +126,7 @@ class Verifier(Protocol):
       occurs more than once is refused (``duplicate_header``), so the value
       verified is the only value anyone can read;
     - ``url`` is the request's path and query as received (only schemes that
-      sign the URL, i.e. Twilio, need it; others ignore it);
+      sign the URL need it; others ignore it);
     - returns :class:`Verified` when the delivery is authentic and fresh, and
       raises :class:`VerificationError` for anything else, never another
       exception;
@@ -144,7 +145,7 @@ class Headers:
     """Case-insensitive, read-only view over any header mapping (built once per call).
 
     ``guarded`` names the headers the scheme reads (and ``guarded_prefixes``
-    whole families, e.g. ``x-shopify-``): one of them present more than once
+    whole families, e.g. ``x-acme-``): one of them present more than once
     (a multidict's repeated header, or two spellings of one name in a plain
     dict) raises ``duplicate_header``. A replayed delivery with a prepended
     id would otherwise be verified on one value and normalized on another.

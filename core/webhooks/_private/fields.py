@@ -1,7 +1,7 @@
 """Field types shared by the webhook settings models.
 
 A list setting (``secrets``, ``auth_tokens``, ``public_keys``) accepts a
-list, one plain string (a one-item list: ``SWITCHBOARD_STRIPE__WEBHOOK__SECRETS=whsec_...``)
+list, one plain string (a one-item list: ``SWITCHBOARD_<NAME>__WEBHOOK__SECRETS=whsec_...``)
 or a JSON list in a string (``'["whsec_old", "whsec_new"]'``). ``NoDecode``
 stops pydantic-settings from JSON-decoding the environment value itself, so
 a plain secret is not mistaken for malformed JSON.

@@ -79,7 +79,7 @@ def _nonblank_header(value: str | None) -> str | None:
 class GenericHmacSettings(BaseModel):
     """Settings of a generic HMAC webhook (also the verifier's whole configuration).
 
-    Example (GitHub-like with a timestamp)::
+    Example (a body HMAC with a signed timestamp)::
 
         GenericHmacSettings(secrets=["s3cret"], header="X-Signature",
                             prefix="sha256=", template="{timestamp}.{body}",

@@ -27,6 +27,7 @@ from core.webhooks._private.common import (
     matches,
     parse_timestamp,
 )
+from core.webhooks._private.keys import tolerance_argument
 
 __all__ = ["StandardWebhooksVerifier", "decode_standard_secret"]
 
@@ -85,9 +86,7 @@ class StandardWebhooksVerifier:
         if not items:
             raise ValueError("secrets: at least one secret is required")
         self._keys = tuple(decode_standard_secret(s) for s in items)
-        if tolerance is not None and tolerance < 0:
-            raise ValueError("tolerance: must be >= 0 seconds (or None to disable)")
-        self._tolerance = tolerance
+        self._tolerance = tolerance_argument(tolerance)
         self._clock = clock
 
     def verify(
