@@ -206,12 +206,12 @@ class OffsetPaginator(Paginator):
 class CursorPaginator(Paginator):
     """A cursor from the body sent back as ``cursor_param``.
 
-    The cursor is read at ``cursor_path`` (Slack:
+    The cursor is read at ``cursor_path`` (e.g.
     ``response_metadata.next_cursor``), or taken from the last record's
-    ``last_record_field`` (Stripe: ``starting_after`` = last object's
-    ``id``), or from the first record's ``first_record_field`` (Stripe
-    paging towards newer objects: ``ending_before`` = first object's ``id``,
-    since each page still comes newest-first). Set exactly one of the
+    ``last_record_field`` (e.g. ``starting_after`` = last object's
+    ``id``), or from the first record's ``first_record_field`` (paging
+    towards newer objects, e.g. ``ending_before`` = first object's ``id``,
+    where each page still comes newest-first). Set exactly one of the
     three. Empty/None cursor, an empty page or ``has_more_path`` false
     ends the pagination.
     """
@@ -268,7 +268,7 @@ def _absolute(url: str, response: PageResponse) -> str:
 
 
 class LinkHeaderPaginator(Paginator):
-    """RFC 8288 ``Link: <url>; rel="next"`` (GitHub, Shopify REST). The body
+    """RFC 8288 ``Link: <url>; rel="next"``. The body
     is the list by default (``records_path=None``)."""
 
     def __init__(self, *, rel: str = "next", records_path: RecordsPath = None) -> None:
@@ -296,7 +296,7 @@ def _parse_links(header: str) -> list[dict[str, str]]:
 
 
 class NextUrlPaginator(Paginator):
-    """The next page's URL in the body (Twilio ``next_page_uri``), absolute or
+    """The next page's URL in the body (e.g. ``next_page_uri``), absolute or
     relative to the page it came in."""
 
     def __init__(

@@ -1,6 +1,6 @@
 """Parsing of rate-limit headers into one neutral shape. Never raises.
 
-Understood: ``Retry-After`` (seconds or HTTP-date), GitHub-style
+Understood: ``Retry-After`` (seconds or HTTP-date), the common
 ``X-RateLimit-Limit/-Remaining/-Reset`` (reset as epoch seconds or as a
 delta), IETF ``RateLimit``/``RateLimit-Policy`` in both the draft-07 form
 (``limit=100, remaining=50, reset=5`` and ``100;w=60``) and the

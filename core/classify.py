@@ -6,8 +6,8 @@ maps an HTTP status to an :class:`Action`; a connector builds its own
 
 - ``statuses``: status -> action entries replacing the default ones;
 - ``rules``: functions ``(ResponseView) -> Resolution | None`` consulted
-  first, for signals the status cannot carry (Slack's HTTP 200 with
-  ``{"ok": false}``, Stripe's ``Stripe-Should-Retry`` header);
+  first, for signals the status cannot carry (an HTTP 200 with
+  ``{"ok": false}``, a provider's own should-retry header);
 - ``request_id_headers``, ``code_fields``/``message_fields``: where this
   provider puts its request id, error code and message.
 

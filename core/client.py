@@ -4,11 +4,11 @@ httpx client of their own.
 Usage::
 
     policy = ClientPolicy(
-        connector="stripe",
-        base_url="https://api.stripe.com",
+        connector="acme",
+        base_url="https://api.acme.example",
         rate=RatePolicy(rate=25),
         retry=RetryPolicy(attempts=4, deadline=30),
-        errors=ErrorMapping().override(rules=[stripe_should_retry]),
+        errors=ErrorMapping().override(rules=[acme_should_retry]),
     )
     async with ProviderClient(policy, auth=BearerAuth(key),
                               credential=credential_fingerprint(key)) as client:

@@ -6,8 +6,8 @@ one encoder whatever built them (an :class:`~core.apicall.Endpoint`, a
 connector's own ``api_call``, a poll).
 
 :func:`form_encode` is the bracket encoding of nested form bodies
-(``metadata[k]=v``, ``items[0][price]=p``) that Stripe's own SDK produces
-(``stripe._encode._api_encode``): None values and empty containers are
+(``metadata[k]=v``, ``items[0][price]=p``) that form-encoding provider SDKs
+produce (the test suite holds it to one such SDK): None values and empty containers are
 left out, booleans are ``true``/``false``. A form body or query given as a
 list of pairs is taken as it is (values turned into text the same way).
 """

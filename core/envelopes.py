@@ -144,7 +144,7 @@ class Event(Envelope):
     specversion: Literal["1.0"] = "1.0"
     id: str = Field(min_length=1)
     source: str = Field(min_length=1, description="switchboard/<connector>")
-    type: str = Field(description="<connector>.<provider type>, e.g. stripe.invoice.paid")
+    type: str = Field(description="<connector>.<the provider's event type>, e.g. <c>.invoice.paid")
     subject: str | None = Field(default=None, min_length=1)
     time: AwareDatetime | None = Field(default=None, description="provider time")
     datacontenttype: str = "application/json"
@@ -196,7 +196,7 @@ class Command(Envelope):
     """
 
     id: str = Field(default_factory=new_id, min_length=1, max_length=255)
-    type: str = Field(description="<connector>.<command>, e.g. stripe.customers.create")
+    type: str = Field(description="<connector>.<command>, e.g. <connector>.customers.create")
     params: dict[str, Any] = Field(default_factory=dict)
     reply_to: str | None = Field(default=None, min_length=1)
     expires_at: AwareDatetime | None = None

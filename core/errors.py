@@ -182,7 +182,7 @@ class _RetryAt(RetriableError):
 
 
 class RateLimitedError(_RetryAt):
-    """The provider throttled us (429, GraphQL THROTTLED, Slack ratelimited).
+    """The provider throttled us (429, GraphQL THROTTLED, an ``ok: false`` ratelimited body).
 
     ``retry_at`` is when the provider said we may try again (or our best
     estimate); the budget has already been blocked until then.

@@ -13,7 +13,7 @@ Contracts of :meth:`GraphQLClient.execute`:
   anything else -> GraphQLError (a FatalRequestError: dead-letter);
 - a body that is not a JSON object raises InvalidBodyError;
 - queries are retried like GETs; a mutation only with an ``idempotency_key``;
-- Shopify-style ``extensions.cost`` feeds the client's budget: each call
+- a cost-based API's ``extensions.cost`` feeds the client's budget: each call
   first waits for the points it cost last time (``default_cost`` the first
   time), and ``throttleStatus`` resets the points bucket to what the
   provider reports.

@@ -7,7 +7,7 @@ scheme                                 strategy
 ``?offset=N&limit=M``                  :class:`OffsetPaginator`
 cursor in the body / last record id    :class:`CursorPaginator`
 ``Link: <...>; rel="next"``            :class:`LinkHeaderPaginator`
-next URL in the body (Twilio)          :class:`NextUrlPaginator`
+next URL in the body                   :class:`NextUrlPaginator`
 GraphQL ``pageInfo``                   :class:`GraphQLPaginator`
 =====================================  ==========================================
 

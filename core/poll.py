@@ -4,7 +4,7 @@ A connector declares each list it can poll as a :class:`PollStream`: the
 endpoint, the paginator (:mod:`core.pagination`), how a record becomes
 Events (the same ids its webhooks carry, where the provider has one), and
 an incremental *mark* -- the high-water position a finished run reached
-(Stripe: the newest event id; GitHub: the newest ``updated_at``).
+(e.g. the newest event id, or the newest ``updated_at``).
 
 A stream's persisted position is a :class:`Cursor`:
 
@@ -21,7 +21,7 @@ A stream's persisted position is a :class:`Cursor`:
   elsewhere);
 - ``etag``: the validator of the last run's first page; a stream with
   ``conditional=True`` sends it as ``If-None-Match`` and a ``304`` means
-  nothing changed (GitHub does not charge its rate limit for those).
+  nothing changed (some providers do not charge their rate limit for those).
 
 :func:`poll_run` drives one run and yields a :class:`PolledPage` per page with
 the Cursor to persist *after* the page's events are acknowledged: the
@@ -181,7 +181,7 @@ class PollStream:
     - ``advance(mark, records, request)``: the mark after a page fetched
       with ``request`` (default: unchanged);
     - ``stop_at(mark, backfill, record)``: for a newest-first list the
-      provider cannot filter (GitHub repository events): True for the first
+      provider cannot filter (e.g. a repository's events): True for the first
       record the run must not emit -- one the last run's ``mark`` covers, or
       on a first run one older than ``backfill``; that record and the rest of
       its page are dropped and the run ends on that page (None: never);

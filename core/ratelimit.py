@@ -20,7 +20,7 @@ The effective rate is ``min(policy.rate, provider's announced quota/window)
   the reset;
 - IETF ``RateLimit-Policy`` (quota per window) lowers the rate to the
   announced one, never above ``policy.rate``;
-- Shopify's GraphQL cost (``extensions.cost.throttleStatus``) feeds a second
+- a GraphQL API's cost (``extensions.cost.throttleStatus``) feeds a second
   bucket of cost points (:meth:`Budget.observe_graphql_cost`,
   :meth:`Budget.acquire_points`).
 
@@ -291,7 +291,7 @@ class Budget:
         return signal
 
     def observe_graphql_cost(self, extensions: Any) -> None:
-        """Feed Shopify-style ``extensions.cost.throttleStatus`` to the points bucket."""
+        """Feed a GraphQL ``extensions.cost.throttleStatus`` to the points bucket."""
         try:
             status = extensions["cost"]["throttleStatus"]
             maximum = float(status["maximumAvailable"])

@@ -8,7 +8,7 @@ environment variables (``__`` separates nesting levels, e.g.
 A root settings class is composed of sections: those a subclass of
 :class:`Settings` declares (a runtime's own: how to reach its broker, its
 workers) and those :func:`load_settings` adds from ``sections`` (each
-connector's, ``SWITCHBOARD_STRIPE__API_KEY`` ...). Core declares none, so
+connector's, ``SWITCHBOARD_<CONNECTOR>__API_KEY`` ...). Core declares none, so
 it never names a provider or a runtime.
 
 Contract: :func:`load_settings` either returns a fully validated object or

@@ -242,7 +242,7 @@ class TokenStoreSettings(BaseModel):
 
 class TokenStore(ABC):
     """Async key -> :class:`OAuthToken` storage. Keys are short names such as
-    ``"stripe:default"``; a missing key reads as ``None``."""
+    ``"<connector>:default"``; a missing key reads as ``None``."""
 
     @abstractmethod
     async def get(self, key: str) -> OAuthToken | None: ...
