@@ -24,7 +24,7 @@ B ?=
 help:
 	@echo "make demo    run the demo (starts a local Kafka broker)"
 	@echo "make test    run the whole test suite against a real broker"
-	@echo "make lint    ruff + mypy"
+	@echo "make lint    ruff + mypy + the import contracts"
 	@echo "make bench   run the benchmarks (B=<name> for one)"
 	@echo "make lock    re-pin requirements/*.txt after a change to pyproject.toml's dependencies"
 	@echo "             (LOCK_ARGS=--upgrade for the newest versions allowed)"
@@ -60,6 +60,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(B)
