@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol
+from typing import Any, ClassVar, Generic, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from typing_extensions import TypeVar
@@ -19,9 +19,6 @@ from core.apicall import ApiCall, CallContext, ClientSetup, Endpoint
 from core.envelopes import Event
 from core.poll import PollStream
 from core.webhooks import Verified, Verifier, WebhookScheme
-
-if TYPE_CHECKING:  # the sandbox (aiohttp) is never loaded by a worker
-    from core.testing.sandbox import Sandbox
 
 __all__ = [
     "ApiCall",
@@ -147,9 +144,9 @@ class CommandParams(BaseModel):
         return self.endpoint.build(self, ctx)
 
 
-SB = TypeVar("SB", bound="Sandbox", default=Any)
+SB = TypeVar("SB", default=Any)
 """A connector's sandbox type (``Any`` where the connector is not known)."""
-SB_co = TypeVar("SB_co", bound="Sandbox", covariant=True, default=Any)
+SB_co = TypeVar("SB_co", covariant=True, default=Any)
 
 
 class SandboxFactory(Protocol[SB_co]):

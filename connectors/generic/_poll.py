@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -66,9 +66,6 @@ from core.pagination import (
 from core.poll import PollStream, keep_mark
 
 from .._poll_events import event_type, parse_time, poll_event, required_text, utc_iso
-
-if TYPE_CHECKING:  # the settings hold the polls' definitions
-    from ._settings import GenericSettings
 
 __all__ = ["GenericPoll", "Incremental", "PaginatorSpec", "polls"]
 
@@ -296,6 +293,14 @@ class GenericPoll(_Strict):
         ]
 
 
-def polls(settings: GenericSettings) -> list[PollStream]:
+class _DeclaresPolls(Protocol):
+    """What :func:`polls` reads of the settings (``GenericSettings``, which
+    imports this module for :class:`GenericPoll`)."""
+
+    @property
+    def polls(self) -> Sequence[GenericPoll]: ...
+
+
+def polls(settings: _DeclaresPolls) -> list[PollStream]:
     """The streams declared in ``settings.polls``."""
     return [poll.stream() for poll in settings.polls]
