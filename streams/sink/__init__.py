@@ -55,16 +55,19 @@ Failures (``<c>.commands.dlq`` gets the record byte for byte plus the
 
 The package, one job per module:
 
-- ``_sink`` -- :class:`Sink`: consume, pause, run each record through the
-  :class:`~core.executor.CommandExecutor` (held through open-breaker
-  periods), answer;
+- ``_sink`` -- :class:`Sink`, a partition owner: load ledgers, pause, run
+  each record through the :class:`~core.executor.CommandExecutor` (held
+  through open-breaker periods), answer;
 - ``_partitions`` -- assigned partitions' offsets and the per-key queues;
 - ``_ledger`` -- the ledger read back on assignment and its one
   ``verdict()`` per record (the skip rules above);
 - ``_writer`` -- Results, DLQ records, ledger markers, ``reply_to`` copies;
-- ``_rebalance`` -- the rebalance listener; ``_offsets`` -- commits;
-  ``_topics`` -- the topic check at start; ``_build`` -- which sinks run;
-  ``_metrics`` -- metrics and the ``streams.sink`` logger.
+- ``_offsets`` -- commits; ``_topics`` -- the topic check at start;
+  ``_build`` -- which sinks run; ``_metrics`` -- metrics and the
+  ``streams.sink`` logger.
+
+The consumer group's life (rebalance listener, consumer settings, start and
+stop) is :class:`streams.partitions.PartitionOwner`'s, shared with the poller.
 """
 
 from core.outcomes import FAILURE_REASONS as DLQ_REASONS

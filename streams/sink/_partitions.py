@@ -2,9 +2,10 @@
 
 A :class:`PartitionState` tracks the offsets fetched from one commands
 partition and which of them are finished, so the offset committed is the
-first one not finished (a crash redelivers only what is past it). Its
-``ready`` event is set once its ledger is loaded; records fetched before
-that wait in their queues.
+first one not finished (a crash redelivers only what is past it). It is the
+sink's :class:`~streams.partitions.OwnedPartition`: its ``ready`` event is
+set once its ledger is loaded; records fetched before that wait in their
+queues.
 
 :class:`KeyQueues` runs records with the same Kafka key strictly one after
 the other (one queue and one task per key) and different keys concurrently.
@@ -20,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from aiokafka import TopicPartition
 
+from ..partitions import OwnedPartition
 from ._ledger import Ledger
 
 __all__ = ["KeyQueues", "PartitionState", "SinkRecord"]
@@ -51,12 +52,10 @@ class SinkRecord:
 
 
 @dataclass
-class PartitionState:
+class PartitionState(OwnedPartition):
     """One assigned commands partition: its ledger, offsets and running tasks."""
 
-    tp: TopicPartition
-    ledger: Ledger = field(default_factory=Ledger)
-    ready: asyncio.Event = field(default_factory=asyncio.Event)  # ledger loaded
+    ledger: Ledger = field(default_factory=Ledger)  # loaded before ``ready`` is set
     order: deque[int] = field(default_factory=deque)  # offsets fetched, in order
     finished: set[int] = field(default_factory=set)
     next_offset: int | None = None  # one past the highest fetched
@@ -112,10 +111,10 @@ class KeyQueues:
         part.tasks.add(task)
         task.add_done_callback(part.tasks.discard)
 
-    def keep_only(self, partitions: Iterable[int]) -> None:
-        """Forget the queues of every partition not in ``partitions`` (revoked)."""
-        kept = set(partitions)
-        for key in [k for k in self._queues if k[0] not in kept]:
+    def drop(self, partitions: Iterable[int]) -> None:
+        """Forget the queues of ``partitions`` (revoked, or the sink stops)."""
+        gone = set(partitions)
+        for key in [k for k in self._queues if k[0] in gone]:
             del self._queues[key]
 
     async def _drain(self, part: PartitionState, key: tuple[int, bytes]) -> None:

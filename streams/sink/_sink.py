@@ -1,16 +1,24 @@
 """The sink's orchestration: consume, hand records to their key's queue, run
-each through the executor, answer, commit (see :mod:`streams.sink`)."""
+each through the executor, answer, commit (see :mod:`streams.sink`).
+
+The consumer-group life (the consumer's settings, start and stop, loading
+each assigned partition before its records run, releasing revoked ones) is
+:class:`streams.partitions.PartitionOwner`'s, shared with the poller; the
+sink's part is the ledger it loads, the queues it fills, the pause before
+each fetch, the commit after it, and the drain and commit on release.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from core import errors as e
 from core.apicall import CallResult, ClientSetup
@@ -19,22 +27,22 @@ from core.connector import CommandParams, Connector
 from core.envelopes import Command, Timings, utcnow
 from core.executor import CommandExecutor, InvalidCommand
 from core.outcomes import CommandExpired, OutcomeUnknown, command_result, failure_reason
-from core.retry import Retrier, RetryPolicy, default_classifier
+from core.retry import RetryPolicy, default_classifier
 from streams.settings import Settings
 
-from .. import kafka
 from ..kafka.topics import TopicNames
+from ..partitions import PartitionOwner
 from ._ledger import read_ledgers
 from ._metrics import COMMAND_SECONDS, COMMANDS, HEALTHY, PAUSED, log
 from ._offsets import OffsetCommitter
 from ._partitions import KeyQueues, PartitionState, SinkRecord
-from ._rebalance import SinkRebalanceListener
 from ._topics import check_sink_topics
 from ._writer import ResultWriter
 
 __all__ = ["Sink", "SinkHealth"]
 
-# Reading the ledger on assignment is retried until it works, these apart.
+# Reading the ledger on assignment is retried until it works, these apart
+# (fully jittered: the members of a group that lost Kafka do not retry in step).
 _LEDGER_BACKOFF = RetryPolicy(initial_delay=0.5, max_delay=10.0)
 
 
@@ -63,8 +71,12 @@ def _sink_classifier(exc: BaseException) -> bool | float | None:
     return default_classifier(exc)
 
 
-class Sink:
+class Sink(PartitionOwner[PartitionState]):
     """Runs one connector's commands. ``await sink.run()`` until :meth:`stop`."""
+
+    fetch_timeout_ms = 100
+    max_records = 500
+    load_retry = _LEDGER_BACKOFF
 
     def __init__(
         self,
@@ -75,7 +87,13 @@ class Sink:
         client: ProviderClient | None = None,
         group_id: str | None = None,
     ) -> None:
-        self.settings = settings
+        names = TopicNames.from_settings(settings)
+        super().__init__(
+            settings,
+            topic=names.commands(connector.name),
+            group_id=group_id or f"{settings.kafka.topic_prefix}switchboard-sink-{connector.name}",
+            role=f"sink {connector.name}",
+        )
         self.connector = connector
         self.name = connector.name
         self.setup = setup
@@ -86,11 +104,9 @@ class Sink:
         self.client = self.executor.client
         cfg = settings.sink
         self.cfg = cfg
-        names = TopicNames.from_settings(settings)
         self.commands_topic = names.commands(self.name)
         self.results_topic = names.results(self.name)
         self.ledger_topic = names.ledger(self.name)
-        self.group_id = group_id or f"{settings.kafka.topic_prefix}switchboard-sink-{self.name}"
         self.health = SinkHealth()
         self.writer = ResultWriter(
             self.name,
@@ -103,64 +119,31 @@ class Sink:
         # More calls in flight than the client has connections only queue in
         # its gate (measured: slower, and p50 9 -> 66 ms at 64 vs 10).
         self._slots = asyncio.Semaphore(min(cfg.concurrency, setup.policy.limits.max_connections))
-        self._parts: dict[int, PartitionState] = {}
         self._queues = KeyQueues(self.name, self._handle)
         self._held = 0
         self._config_error: e.SwitchboardError | None = None
-        self._stopping = asyncio.Event()
         self._paused = False
-        self._consumer: AIOKafkaConsumer | None = None
-        self._producer: AIOKafkaProducer | None = None
         self._committer = OffsetCommitter(self.name, cfg.commit_interval_s)
-        self.started = asyncio.Event()
 
-    # lifecycle -------------------------------------------------------------
-    async def run(self) -> None:
-        """Consume until :meth:`stop`; raises KafkaUnavailable if Kafka is down at start."""
-        settings = self.settings
-        producer = kafka.producer(settings, linger_ms=1)
-        consumer = kafka.consumer(
-            settings,
-            group_id=self.group_id,
-            max_poll_records=500,
-            session_timeout_ms=int(settings.worker.session_timeout_s * 1000),
-            heartbeat_interval_ms=int(settings.worker.session_timeout_s * 1000 / 10),
-            rebalance_timeout_ms=int((self.cfg.drain_timeout_s + 30) * 1000),
-            max_poll_interval_ms=300_000,
-        )
+    # the partition owner's part --------------------------------------------
+    async def prepare(self) -> None:
         await check_sink_topics(
-            settings, self.name, self.commands_topic, self.results_topic, self.ledger_topic
+            self.settings, self.name, self.commands_topic, self.results_topic, self.ledger_topic
         )
-        async with kafka.connect(settings, producer), kafka.connect(settings, consumer):
-            self._producer, self._consumer = producer, consumer
-            consumer.subscribe([self.commands_topic], listener=SinkRebalanceListener(self))
-            HEALTHY.labels(self.name).set(1)
-            log.info("sink %s: consuming %s as %s", self.name, self.commands_topic, self.group_id)
-            try:
-                await self._loop(consumer)
-            finally:
-                await self._drain(list(self._parts.values()))
-                await self._commit(force=True)
-                await self.executor.aclose()
-                self._producer = self._consumer = None
 
-    def stop(self) -> None:
-        self._stopping.set()
+    def consumer_options(self) -> dict[str, Any]:
+        return {
+            "max_poll_records": 500,
+            "rebalance_timeout_ms": int((self.cfg.drain_timeout_s + 30) * 1000),
+        }
 
-    async def _loop(self, consumer: AIOKafkaConsumer) -> None:
-        self.started.set()
-        while not self._stopping.is_set():
-            self._apply_pause(consumer)
-            batch = await consumer.getmany(timeout_ms=100, max_records=500)
-            for tp, messages in batch.items():
-                part = self._partition(consumer, tp)
-                if part is None:  # revoked while the fetch was on its way: not committed
-                    continue
-                for message in messages:
-                    self._queues.enqueue(part, SinkRecord(message))
-            await self._commit()
+    def on_started(self) -> None:
+        HEALTHY.labels(self.name).set(1)
+        log.info("sink %s: consuming %s as %s", self.name, self.commands_topic, self.group_id)
 
-    def _apply_pause(self, consumer: AIOKafkaConsumer) -> None:
+    def before_fetch(self, consumer: AIOKafkaConsumer) -> None:
+        """Pause every partition while a config error, an open breaker or
+        full queues say so; resume them when none does."""
         buffered = sum(p.buffered for p in self._parts.values())
         pause = (
             self._config_error is not None or self._held > 0 or buffered >= self.cfg.max_buffered
@@ -176,62 +159,57 @@ class Sink:
                 log.warning("sink %s: breaker open, consumption paused", self.name)
         self._paused = pause
 
-    # partitions ------------------------------------------------------------
-    def _partition(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> PartitionState | None:
-        """The state of an assigned partition. aiokafka starts fetching a new
-        assignment before the rebalance listener has run, so records may
-        arrive first: they wait in their queues until the ledger is loaded."""
-        part = self._parts.get(tp.partition)
-        if part is None and tp in consumer.assignment():
-            part = self._parts[tp.partition] = PartitionState(tp)
-        return part
+    def new_partition(self, tp: TopicPartition) -> PartitionState:
+        return PartitionState(tp)
 
-    async def assigned(self, tps: Iterable[TopicPartition]) -> None:
-        """Load the ledgers of newly assigned partitions (retried until read)."""
-        new = [tp for tp in tps if tp.topic == self.commands_topic]
-        parts = [self._parts.setdefault(tp.partition, PartitionState(tp)) for tp in new]
-        parts = [p for p in parts if not p.ready.is_set()]
+    def take(self, part: PartitionState, messages: Sequence[Any]) -> None:
+        """Queue the records; a partition not ready yet: its key tasks wait for the ledger."""
+        for message in messages:
+            self._queues.enqueue(part, SinkRecord(message))
+
+    async def after_fetch(self) -> None:
+        await self._commit()
+
+    async def close(self) -> None:
+        await self.executor.aclose()
+
+    # partitions ------------------------------------------------------------
+    async def assigned(self, tps: Sequence[TopicPartition]) -> None:
         self._paused = False  # aiokafka resets pauses on assignment
-        if not parts:
-            return
-        started = time.monotonic()
-        backoff, retry = Retrier(_LEDGER_BACKOFF), 0
-        while True:
-            try:
-                ledgers = await read_ledgers(
-                    self.settings,
-                    self.results_topic,
-                    self.ledger_topic,
-                    [p.tp.partition for p in parts],
-                    self.cfg.ledger_window_s,
-                )
-                break
-            except Exception as exc:  # aiokafka would swallow it: keep trying, visibly
-                self.health = SinkHealth(False, f"cannot read the ledger: {exc}")
-                log.warning("sink %s: reading the ledger failed (%s); retrying", self.name, exc)
-                retry = min(retry + 1, 32)  # the window is capped long before
-                await asyncio.sleep(backoff.backoff(retry))
-        if self._config_error is None:
-            self.health = SinkHealth()
+        await super().assigned(tps)
+
+    async def load(self, parts: Sequence[PartitionState]) -> None:
+        """Read the ledgers of newly assigned partitions."""
+        ledgers = await read_ledgers(
+            self.settings,
+            self.results_topic,
+            self.ledger_topic,
+            [p.tp.partition for p in parts],
+            self.cfg.ledger_window_s,
+        )
         for part in parts:
             part.ledger = ledgers[part.tp.partition]
-            part.ready.set()
+
+    def load_failed(self, exc: Exception) -> None:
+        self.health = SinkHealth(False, f"cannot read the ledger: {exc}")
+        log.warning("sink %s: reading the ledger failed (%s); retrying", self.name, exc)
+
+    async def loaded(self, parts: Sequence[PartitionState], seconds: float) -> None:
+        if self._config_error is None:
+            self.health = SinkHealth()
         log.info(
             "sink %s: partitions %s assigned (ledger of %d ids read in %.2f s)",
             self.name,
             sorted(p.tp.partition for p in parts),
-            sum(x.size for x in ledgers.values()),
-            time.monotonic() - started,
+            sum(p.ledger.size for p in parts),
+            seconds,
         )
 
-    async def revoked(self, tps: Iterable[TopicPartition]) -> None:
-        """Drain and commit revoked partitions, then forget them."""
-        parts = [self._parts[tp.partition] for tp in tps if tp.partition in self._parts]
+    async def release(self, parts: Sequence[PartitionState], *, stopping: bool) -> None:
+        """Drain and commit revoked partitions (all of them on stop)."""
         await self._drain(parts)
         await self._commit(force=True, parts=parts)
-        for part in parts:
-            self._parts.pop(part.tp.partition, None)
-        self._queues.keep_only(self._parts)
+        self._queues.drop(p.tp.partition for p in parts)
 
     async def _drain(self, parts: Sequence[PartitionState]) -> None:
         """Let the calls in flight finish (bounded), then cancel the rest."""

@@ -30,7 +30,7 @@ from aiokafka.errors import (
 from core.envelopes import DlqHeaders, Result, Timings
 from core.outcomes import command_result
 from core.redaction import redact_text
-from core.retry import Retrier, RetryPolicy
+from core.retry import Backoff, RetryPolicy
 
 from .._command_build import topic_name_problem
 from ._ledger import SOURCE_OFFSET_HEADER, STATUS_HEADER
@@ -68,7 +68,6 @@ class ResultWriter:
         self.dlq_topic = dlq_topic
         self._reply_timeout_s = reply_timeout_s
         self._producer = producer
-        self._backoff = Retrier(_SEND_BACKOFF)
         self._bad_replies: dict[str, tuple[float, str]] = {}  # topic -> (when, reason)
         self._reply_logged: set[tuple[str, str]] = set()
 
@@ -200,7 +199,7 @@ class ResultWriter:
         """Produce and wait for the ack, retrying while Kafka is unavailable."""
         producer = self._producer()
         assert producer is not None
-        retry = 0
+        backoff: Backoff | None = None  # made on the first failure only
         while True:
             try:
                 await producer.send_and_wait(
@@ -218,8 +217,8 @@ class ResultWriter:
                 ):
                     raise
                 log.warning("sink %s: producing to %s failed (%s); retrying", self.name, topic, exc)
-                retry = min(retry + 1, 32)  # the window is capped long before
-                await asyncio.sleep(self._backoff.backoff(retry))
+                backoff = backoff or Backoff(_SEND_BACKOFF)
+                await asyncio.sleep(backoff.failed())
 
 
 def _reply_failure(exc: BaseException) -> tuple[str, str]:
