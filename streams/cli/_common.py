@@ -75,6 +75,8 @@ def friendly_errors(func: Callable[P, T]) -> Callable[P, T]:
             fail(str(exc))
         except LocalKafkaError as exc:
             fail(str(exc))
+        except SettingsError as exc:
+            fail(str(exc), EXIT_USAGE)
         except KeyboardInterrupt:
             raise SystemExit(130) from None
         raise AssertionError("unreachable")

@@ -46,13 +46,13 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Histogram
 
 import connectors
-from core.connector import Connector, MalformedPayload
+from core.connector import Connector, MalformedPayload, WebhookSpec
 from core.envelopes import Event, utcnow
 from core.webhooks import VerificationError, Verifier
 
 from .. import kafka
 from ..kafka.topics import TopicNames
-from ..settings import Settings
+from ..settings import Settings, SettingsError
 from .body import DECODERS, BodyRefused, decode, read_body, refused_encodings
 
 __all__ = ["Route", "WebhookIngest", "build_routes"]
@@ -104,7 +104,7 @@ def build_routes(settings: Settings, names: list[str] | None = None) -> dict[str
         spec = connector.webhook
         if spec is None:
             continue
-        verifier = spec.verifier(settings.section(name))
+        verifier = _verifier(spec, settings, name)
         if verifier is None:
             log.info("webhooks for %s are off: no secret configured", name)
             continue
@@ -120,6 +120,24 @@ def build_routes(settings: Settings, names: list[str] | None = None) -> dict[str
             spec.content_encodings,
         )
     return routes
+
+
+def _verifier(spec: WebhookSpec[Any], settings: Settings, name: str) -> Verifier | None:
+    """The route's verifier; a webhook setting that cannot verify (an empty
+    secret, a key that does not load) is a :class:`SettingsError` naming the
+    section, so the worker stops at start with one line, not a traceback."""
+    try:
+        verifier: Verifier | None = spec.verifier(settings.section(name))
+    except ValueError as exc:  # pydantic's ValidationError is one
+        errors = getattr(exc, "errors", None)
+        reason = "; ".join(str(err["msg"]) for err in errors()) if errors else str(exc)
+        variable = f"SWITCHBOARD_{name.upper()}"
+        raise SettingsError(
+            f"{name} webhooks cannot verify with these settings: {reason}"
+            f" (fix {variable}__* or the {name} section of the config file;"
+            " unset the secret to turn these webhooks off)"
+        ) from None
+    return verifier
 
 
 def _reply(

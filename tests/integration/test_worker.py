@@ -136,3 +136,32 @@ def test_ingest_only_worker_accepts_signed_webhooks_without_faust(
     )
     (record,) = asyncio.run(read_topic(settings, f"{topic_prefix}stripe.ingest"))
     assert record.key == b"evt_worker_1"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "setting"),
+    [
+        ("SWITCHBOARD_STRIPE__WEBHOOK_SECRETS", '[""]', "stripe"),
+        ("SWITCHBOARD_GITHUB__WEBHOOK_SECRETS", '["", "s3cret-value"]', "github"),
+    ],
+)
+def test_a_webhook_secret_that_cannot_verify_is_one_line_naming_the_setting(
+    cli_env: dict[str, str], variable: str, value: str, setting: str
+) -> None:
+    """An empty webhook secret stops the worker at start with one line that
+    names the connector's webhook setting and the fix, never a traceback."""
+    result = subprocess.run(
+        [SWITCHBOARD, "worker", "--roles", "ingest", "--port", str(free_port())],
+        env={**cli_env, variable: value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert f"{setting} webhooks" in errors[0]
+    assert variable.split("__")[0] in errors[0]  # names where to fix it
+    assert "s3cret-value" not in result.stderr
