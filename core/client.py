@@ -17,7 +17,8 @@ Usage::
         resp.data  # parsed JSON
 
 Request path: retry loop -> httpx.AsyncClient -> auth -> PolicyTransport
-(breaker, budget) -> network; see :mod:`core._transports`.
+(breaker, budget) -> network; see :mod:`core._transports`. Reading the body
+within the size limit, and httpx faults as :mod:`core.errors`: :mod:`core._response_body`.
 
 Contracts of :meth:`ProviderClient.request`:
 
@@ -60,6 +61,7 @@ import orjson
 
 from core import errors as e
 from core._client_policy import ClientPolicy, ConnectionLimits, Timeouts
+from core._response_body import network_error, read_body
 from core._transports import PolicyTransport
 from core.breaker import BreakerRegistry
 from core.encoding import FormData, encode_body
@@ -124,23 +126,6 @@ class ProviderResponse:
     def links(self) -> dict[str | None, dict[str, str]]:
         """Parsed ``Link`` header (``links["next"]["url"]``)."""
         return self.raw.links
-
-
-def _network_error(exc: httpx.HTTPError, request: httpx.Request) -> e.SwitchboardError:
-    """Map an httpx exception into the tree (config and request faults are not
-    network faults: retrying them cannot help)."""
-    where = f"{request.method} {redact_url(request.url)}"
-    if isinstance(exc, httpx.TooManyRedirects | httpx.UnsupportedProtocol):
-        return e.FatalConfigError(f"{type(exc).__name__} on {where}", method=request.method)
-    if isinstance(exc, httpx.LocalProtocolError):
-        return e.FatalRequestError(f"invalid request ({type(exc).__name__}) on {where}")
-    sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-    return e.NetworkError(
-        f"{type(exc).__name__} on {request.method} {redact_url(request.url)}",
-        sent=sent,
-        method=request.method,
-        url=redact_url(request.url),
-    )
 
 
 class ProviderClient:
@@ -297,10 +282,12 @@ class ProviderClient:
                 try:
                     response = await self._http.send(request, stream=True)
                 except httpx.HTTPError as exc:
-                    raise _network_error(exc, request) from None
+                    raise network_error(exc, request) from None
                 status = response.status_code
                 try:
-                    content = await self._read(response)
+                    content = await read_body(
+                        response, self.policy.max_response_bytes, self.policy.errors
+                    )
                 finally:
                     await response.aclose()
             body: Any = None
@@ -362,43 +349,6 @@ class ProviderClient:
             self._children[key] = children
         children[0].inc()
         children[1].observe(elapsed)
-
-    async def _read(self, response: httpx.Response) -> bytes:
-        limit = self.policy.max_response_bytes
-        req = response.request
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise self._oversized(response, limit)
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    raise self._oversized(response, limit)
-                chunks.append(chunk)
-        except httpx.RemoteProtocolError:
-            raise e.TruncatedResponseError(
-                f"{req.method} {redact_url(req.url)}: body ended early",
-                status=response.status_code,
-                request_id=self.policy.errors.request_id(response),
-            ) from None
-        except httpx.DecodingError:
-            raise e.InvalidBodyError(
-                f"{req.method} {redact_url(req.url)}: body cannot be decoded",
-                status=response.status_code,
-            ) from None
-        except httpx.HTTPError as exc:
-            raise _network_error(exc, req) from None
-        return b"".join(chunks)
-
-    def _oversized(self, response: httpx.Response, limit: int) -> e.OversizedResponseError:
-        req = response.request
-        return e.OversizedResponseError(
-            f"{req.method} {redact_url(req.url)}: body over {limit} bytes",
-            status=response.status_code,
-            request_id=self.policy.errors.request_id(response),
-        )
 
     def _on_retry(self, exc: BaseException, attempt: int, delay: float) -> None:
         reason = exc.code if isinstance(exc, e.SwitchboardError) else type(exc).__name__

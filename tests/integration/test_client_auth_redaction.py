@@ -1,20 +1,13 @@
-"""The client with core.auth over real sockets: one refresh under concurrency,
-no 401 loop, and no secret in any log line or error."""
+"""No secret of any auth kind in a log line or an error: the client over real
+sockets against a provider that echoes credentials back."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import logging
-from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import orjson
 import pytest
-from aiohttp import web
-from prometheus_client import CollectorRegistry
 
-import connectors
 from core import errors as e
 from core.auth import (
     ApiKeyAuth,
@@ -25,121 +18,16 @@ from core.auth import (
     OAuth2Auth,
     RefreshTokenAuth,
 )
-from core.client import ClientPolicy, ProviderClient
 from core.envelopes import DlqHeaders
-from core.observability import Metrics
-from core.ratelimit import BudgetRegistry, RatePolicy
-from core.retry import RetryPolicy
+from core.ratelimit import RatePolicy
 from core.testing import DemoSandbox
-from streams import kafka
-from streams.commands import build_command
-from streams.kafka.topics import TopicNames, connector_topics, ensure_topics
-from streams.settings import load_settings
-from streams.sink import Sink
-from tests.fakeclock import FakeClock
-from tests.kafkatools import read_topic
-from tests.waiting import eventually
+from tests.integration import client_auth_support as support
+from tests.integration.client_auth_support import LeakySandbox, client_for
 
 API_KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
 PLAIN_SECRET = "correct-horse-battery-staple-42"
 
-
-def _echoed_credentials(request: web.Request, form: Mapping[str, str] | None = None) -> str:
-    """Every credential a request carried, raw, the way a careless provider echoes it."""
-    found: list[str] = []
-    for name, value in request.headers.items():
-        if name.lower() == "authorization":
-            scheme, _, credential = value.partition(" ")
-            found.append(credential)
-            if scheme == "Basic":
-                found.append(base64.b64decode(credential).decode())
-        elif name.lower().startswith("x-"):
-            found.append(value)
-    found += [str(v) for v in request.query.values()]
-    found += [str(v) for v in (form or {}).values()]
-    return " ".join(found)
-
-
-class LeakySandbox(DemoSandbox):
-    """A provider that echoes credentials back in its error messages."""
-
-    def routes(self, router: web.UrlDispatcher) -> None:
-        super().routes(router)
-
-        async def leak(request: web.Request) -> web.Response:
-            auth = request.headers.get("Authorization", "")
-            key = request.query.get("api_key", "")
-            return web.json_response(
-                {"error": {"code": "bad", "message": f"rejected {auth} and key {key}"}},
-                status=400,
-            )
-
-        async def leak_status(request: web.Request) -> web.Response:
-            status = int(request.match_info["status"])
-            message = f"rejected {_echoed_credentials(request)}"
-            return web.json_response({"error": {"code": "bad", "message": message}}, status=status)
-
-        async def leaky_token(request: web.Request) -> web.Response:
-            form = {str(k): str(v) for k, v in (await request.post()).items()}
-            description = f"cannot use {_echoed_credentials(request, form)}"
-            return web.json_response(
-                {"error": "invalid_grant", "error_description": description}, status=400
-            )
-
-        router.add_get("/leak", leak)
-        router.add_get("/leak/{status}", leak_status)
-        router.add_post("/leaky/token", leaky_token)
-
-
-@pytest.fixture
-async def sandbox() -> AsyncIterator[LeakySandbox]:
-    async with LeakySandbox() as sb:
-        yield sb
-
-
-def client_for(sandbox: DemoSandbox, auth: object, **policy: object) -> ProviderClient:
-    return ProviderClient(
-        ClientPolicy(
-            connector="demo",
-            base_url=sandbox.url,
-            retry=RetryPolicy(backoff=False, attempts=3),
-            **policy,  # type: ignore[arg-type]
-        ),
-        auth=auth,  # type: ignore[arg-type]
-        budgets=BudgetRegistry(),
-        metrics=Metrics(CollectorRegistry()),
-        sleep=FakeClock().sleep,  # retries wait no real time
-    )
-
-
-async def test_token_refreshed_exactly_once_under_50_concurrent_requests(
-    sandbox: LeakySandbox,
-) -> None:
-    auth = ClientCredentialsAuth(f"{sandbox.url}/oauth/token", "sandbox-client", "sandbox-secret")
-    client = client_for(sandbox, auth)
-    async with client:
-        first = await asyncio.gather(*(client.get("/oauth/me") for _ in range(50)))
-        assert all(r.status == 200 for r in first)
-        assert auth.fetches == 1  # one token for 50 concurrent first requests
-        sandbox.oauth.revoke_access_tokens()
-        second = await asyncio.gather(*(client.get("/oauth/me") for _ in range(50)))
-        assert all(r.status == 200 for r in second)
-        assert auth.fetches == 2  # 50 x 401 -> exactly one refresh
-        assert all(r.attempts == 1 for r in second)  # the auth flow retried, not the client
-    await auth.aclose()
-    assert sandbox.oauth.issued == 2
-
-
-async def test_a_401_after_refresh_is_fatal_not_a_loop(sandbox: LeakySandbox) -> None:
-    auth = ClientCredentialsAuth(f"{sandbox.url}/oauth/token", "sandbox-client", "sandbox-secret")
-    sandbox.oauth.reject_all = True
-    async with client_for(sandbox, auth) as client:
-        with pytest.raises(e.FatalConfigError) as info:
-            await client.get("/oauth/me")
-    await auth.aclose()
-    assert info.value.status == 401
-    assert len(sandbox.requests_to("/oauth/me")) == 2  # first try + one after the refresh
-    assert auth.fetches == 2
+sandbox = support.sandbox  # the shared fixture, bound here so pytest finds it
 
 
 async def test_secrets_never_reach_logs_or_errors(
@@ -333,69 +221,3 @@ async def test_api_key_query_parameter_is_redacted_by_name_even_when_short(
         assert "k3y9Z" not in text
     assert "appid=[REDACTED]" in info.value.to_error_info().message
     assert "appid=%5BREDACTED%5D" in caplog.text or "appid=[REDACTED]" in caplog.text
-
-
-# --- through the sink: Result, DLQ headers and the health detail (/healthz) --------
-
-SINK_QUERY_KEY = "sink-appid-Qv9Xe2Hn"
-
-
-async def test_query_api_key_never_reaches_result_dlq_or_health_through_the_sink(
-    sandbox: LeakySandbox,
-    kafka_bootstrap: str,
-    topic_prefix: str,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """Issue #9.6 as reported: an API key in the query (``appid``), a provider
-    that echoes it (400) and then refuses it (401)."""
-    caplog.set_level(logging.DEBUG)
-    auth = {"type": "api_key", "key": SINK_QUERY_KEY, "location": "query", "name": "appid"}
-    templates = {
-        "leak": {"method": "GET", "url": "/leak/400"},
-        "deny": {"method": "GET", "url": "/status/401"},
-    }
-    env = {
-        "KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "KAFKA__TOPIC_PREFIX": topic_prefix,
-        "SINK__COMMIT_INTERVAL_S": "0.2",
-        "GENERIC__BASE_URL": sandbox.url,
-        "GENERIC__AUTH": orjson.dumps(auth).decode(),
-        "GENERIC__TEMPLATES": orjson.dumps(templates).decode(),
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(f"SWITCHBOARD_{name}", value)
-    settings = load_settings(sections=connectors.settings_sections())
-    await ensure_topics(settings, connector_topics(settings, "generic"))
-    names = TopicNames.from_settings(settings)
-    commands = names.commands("generic")
-    connector = connectors.get("generic")
-    assert connector.api is not None
-    sink = Sink(settings, connector, connector.api(settings.section("generic")))
-    task = asyncio.create_task(sink.run())
-    leak = build_command("generic.request", {"template": "leak"})
-    deny = build_command("generic.request", {"template": "deny"})
-    try:
-        async with kafka.connect(settings, kafka.producer(settings)) as producer:
-            await producer.send_and_wait(commands, leak.to_json(), key=b"a")
-            (result,) = await read_topic(settings, names.results("generic"), expect=1)
-            (dead,) = await read_topic(settings, names.dlq(commands), expect=1)
-            await producer.send_and_wait(commands, deny.to_json(), key=b"b")
-            # The 401 stops the sink and says why.
-            await eventually(lambda: not sink.health.ok)
-    finally:
-        sink.stop()
-        await task
-    assert sandbox.requests_to("/leak/400")[0].query_param("appid") == SINK_QUERY_KEY
-    assert "401" in sink.health.detail
-    dumped = "\n".join(
-        [
-            result.value.decode(),
-            repr(dead.headers),
-            sink.health.detail,
-            caplog.text,
-            repr([r.__dict__ for r in caplog.records]),
-        ]
-    )
-    assert "appid=[REDACTED]" in sink.health.detail
-    assert SINK_QUERY_KEY not in dumped
