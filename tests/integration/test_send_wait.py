@@ -30,7 +30,7 @@ from streams.commands import (
 )
 from streams.kafka.topics import TopicNames, connector_topics, ensure_topics, partitions_of
 from streams.settings import Settings, load_settings
-from tests.integration.test_sink import sink_ready
+from tests.integration.sink_support import sink_ready
 from tests.kafkatools import read_topic
 from tests.waiting import eventually
 
