@@ -31,7 +31,7 @@ from core.testing import DemoSandbox
 from core.testing.commands import CommandRunner
 from streams.cli import cli
 from streams.commands import build_command
-from tests.integration.test_sink import SinkRig, github_rig, running_rig  # noqa: F401 - the fixture
+from tests.integration.sink_support import SinkRig, running_rig
 from tests.kafkatools import read_topic
 
 pytestmark = pytest.mark.integration
@@ -114,7 +114,7 @@ def test_send_refuses_a_climbing_path_value(where: dict[str, str]) -> None:
     assert "is '..'" in lines[0]
 
 
-async def test_the_sink_dead_letters_it_invalid_command(github_rig: SinkRig) -> None:  # noqa: F811
+async def test_the_sink_dead_letters_it_invalid_command(github_rig: SinkRig) -> None:
     rig = github_rig
     await rig.start_sink()
     # Produced by someone else's code: built without the params check send makes.

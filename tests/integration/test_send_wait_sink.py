@@ -14,7 +14,7 @@ from streams.commands import (
 from streams.kafka.topics import connector_topics, ensure_topics
 from streams.settings import load_settings
 from tests.integration.send_wait_support import CREATE, integration
-from tests.integration.test_sink import sink_ready
+from tests.integration.sink_support import sink_ready
 from tests.waiting import eventually
 
 

@@ -36,7 +36,7 @@ from connectors.twilio import TwilioSettings, TwilioVerifier
 from core.connector import ConnectorSettings, MalformedPayload
 from core.envelopes import Event
 from core.webhooks import GenericHmacSettings, VerificationError
-from tests.unit.test_webhooks_oracles import CASES, Case, _form_params
+from tests.unit.webhook_oracles import CASES, Case, form_params
 
 NOW = 1_700_000_000
 RECEIVED = datetime.fromtimestamp(NOW + 1, UTC)
@@ -252,7 +252,7 @@ def twilio(
 ) -> tuple[bytes, list[tuple[str, str]]]:
     """A form body and its headers, signed by Twilio's SDK for ``PUBLIC + PATH``."""
     body = urlencode(params).encode()
-    sig = RequestValidator(HMAC_SECRET).compute_signature(PUBLIC + PATH, _form_params(body))
+    sig = RequestValidator(HMAC_SECRET).compute_signature(PUBLIC + PATH, form_params(body))
     pairs = [("X-Twilio-Signature", sig)]
     if token is not None:
         pairs.append(("I-Twilio-Idempotency-Token", token))
