@@ -6,6 +6,7 @@ test_messaging_sandboxes.py."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from core.apicall import (
 )
 from core.testing import Sandbox
 from core.testing.commands import CommandRunner
+from tests.fakeclock import FakeClock
 from tests.integration.sandbox_runner import make_runner
 
 
@@ -300,10 +302,16 @@ async def test_shopify_user_errors_graphql_errors_and_auth(
 
 async def test_shopify_cost_throttle(shopify: tuple[Any, CommandRunner]) -> None:
     sb, r = shopify
+    # The sandbox's clock held still: no points come back between emptying the
+    # bucket and the request (at 2,000 points/s a few ms of a busy machine did,
+    # and the mutation went through).
+    sb.clock = FakeClock()
     sb.set_available(0)
     with pytest.raises(e.RateLimitedError) as throttled:
         await r.run("customers.create", {"email": "a@example.com"})
     assert throttled.value.provider_code == "THROTTLED"
+    sb.clock = time.monotonic  # time runs again, from the empty bucket
+    sb.set_available(0)
     # The throttle status fed the points budget: the next mutation waits for
     # its points (a few ms at this restore rate) instead of being throttled.
     r.client.budget.block_for(0)  # type: ignore[union-attr]
