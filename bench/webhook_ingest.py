@@ -114,9 +114,7 @@ def _process(cmd: list[str], env: dict[str, str], health: str) -> Iterator[None]
             proc.kill()
 
 
-async def _load(
-    url: str, requests: list[tuple[bytes, dict[str, str]]], seconds: float
-) -> dict[str, Any]:
+async def _load(url: str, run: str, seconds: float) -> dict[str, Any]:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     index = 0

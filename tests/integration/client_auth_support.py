@@ -78,7 +78,7 @@ def client_for(sandbox: DemoSandbox, auth: object, **policy: object) -> Provider
             connector="demo",
             base_url=sandbox.url,
             retry=RetryPolicy(backoff=False, attempts=3),
-            **policy,  # type: ignore[arg-type]
+            **policy,
         ),
         auth=auth,  # type: ignore[arg-type]
         budgets=BudgetRegistry(),

@@ -88,9 +88,10 @@ class StandInSink:
                     self.seen += [(tp.partition, Command.from_json(r.value)) for r in records]
             return len(self.seen)
 
-        await eventually(
-            fetch, timeout, until=lambda n: n >= count, what=f"{count} commands", interval=0
-        )
+        def enough(seen: int) -> bool:
+            return seen >= count
+
+        await eventually(fetch, timeout, until=enough, what=f"{count} commands", interval=0)
         taken, self.seen = self.seen[:count], self.seen[count:]
         return taken
 

@@ -10,6 +10,7 @@ takes its partitions:
 
 from __future__ import annotations
 
+import functools
 import signal
 import subprocess
 import sys
@@ -34,10 +35,15 @@ SWITCHBOARD = str(Path(sys.executable).parent / "switchboard")
 UNIQUE = 3000
 
 
+def up_or_exited(port: int, proc: subprocess.Popen[bytes]) -> bool:
+    return healthy(port) or proc.poll() is not None
+
+
 def healthy(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-            return r.status == 200
+            status: int = r.status  # urlopen's response is typed Any
+            return status == 200
     except OSError:
         return False
 
@@ -69,7 +75,7 @@ def workers(env: dict[str, str], tmp_path: Path) -> Iterator[list[subprocess.Pop
         )
     try:
         for port, proc in zip(ports, procs, strict=True):
-            eventually_sync(lambda p=port, q=proc: healthy(p) or q.poll() is not None, 90)
+            eventually_sync(functools.partial(up_or_exited, port, proc), 90)
             assert proc.poll() is None
         yield procs
     finally:

@@ -59,7 +59,7 @@ async def test_a_dot_path_value_is_invalid_and_sends_nothing(
     with pytest.raises(InvalidCommand, match="path parameter"):
         await runner.run("issues.create", {**where, "title": "Bug"}, "cmd-climb")
     # The same check guards every Endpoint and template where the path is filled.
-    params = IssuesCreate.model_construct(**where, title="Bug")
+    params = IssuesCreate.model_construct(owner=where["owner"], repo=where["repo"], title="Bug")
     with pytest.raises(InvalidParamsError, match="path parameter") as raised:
         params.api_call(CallContext("cmd-climb", runner.section))
     assert raised.value.code == "invalid_command"

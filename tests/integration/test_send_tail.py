@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -31,7 +32,7 @@ def env(cli_env: dict[str, str], topic_prefix: str) -> dict[str, str]:
     return {**cli_env, "SWITCHBOARD_KAFKA__TOPIC_PREFIX": topic_prefix}
 
 
-async def read_all(bootstrap: str, topic: str) -> list:
+async def read_all(bootstrap: str, topic: str) -> list[Any]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:

@@ -12,7 +12,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -84,6 +84,10 @@ class WorkerProcess:
             raise
 
 
+# start_worker(*args): a WorkerProcess with the test's env, stopped at teardown
+StartWorker = Callable[..., WorkerProcess]
+
+
 @pytest.fixture
 def worker_env(cli_env: dict[str, str], topic_prefix: str, tmp_path: Path) -> dict[str, str]:
     return {
@@ -94,7 +98,7 @@ def worker_env(cli_env: dict[str, str], topic_prefix: str, tmp_path: Path) -> di
 
 
 @pytest.fixture
-def start_worker(worker_env: dict[str, str]) -> Iterator[type[WorkerProcess]]:
+def start_worker(worker_env: dict[str, str]) -> Iterator[StartWorker]:
     started: list[WorkerProcess] = []
 
     def start(*args: str) -> WorkerProcess:
@@ -102,7 +106,7 @@ def start_worker(worker_env: dict[str, str]) -> Iterator[type[WorkerProcess]]:
         started.append(worker)
         return worker
 
-    yield start  # type: ignore[misc]
+    yield start
     for worker in started:
         worker.stop()
 
@@ -112,7 +116,7 @@ def assert_one_format(lines: list[str]) -> None:
     assert not bad, "lines without timestamp, level and logger:\n" + "\n".join(bad)
 
 
-def test_worker_logs_one_format_until_ready(start_worker: type[WorkerProcess]) -> None:
+def test_worker_logs_one_format_until_ready(start_worker: StartWorker) -> None:
     """Issue #10.7: mode's format (no logger name) next to Python's plain
     ``INFO:streams.sink:`` lines, and faust's tables at INFO. Now every line
     is ``<time> <LEVEL> <logger>: ...``, our own records among them."""
@@ -126,7 +130,7 @@ def test_worker_logs_one_format_until_ready(start_worker: type[WorkerProcess]) -
     assert not noisy, "\n".join(noisy)
 
 
-def test_worker_without_faust_logs_the_same_format(start_worker: type[WorkerProcess]) -> None:
+def test_worker_without_faust_logs_the_same_format(start_worker: StartWorker) -> None:
     worker = start_worker("--roles", "ingest,sink")
     lines = worker.wait_for_line("HTTP on")
     assert_one_format(lines)
@@ -156,7 +160,7 @@ async def fill_changelog(settings: Settings, topic: str, count: int) -> None:
 
 
 def test_readyz_waits_for_the_dedup_tables(
-    start_worker: type[WorkerProcess], prefixed_settings: Settings, topic_prefix: str
+    start_worker: StartWorker, prefixed_settings: Settings, topic_prefix: str
 ) -> None:
     """Issue #10.7: /readyz said 200 as soon as Kafka answered, seconds before
     faust had restored the dedup table from its changelog. Now it answers 503

@@ -69,7 +69,7 @@ async def test_client_secret_with_reserved_characters(sandbox: DemoSandbox) -> N
             token_url(sandbox),
             "odd client",
             "s3cr:t+/&=",
-            auth_method=method,  # type: ignore[arg-type]
+            auth_method=method,
         )
         assert await get_many(sandbox, auth, 1) == [200]
         await auth.aclose()

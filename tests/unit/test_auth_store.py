@@ -150,12 +150,12 @@ def test_auth_settings_build_each_scheme() -> None:
     for data, expected in cases:
         settings = auth_settings_adapter.validate_python(data)
         assert isinstance(build_auth(settings), expected)
-        assert isinstance(ConnectorSection(auth=data).auth.build(), expected)  # type: ignore[arg-type]
+        assert isinstance(ConnectorSection(auth=data).auth.build(), expected)
 
 
 def test_unknown_auth_type_names_type() -> None:
     with pytest.raises(ValidationError) as err:
-        ConnectorSection(auth={"type": "kerberos"})  # type: ignore[arg-type]
+        ConnectorSection(auth={"type": "kerberos"})
     assert "auth" in str(err.value)
     assert "'type'" in str(err.value)
     assert "kerberos" in str(err.value)
@@ -164,7 +164,7 @@ def test_unknown_auth_type_names_type() -> None:
 def test_missing_token_url_names_token_url() -> None:
     with pytest.raises(ValidationError) as err:
         ConnectorSection(
-            auth={"type": "oauth2_client_credentials", "client_id": "c", "client_secret": "s"}  # type: ignore[arg-type]
+            auth={"type": "oauth2_client_credentials", "client_id": "c", "client_secret": "s"}
         )
     (error,) = err.value.errors()
     assert error["loc"] == ("auth", "oauth2_client_credentials", "token_url")

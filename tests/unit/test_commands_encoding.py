@@ -65,7 +65,7 @@ def test_bracket_keys_and_scalars() -> None:
 
 scalars = st.one_of(st.text(max_size=8), st.integers(-(10**6), 10**6), st.booleans())
 keys = st.text(
-    st.characters(blacklist_characters="[]", blacklist_categories=("Cs",)), min_size=1, max_size=6
+    st.characters(exclude_characters="[]", exclude_categories=["Cs"]), min_size=1, max_size=6
 )
 values = st.recursive(
     scalars,

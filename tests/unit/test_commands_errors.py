@@ -81,7 +81,7 @@ def test_github_rate_limits_are_not_config_errors() -> None:
         ("internal_error", 200, e.ServerError),
     ],
 )
-def test_slack_ok_false(code: str, status: int, cls: type[Exception]) -> None:
+def test_slack_ok_false(code: str, status: int, cls: type[e.SwitchboardError]) -> None:
     err = error(SLACK, status, {"ok": False, "error": code}, **{"Retry-After": "3"})
     assert type(err) is cls
     assert err.provider_code == code

@@ -5,6 +5,7 @@ worker's command and environment are accepted by the real CLI and settings."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -18,17 +19,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def compose() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
 
 
-def test_services(compose: dict) -> None:
+def test_services(compose: dict[str, Any]) -> None:
     assert set(compose["services"]) >= {"kafka", "worker"}
     for name, service in compose["services"].items():
         assert "healthcheck" in service, f"{name} has no health check"
 
 
-def test_kafka_is_the_official_image_in_kraft_mode(compose: dict) -> None:
+def test_kafka_is_the_official_image_in_kraft_mode(compose: dict[str, Any]) -> None:
     kafka = compose["services"]["kafka"]
     image, _, tag = kafka["image"].partition(":")
     assert image == "apache/kafka"
@@ -41,7 +43,7 @@ def test_kafka_is_the_official_image_in_kraft_mode(compose: dict) -> None:
     assert "127.0.0.1:9092:9092" in kafka["ports"]
 
 
-def test_worker_bootstrap_matches_an_advertised_listener(compose: dict) -> None:
+def test_worker_bootstrap_matches_an_advertised_listener(compose: dict[str, Any]) -> None:
     kafka_env = compose["services"]["kafka"]["environment"]
     advertised = [
         listener.split("://", 1)[1]
@@ -53,7 +55,7 @@ def test_worker_bootstrap_matches_an_advertised_listener(compose: dict) -> None:
     assert bootstrap in healthcheck
 
 
-def test_worker_command_is_a_valid_cli_invocation(compose: dict) -> None:
+def test_worker_command_is_a_valid_cli_invocation(compose: dict[str, Any]) -> None:
     command = compose["services"]["worker"]["command"]
     assert command[0] == "switchboard"
     sub_command = cli.get_command(click.Context(cli), command[1])
@@ -65,7 +67,7 @@ def test_worker_command_is_a_valid_cli_invocation(compose: dict) -> None:
 
 
 def test_worker_environment_is_valid_settings_and_port_is_published(
-    compose: dict, monkeypatch: pytest.MonkeyPatch
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     worker = compose["services"]["worker"]
     for key, value in worker["environment"].items():
@@ -77,7 +79,7 @@ def test_worker_environment_is_valid_settings_and_port_is_published(
     assert f":{settings.worker.port}/healthz" in probe
 
 
-def test_published_ports_listen_on_loopback_only(compose: dict) -> None:
+def test_published_ports_listen_on_loopback_only(compose: dict[str, Any]) -> None:
     # Kafka's EXTERNAL listener is PLAINTEXT without authentication, and the
     # worker serves /healthz and /metrics without a token: published on every
     # interface, anyone on the network could read and write every topic.

@@ -64,8 +64,8 @@ def test_tree_branches_say_what_to_do() -> None:
     assert issubclass(e.PolicyError, e.FatalConfigError)
     assert issubclass(e.PolicyError, ValueError)
     assert issubclass(e.GraphQLError, e.FatalRequestError)
-    for cls in (e.InvalidBodyError, e.TruncatedResponseError, e.OversizedResponseError):
-        assert issubclass(cls, e.BadResponseError)
+    for bad in (e.InvalidBodyError, e.TruncatedResponseError, e.OversizedResponseError):
+        assert issubclass(bad, e.BadResponseError)
     assert e.TruncatedResponseError("x").retryable
     assert not e.OversizedResponseError("x").retryable
     assert not e.FatalRequestError("x").retryable

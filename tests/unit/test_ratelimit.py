@@ -20,7 +20,7 @@ from tests.fakeclock import FakeClock
 def budget(vt: FakeClock, **policy: object) -> Budget:
     return Budget(
         "demo:cred",
-        RatePolicy(**policy),  # type: ignore[arg-type]
+        RatePolicy(**policy),
         clock=vt,
         wall=vt.wall,
         sleep=vt.sleep,
@@ -78,9 +78,11 @@ async def test_rate_is_respected_across_concurrent_tasks() -> None:
     b = budget(vt, rate=50)
     times = await stamps(b, vt, 500, tasks=16)
     elapsed = max(times) - 1000.0
+    burst = b.policy.burst
+    assert burst is not None
     assert len(times) == 500
-    assert (500 - b.policy.burst) / 50 <= elapsed + 1e-6
-    assert max_in_window(times) <= 50 + (b.policy.burst or 0) + 1
+    assert (500 - burst) / 50 <= elapsed + 1e-6
+    assert max_in_window(times) <= 50 + burst + 1
 
 
 async def test_retry_after_blocks_every_task() -> None:
@@ -258,7 +260,7 @@ def test_default_burst_and_validation() -> None:
     for field, value in (("rate", -1), ("rate", 0), ("share", 0), ("share", 2), ("burst", 0.5)):
         kwargs: dict[str, object] = {"rate": 10, field: value}
         with pytest.raises(e.PolicyError) as info:
-            RatePolicy(**kwargs)  # type: ignore[arg-type]
+            RatePolicy(**kwargs)
         assert info.value.setting == field
     with pytest.raises(e.PolicyError) as info:
         RatePolicy()  # type: ignore[call-arg]

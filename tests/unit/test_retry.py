@@ -30,7 +30,7 @@ class Flaky:
 
 def retrier(vt: FakeClock, **policy: object) -> Retrier:
     return Retrier(
-        RetryPolicy(**policy),  # type: ignore[arg-type]
+        RetryPolicy(**policy),
         sleep=vt.sleep,
         clock=vt,
         rng=random.Random(7),
@@ -219,6 +219,6 @@ def test_default_classifier() -> None:
 )
 def test_invalid_policy_names_the_setting(field: str, value: float) -> None:
     with pytest.raises(e.PolicyError) as info:
-        RetryPolicy(**{field: value})  # type: ignore[arg-type]
+        RetryPolicy(**{field: value})
     assert info.value.setting == field
     assert field in str(info.value)

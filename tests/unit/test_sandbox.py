@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -16,13 +17,13 @@ from tests.waiting import eventually
 
 
 @pytest.fixture
-async def sandbox() -> DemoSandbox:
+async def sandbox() -> AsyncIterator[DemoSandbox]:
     async with DemoSandbox() as sb:
         yield sb
 
 
 @pytest.fixture
-async def client(sandbox: DemoSandbox) -> httpx.AsyncClient:
+async def client(sandbox: DemoSandbox) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=sandbox.url, timeout=5) as c:
         yield c
 

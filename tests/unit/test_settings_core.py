@@ -24,7 +24,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_core_declares_no_section_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = load_settings(sections={"greeting": Greeting})
+    settings: Settings = load_settings(sections={"greeting": Greeting})
     assert set(type(settings).model_fields) == {"greeting"}
     monkeypatch.setenv("SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS", "k:9092")
     with pytest.raises(SettingsError, match="unknown setting SWITCHBOARD_KAFKA__BOOTSTRAP"):
