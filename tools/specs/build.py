@@ -1,0 +1,101 @@
+"""The catalogs of each connector, from the stripped descriptions."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .derive import catalog
+from .names import github_name, stripe_names, twilio_name
+from .sources import SOURCES
+
+__all__ = ["API_VERSIONS", "build_catalogs", "write_json_gz"]
+
+#: the version each catalog pins (sent on every call, see the connectors)
+API_VERSIONS = {
+    "stripe": "2026-08-26.dahlia",
+    "github": "2022-11-28",
+    "twilio_api_v2010": "2010-04-01",
+    "twilio_messaging_v1": "v1",
+}
+
+
+def _source(name: str) -> str:
+    src = next(s for s in SOURCES if s.name == name)
+    return f"{src.pin} {src.path} sha256:{src.sha256}"
+
+
+def _stripe_doc(name: str, _op: Mapping[str, Any]) -> str:
+    service, _, method = name.rpartition(".")
+    return f"https://docs.stripe.com/api/{service.replace('.', '/')}/{method}"
+
+
+def _twilio_mounts(doc: Mapping[str, Any], version_prefix: str) -> dict[str, list[str]]:
+    mounts: dict[str, list[str]] = {}
+    for path, item in doc["paths"].items():
+        info = item.get("x-twilio") or {}
+        for name, dep in (info.get("dependentProperties") or {}).items():
+            url = dep["resource_url"].replace("{account_sid}", "{AccountSid}")
+            mounts.setdefault(url, []).append(name)
+        if "mountName" in info:
+            mounts.setdefault(path, []).append(info["mountName"])
+    return mounts
+
+
+def build_catalogs(stripped: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """connector -> catalog, from each source's stripped description."""
+    stripe = stripped["stripe"]
+    names = stripe_names(stripe["paths"])
+    out = {
+        "stripe": catalog(
+            stripe,
+            name="stripe",
+            api_version=API_VERSIONS["stripe"],
+            source=_source("stripe"),
+            namer=lambda m, p, _op: names[(m, p)],
+            doc_url=_stripe_doc,
+        ),
+        "github": catalog(
+            stripped["github"],
+            name="github",
+            api_version=API_VERSIONS["github"],
+            source=_source("github"),
+            namer=lambda _m, _p, op: github_name(op["operationId"]),
+        ),
+    }
+    parts = []
+    for source, prefix in (("twilio_api_v2010", ""), ("twilio_messaging_v1", "messaging")):
+        doc = stripped[source]
+        mounts = _twilio_mounts(doc, source)
+        parts.append(
+            catalog(
+                doc,
+                name="twilio",
+                api_version=API_VERSIONS[source],
+                source=_source(source),
+                namer=lambda _m, p, op, mounts=mounts, prefix=prefix: twilio_name(  # type: ignore[misc]
+                    p, op["operationId"], mounts, prefix
+                ),
+                base=prefix,
+            )
+        )
+    twilio = parts[0]
+    clash = set(twilio["operations"]) & set(parts[1]["operations"])
+    if clash:
+        raise ValueError(f"twilio names in both APIs: {sorted(clash)[:5]}")
+    twilio["operations"] = dict(sorted({**twilio["operations"], **parts[1]["operations"]}.items()))
+    twilio["schemas"] = dict(sorted({**twilio["schemas"], **parts[1]["schemas"]}.items()))
+    twilio["api_version"] = {"": API_VERSIONS["twilio_api_v2010"], "messaging": "v1"}
+    twilio["source"] = [_source("twilio_api_v2010"), _source("twilio_messaging_v1")]
+    out["twilio"] = twilio
+    return out
+
+
+def write_json_gz(path: Path, value: Any) -> None:
+    """``value`` as compact, key-ordered JSON, gzipped with no name or time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+    path.write_bytes(gzip.compress(data, compresslevel=9, mtime=0))

@@ -1,0 +1,182 @@
+"""Structure-only derivatives of the provider descriptions, and the catalogs.
+
+:func:`strip` keeps what a machine checks (types, formats, enums, lengths,
+required, composition, encodings, refs, the operations' doc URLs) and drops
+the vendor's prose (descriptions, summaries, titles, examples, tags).
+:func:`catalog` turns a stripped description into the runtime catalog a
+connector loads: per command name its method, path, parameters and body
+schema, plus the component schemas those refer to.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from .names import METHODS
+
+__all__ = ["FORMAT", "catalog", "refs_in", "strip"]
+
+FORMAT = 1
+
+#: prose and presentation, dropped wherever they are a keyword
+_PROSE = frozenset({"description", "summary", "title", "example", "examples", "tags"})
+#: keys whose values are name -> node maps (a property called "description" stays)
+_NAME_MAPS = frozenset(
+    {
+        "properties",
+        "patternProperties",
+        "schemas",
+        "paths",
+        "responses",
+        "parameters",
+        "headers",
+        "content",
+        "encoding",
+        "requestBodies",
+        "securitySchemes",
+        "webhooks",
+        "x-webhooks",
+        "callbacks",
+        "dependentProperties",
+    }
+)
+#: vendor extensions kept (structure: expandable fields, Twilio's tree)
+_KEEP_X = frozenset(
+    {"x-expandableFields", "x-resourceId", "x-stripeBypassValidation", "x-twilio", "x-stripeEvent"}
+)
+
+
+def strip(node: Any, *, names: bool = False) -> Any:
+    """``node`` without prose; ``names``: ``node`` is a name -> node map."""
+    if isinstance(node, list):
+        return [strip(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if not names:
+            if key in _PROSE:
+                continue
+            if key == "info" and isinstance(value, dict):
+                out["info"] = {"version": value.get("version")}
+                continue
+            if key.startswith("x-") and key not in _KEEP_X:
+                continue
+            if key == "externalDocs":
+                if isinstance(value, dict) and "url" in value:
+                    out["externalDocs"] = {"url": value["url"]}
+                continue
+            if key == "x-twilio" and isinstance(value, dict):
+                value = {k: v for k, v in value.items() if k != "defaultOutputProperties"}
+        out[key] = strip(value, names=not names and key in _NAME_MAPS)
+    return out
+
+
+_REF = re.compile(r"^#/components/(\w+)/(.+)$")
+
+
+def refs_in(node: Any) -> Iterator[tuple[str, str]]:
+    """Every ``(section, name)`` a ``$ref`` in ``node`` points at."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and (m := _REF.match(ref)):
+            yield m.group(1), m.group(2)
+        for value in node.values():
+            yield from refs_in(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from refs_in(item)
+
+
+def _resolve(doc: Mapping[str, Any], node: Any) -> Any:
+    """A parameter or request body with its own top-level ``$ref`` followed."""
+    while isinstance(node, dict) and "$ref" in node:
+        m = _REF.match(node["$ref"])
+        if m is None:
+            raise ValueError(f"unsupported $ref {node['$ref']!r}")
+        node = doc["components"][m.group(1)][m.group(2)]
+    return node
+
+
+def _params(doc: Mapping[str, Any], item: Mapping[str, Any], op: Mapping[str, Any]) -> list[Any]:
+    merged: dict[tuple[str, str], Any] = {}
+    for raw in [*item.get("parameters", []), *op.get("parameters", [])]:
+        param = _resolve(doc, raw)
+        merged[(param["in"], param["name"])] = {
+            k: param[k]
+            for k in ("name", "in", "required", "schema", "style", "explode", "deprecated")
+            if k in param
+        }
+    return list(merged.values())
+
+
+def _body(doc: Mapping[str, Any], method: str, op: Mapping[str, Any]) -> dict[str, Any] | None:
+    if method == "get" or "requestBody" not in op:
+        return None
+    body = _resolve(doc, op["requestBody"])
+    media, content = next(iter(body["content"].items()))
+    out = {"media": media, "required": bool(body.get("required")), "schema": content.get("schema", {})}
+    if content.get("encoding"):
+        out["encoding"] = content["encoding"]
+    return out
+
+
+def catalog(
+    doc: Mapping[str, Any],
+    *,
+    name: str,
+    api_version: str,
+    source: str,
+    namer: Callable[[str, str, Mapping[str, Any]], str],
+    base: str = "",
+    doc_url: Callable[[str, Mapping[str, Any]], str | None] = lambda _n, op: None,
+) -> dict[str, Any]:
+    """The runtime catalog of a stripped description.
+
+    ``namer(method, path, op)`` names each operation; ``base`` names the
+    server the operations go to when it is not the connector's default;
+    ``doc_url(name, op)`` links to the provider's page for it.
+    """
+    ops: dict[str, Any] = {}
+    for path, item in doc["paths"].items():
+        for method in METHODS:
+            op = item.get(method)
+            if op is None:
+                continue
+            command = namer(method, path, op)
+            if command in ops:
+                raise ValueError(f"two operations named {command!r}: {ops[command]['op']} and {path}")
+            entry: dict[str, Any] = {
+                "op": op.get("operationId", f"{method} {path}"),
+                "method": method.upper(),
+                "path": path,
+                "params": _params(doc, item, op),
+            }
+            body = _body(doc, method, op)
+            if body is not None:
+                entry["body"] = body
+            if base:
+                entry["base"] = base
+            if url := (op.get("externalDocs") or {}).get("url") or doc_url(command, op):
+                entry["doc"] = url
+            if op.get("deprecated"):
+                entry["deprecated"] = True
+            ops[command] = entry
+    schemas: dict[str, Any] = {}
+    pending = [ref for ref in refs_in(ops) if ref[0] == "schemas"]
+    while pending:
+        _, ref = pending.pop()
+        if ref in schemas:
+            continue
+        schemas[ref] = doc["components"]["schemas"][ref]
+        pending.extend(r for r in refs_in(schemas[ref]) if r[0] == "schemas")
+    return {
+        "format": FORMAT,
+        "name": name,
+        "api_version": api_version,
+        "source": source,
+        "operations": dict(sorted(ops.items())),
+        "schemas": dict(sorted(schemas.items())),
+    }
