@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 
 from pydantic import BaseModel
 
-from core.connector import CommandParams, Connector
+from core.connector import CommandParams, Connector, unknown_type_message
 
 __all__ = ["UnknownCommandType", "command_model", "get", "names", "registry", "settings_sections"]
 
@@ -62,7 +62,5 @@ def command_model(command_type: str) -> tuple[Connector, type[CommandParams]]:
     connector = registry().get(connector_name)
     if connector is None or command not in connector.commands:
         known = [t for c in registry().values() for t in c.command_types()]
-        raise UnknownCommandType(
-            f"unknown command type {command_type!r}; known types: {', '.join(known)}"
-        )
+        raise UnknownCommandType(unknown_type_message(command_type, known))
     return connector, connector.commands[command]

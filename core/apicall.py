@@ -29,7 +29,7 @@ Result -- is :mod:`core.executor`'s.
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Literal, Protocol
@@ -53,17 +53,41 @@ __all__ = [
     "ClientSetup",
     "Endpoint",
     "Idempotency",
+    "Safety",
     "execute",
     "fill_path",
     "form_encode",
     "path_value_problem",
     "run_command",
+    "safety",
 ]
 
 COMMAND_ID_HEADER = "X-Switchboard-Command-Id"
 
-BodyKind = Literal["none", "json", "form", "query", "graphql"]
+BodyKind = Literal["none", "json", "form", "query", "graphql", "content"]
 Idempotency = Literal["key", "ledger"]
+Safety = Literal["read", "idempotent", "key", "ledger"]
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+_IDEMPOTENT = frozenset({"PUT", "DELETE"})
+
+
+def safety(method: str | None, idempotency: Idempotency) -> Safety:
+    """How a call of ``method`` is kept to one side effect.
+
+    ``read``: no side effect, repeated freely (no ledger marker);
+    ``idempotent``: PUT and DELETE, which HTTP defines as idempotent
+    (retried, no marker); otherwise the provider's ``key`` or the sink's
+    ``ledger``. An unknown method (a call built in code) is a write.
+    """
+    method = (method or "POST").upper()
+    if method in _READS:
+        return "read"
+    if method in _IDEMPOTENT:
+        return "idempotent"
+    return idempotency
+
+
 Extract = Callable[[Any, httpx.Headers], Any]
 
 
@@ -81,8 +105,9 @@ class ApiCall:
 
     ``path`` is relative to the policy's base URL (or absolute). ``body``
     is a JSON value (``json``), a mapping (bracket-encoded, see
-    :mod:`core.encoding`) or a list of pairs (``form``, ``query``), or ``{"query", "variables"}``
-    (``graphql``). ``idempotency_key`` is filled in by :meth:`ClientSetup.prepare`.
+    :mod:`core.encoding`) or a list of pairs (``form``, ``query``), ``{"query", "variables"}``
+    (``graphql``), or bytes sent as they are (``content``, with a Content-Type
+    header). ``idempotency_key`` is filled in by :meth:`ClientSetup.prepare`.
     ``success_statuses`` narrows success: another 2xx is a FatalRequestError.
     ``extract(data, headers)`` maps the parsed response to the Result's
     ``response`` and may raise a :mod:`core.errors` error for an in-band
@@ -93,7 +118,7 @@ class ApiCall:
     path: str
     body_kind: BodyKind = "none"
     body: Any = None
-    params: Mapping[str, str] | None = None
+    params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None
     success_statuses: frozenset[int] | None = None
@@ -171,7 +196,9 @@ class ClientSetup:
     ``idempotency``/``idempotency_window``: see the module docstring
     (``window=None`` for a ledger: covered for the ledger's retention).
     ``graphql_cost`` is the cost assumed for a GraphQL document before the
-    provider reported one.
+    provider reported one. ``api_version`` is the provider API version the
+    calls are pinned to (sent by the policy's headers or in the paths),
+    recorded on every Result.
     """
 
     policy: ClientPolicy
@@ -180,6 +207,7 @@ class ClientSetup:
     idempotency: Idempotency = "ledger"
     idempotency_window: timedelta | None = None
     graphql_cost: float = 10.0
+    api_version: str | None = None
 
     def client(self, **kwargs: Any) -> ProviderClient:
         """A :class:`ProviderClient` for this setup (``kwargs``: budgets, sleep, transport...)."""
@@ -230,7 +258,8 @@ async def execute(
         resp = result.response
         data: Any = result.data
     else:
-        query = [*(call.params or {}).items(), *(form_pairs(call.body) if kind == "query" else ())]
+        given = call.params.items() if isinstance(call.params, Mapping) else call.params or ()
+        query = [*given, *(form_pairs(call.body) if kind == "query" else ())]
         form: FormData | None = (call.body or []) if kind == "form" else None
         resp = await client.request(
             call.method,
@@ -238,6 +267,7 @@ async def execute(
             params=query or None,
             json=call.body if kind == "json" else None,
             data=form,
+            content=call.body if kind == "content" else None,
             headers=call.headers,
             idempotency_key=call.idempotency_key,
         )

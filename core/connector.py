@@ -7,7 +7,8 @@ Core and streams only ever see this object, never a provider's module.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import difflib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Protocol
@@ -34,6 +35,7 @@ __all__ = [
     "PollStream",
     "SandboxFactory",
     "WebhookSpec",
+    "unknown_type_message",
 ]
 
 MiB = 1024 * 1024
@@ -137,6 +139,17 @@ class CommandParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     endpoint: ClassVar[Endpoint | None] = None
 
+    @classmethod
+    def api_version(cls) -> str | None:
+        """The API version this command's call pins by itself (None: the connector's)."""
+        return None
+
+    @classmethod
+    def http_method(cls) -> str | None:
+        """The HTTP method the command's call uses, when it is declared
+        (None: a call built by ``api_call`` that the sink treats as a write)."""
+        return cls.endpoint.method.upper() if cls.endpoint is not None else None
+
     def api_call(self, ctx: CallContext) -> ApiCall:
         """The request this command makes (without idempotency key: see ClientSetup)."""
         if self.endpoint is None:
@@ -211,3 +224,16 @@ class Connector(Generic[S, SB]):
         if self.sandbox is None:
             raise LookupError(f"connector {self.name!r} has no sandbox")
         return self.sandbox(**kwargs)
+
+
+def unknown_type_message(command_type: str, known: Iterable[str]) -> str:
+    """One line for an unknown ``command_type``: the closest known types and
+    where the whole list is."""
+    names = sorted(known)
+    near = difflib.get_close_matches(command_type, names, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(near)}? " if near else ""
+    connector = command_type.partition(".")[0]
+    scoped = [n for n in names if n.startswith(f"{connector}.")]
+    where = f"switchboard commands list {connector}" if scoped else "switchboard commands list"
+    count = len(scoped or names)
+    return f"unknown command type {command_type!r}; {hint}`{where}` lists the {count} known types"

@@ -58,6 +58,7 @@ def secret_setup(
     idempotency: Idempotency = "ledger",
     idempotency_window: timedelta | None = None,
     graphql_cost: float | None = None,
+    api_version: str | None = None,
 ) -> ClientSetup:
     """A :class:`~core.apicall.ClientSetup` authenticated by one secret.
 
@@ -84,6 +85,7 @@ def secret_setup(
         credential=fingerprint,
         idempotency=idempotency,
         idempotency_window=idempotency_window,
+        api_version=api_version,
         **extra,
     )
 

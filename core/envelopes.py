@@ -251,6 +251,10 @@ class Result(Envelope):
     response: Any = None
     error: ErrorInfo | None = None
     timings: Timings = Field(default_factory=Timings)
+    api_version: str | None = Field(
+        default=None,
+        description="the provider API version the command ran with (pinned per connector)",
+    )
 
     @model_validator(mode="after")
     def _error_matches_status(self) -> Result:

@@ -26,9 +26,19 @@ from typing import Any, Self
 
 from pydantic import ValidationError
 
-from core.apicall import ApiCall, CallContext, CallResult, ClientSetup, execute, run_command
+from core.apicall import (
+    ApiCall,
+    CallContext,
+    CallResult,
+    ClientSetup,
+    Safety,
+    execute,
+    run_command,
+    safety,
+)
+from core.catalog import ParamsError
 from core.client import ProviderClient
-from core.connector import CommandParams, Connector
+from core.connector import CommandParams, Connector, unknown_type_message
 from core.envelopes import Command, EnvelopeError, describe_validation_error, new_id
 from core.graphql import GraphQLClients
 
@@ -51,10 +61,7 @@ def validate_params(
     _prefix, _, name = command_type.partition(".")
     model = connector.commands.get(name)
     if model is None or _prefix != connector.name:
-        raise InvalidCommand(
-            f"unknown command type {command_type!r}; known types: "
-            f"{', '.join(connector.command_types())}"
-        )
+        raise InvalidCommand(unknown_type_message(command_type, connector.command_types()))
     if isinstance(params, CommandParams):
         if type(params) is not model:
             raise InvalidCommand(
@@ -70,6 +77,8 @@ def validate_params(
     except ValidationError as exc:
         _field, message = describe_validation_error(exc, prefix="params")
         raise InvalidCommand(f"{command_type}: {message}") from None
+    except ParamsError as exc:
+        raise InvalidCommand(f"{command_type}: {exc}") from None
 
 
 def decode_command(
@@ -125,6 +134,15 @@ class CommandExecutor:
     def decode(self, raw: bytes, *, where: str = "this connector") -> tuple[Command, CommandParams]:
         """:func:`decode_command` for this executor's connector."""
         return decode_command(self.connector, raw, where=where)
+
+    def safety(self, params: CommandParams) -> Safety:
+        """How ``params``' call is kept to one side effect (see :func:`core.apicall.safety`)."""
+        return safety(type(params).http_method(), self.setup.idempotency)
+
+    def api_version(self, params: CommandParams | None = None) -> str | None:
+        """The provider API version ``params``' call is made with."""
+        version = type(params).api_version() if params is not None else None
+        return version or self.setup.api_version
 
     def context(self, command_id: str) -> CallContext:
         return CallContext(command_id, self.section)

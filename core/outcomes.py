@@ -76,6 +76,8 @@ def command_result(
     timings: Timings,
     outcome: CallResult | BaseException,
     reason: str | None = None,
+    *,
+    api_version: str | None = None,
 ) -> Result:
     """The one Result of a command: ``outcome`` is the provider's answer or
     what stopped the command (``reason`` names it, see :func:`failure_reason`;
@@ -89,6 +91,7 @@ def command_result(
             http_status=outcome.status,
             response=outcome.data,
             timings=timings,
+            api_version=api_version,
         )
     code = reason or (outcome.code if isinstance(outcome, e.SwitchboardError) else "error")
     return Result(
@@ -99,4 +102,5 @@ def command_result(
         http_status=getattr(outcome, "status", None),
         error=error_info(outcome, code),
         timings=timings,
+        api_version=api_version,
     )

@@ -17,6 +17,7 @@ from typing import Any
 import connectors
 from core import errors as e
 from core.apicall import CallContext
+from core.catalog import OperationParams
 from core.connector import CommandParams
 from core.envelopes import Command, EnvelopeError
 from core.executor import InvalidCommand, validate_params
@@ -59,10 +60,14 @@ def command_type_of(params: CommandParams) -> str:
     registers that model.
     """
     model = type(params)
+    if isinstance(params, OperationParams):  # one class per described operation
+        return f"{params.catalog.name}.{params.operation.name}"
     found = [
         f"{connector.name}.{name}"
         for connector in connectors.registry().values()
-        for name, candidate in connector.commands.items()
+        for name, candidate in getattr(
+            connector.commands, "hand_written", connector.commands
+        ).items()
         if candidate is model
     ]
     if len(found) != 1:

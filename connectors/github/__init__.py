@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core.catalog import CatalogCommands
 from core.connector import Connector, SandboxFactory, WebhookSpec
 from core.connector_kit import lazy_sandbox
 
 from ._api import client_setup
-from ._commands import COMMANDS, IssuesAddLabels, IssuesComment, IssuesCreate
+from ._commands import CATALOG, COMMANDS, IssuesAddLabels, IssuesComment, IssuesCreate
 from ._poll import polls
 from ._settings import GitHubSettings
 from ._webhook import MAX_BODY, GitHubVerifier, GitHubWebhookSettings, handshake, normalize, scheme
@@ -22,6 +23,7 @@ if TYPE_CHECKING:  # imported (with aiohttp) when a sandbox is made
     from ._sandbox import GitHubSandbox
 
 __all__ = [
+    "CATALOG",
     "COMMANDS",
     "GitHubSettings",
     "GitHubVerifier",
@@ -40,7 +42,7 @@ sandbox: SandboxFactory[GitHubSandbox] = lazy_sandbox(f"{__name__}._sandbox", "G
 connector: Connector[GitHubSettings, GitHubSandbox] = Connector(
     name="github",
     settings=GitHubSettings,
-    commands=COMMANDS,
+    commands=CatalogCommands(CATALOG, COMMANDS),
     # GitHub gives up after 10 s and caps payloads at 25 MB.
     webhook=WebhookSpec(
         scheme=scheme,

@@ -59,4 +59,5 @@ def client_setup(settings: GitHubSettings) -> ClientSetup:
             },
         ),
         token,
+        api_version=settings.api_version,
     )

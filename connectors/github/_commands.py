@@ -7,9 +7,10 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, ValidationInfo
 
 from core.apicall import path_value_problem
+from core.catalog import Catalog
 from core.connector import CommandParams, Endpoint
 
-__all__ = ["COMMANDS", "IssuesAddLabels", "IssuesComment", "IssuesCreate"]
+__all__ = ["CATALOG", "COMMANDS", "IssuesAddLabels", "IssuesComment", "IssuesCreate"]
 
 
 def _segment(value: str, info: ValidationInfo) -> str:
@@ -62,3 +63,9 @@ COMMANDS: dict[str, type[CommandParams]] = {
     "issues.comment": IssuesComment,
     "issues.add_labels": IssuesAddLabels,
 }
+
+CATALOG = Catalog(__package__ or "connectors.github")
+"""Every operation of GitHub's REST description (``make specs``), after
+Octokit's method names (``pulls/create-review`` -> ``pulls.create_review``);
+the models above take precedence (``issues.comment`` is today's name of
+``issues.create_comment``)."""

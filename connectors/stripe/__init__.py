@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core.catalog import CatalogCommands
 from core.connector import Connector, SandboxFactory, WebhookSpec
 from core.connector_kit import lazy_sandbox
 
 from ._api import IDEMPOTENCY_WINDOW, client_setup
 from ._commands import (
+    CATALOG,
     COMMANDS,
     CustomersCreate,
     CustomersUpdate,
@@ -35,6 +37,7 @@ if TYPE_CHECKING:  # imported (with aiohttp) when a sandbox is made
     from ._sandbox import StripeSandbox
 
 __all__ = [
+    "CATALOG",
     "COMMANDS",
     "IDEMPOTENCY_WINDOW",
     "CustomersCreate",
@@ -61,7 +64,7 @@ sandbox: SandboxFactory[StripeSandbox] = lazy_sandbox(f"{__name__}._sandbox", "S
 connector: Connector[StripeSettings, StripeSandbox] = Connector(
     name="stripe",
     settings=StripeSettings,
-    commands=COMMANDS,
+    commands=CatalogCommands(CATALOG, COMMANDS),
     # Stripe times a delivery out after ~10 s: answer 503 well before.
     webhook=WebhookSpec(scheme=scheme, normalize=normalize, ack_deadline_s=8.0),
     description="Stripe payments API (form-encoded, Idempotency-Key = command id)",

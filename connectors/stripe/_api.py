@@ -49,6 +49,12 @@ def client_setup(settings: StripeSettings) -> ClientSetup:
         rate=RatePolicy(rate=settings.rate),
         errors=ERRORS,
         idempotency_header="Idempotency-Key",
-        headers={"Stripe-Version": settings.api_version} if settings.api_version else {},
+        headers={"Stripe-Version": settings.api_version},
     )
-    return secret_setup(policy, key, idempotency="key", idempotency_window=IDEMPOTENCY_WINDOW)
+    return secret_setup(
+        policy,
+        key,
+        idempotency="key",
+        idempotency_window=IDEMPOTENCY_WINDOW,
+        api_version=settings.api_version,
+    )

@@ -11,9 +11,11 @@ from typing import Annotated, Literal, Self
 
 from pydantic import EmailStr, Field, model_validator
 
+from core.catalog import Catalog
 from core.connector import CommandParams, Endpoint
 
 __all__ = [
+    "CATALOG",
     "COMMANDS",
     "CustomersCreate",
     "CustomersUpdate",
@@ -158,3 +160,7 @@ COMMANDS: dict[str, type[CommandParams]] = {
     "subscriptions.update": SubscriptionsUpdate,
     "subscriptions.cancel": SubscriptionsCancel,
 }
+
+CATALOG = Catalog(__package__ or "connectors.stripe")
+"""Every operation of Stripe's API description (``make specs``), after
+stripe-python's ``StripeClient`` names; the models above take precedence."""

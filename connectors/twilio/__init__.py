@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core.catalog import CatalogCommands
 from core.connector import Connector, SandboxFactory, WebhookSpec
 from core.connector_kit import lazy_sandbox
 
 from ._api import client_setup
-from ._commands import COMMANDS, MessagesCreate
+from ._commands import CATALOG, COMMANDS, MessagesCreate
 from ._poll import polls
 from ._settings import TwilioSettings
 from ._webhook import TwilioVerifier, TwilioWebhookSettings, normalize, scheme
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # imported (with aiohttp) when a sandbox is made
     from ._sandbox import TwilioSandbox
 
 __all__ = [
+    "CATALOG",
     "COMMANDS",
     "MessagesCreate",
     "TwilioSettings",
@@ -39,7 +41,7 @@ sandbox: SandboxFactory[TwilioSandbox] = lazy_sandbox(f"{__name__}._sandbox", "T
 connector: Connector[TwilioSettings, TwilioSandbox] = Connector(
     name="twilio",
     settings=TwilioSettings,
-    commands=COMMANDS,
+    commands=CatalogCommands(CATALOG, COMMANDS),
     # Twilio waits 15 s for a webhook response. Its callbacks are a few dozen
     # parameters (a message body is at most 1,600 characters): 64 KiB leaves a
     # wide margin and bounds what verification canonicalises (413 above it).

@@ -46,4 +46,5 @@ def client_setup(settings: TwilioSettings) -> ClientSetup:
         ),
         secret,
         basic_user=user,
+        api_version="2010-04-01",  # in every path; Messaging v1 commands record v1
     )

@@ -12,10 +12,11 @@ from typing import Self
 from pydantic import ConfigDict, Field, model_validator
 
 from core.apicall import ApiCall, CallContext, fill_path
+from core.catalog import Catalog
 from core.connector import CommandParams
 from core.errors import FatalConfigError
 
-__all__ = ["COMMANDS", "MessagesCreate"]
+__all__ = ["CATALOG", "COMMANDS", "MessagesCreate"]
 
 
 class MessagesCreate(CommandParams):
@@ -58,3 +59,14 @@ class MessagesCreate(CommandParams):
 
 
 COMMANDS: dict[str, type[CommandParams]] = {"messages.create": MessagesCreate}
+
+CATALOG = Catalog(
+    __package__ or "connectors.twilio",
+    base_urls=lambda s: {"messaging": str(s.messaging_base_url)},
+    defaulted=frozenset({"AccountSid"}),
+    defaults=lambda s: {"AccountSid": s.account_sid},
+)
+"""Every operation of Twilio's Api v2010 and Messaging v1 descriptions
+(``make specs``), after twilio-python's resources (``messages.create``,
+``calls.recordings.list``, ``messaging.services.create``). ``AccountSid``
+comes from the settings unless a command gives it."""

@@ -22,6 +22,10 @@ class TwilioSettings(ConnectorSettings):
         "the full URL, which a proxy in front of the worker changes",
     )
     base_url: HttpUrl = HttpUrl("https://api.twilio.com")
+    messaging_base_url: HttpUrl = Field(
+        default=HttpUrl("https://messaging.twilio.com"),
+        description="where the Messaging API (messaging.* commands) is served",
+    )
     poll_messages: bool = Field(
         default=False, description="poll the account's message list (stream messages)"
     )

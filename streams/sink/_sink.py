@@ -253,10 +253,18 @@ class Sink(PartitionOwner[PartitionState]):
             command, params = self.executor.decode(record.value or b"", where=record.topic)
         except InvalidCommand as exc:
             await self.writer.fail(
-                part, record, record.fallback_id(), "?", "invalid_command", exc, times.timings()
+                part,
+                record,
+                record.fallback_id(),
+                "?",
+                "invalid_command",
+                exc,
+                times.timings(),
+                api_version=self.executor.api_version(),
             )
             return "invalid"
-        verdict = part.ledger.verdict(command.id, record.offset, self.setup.idempotency)
+        marked = self.executor.safety(params) == "ledger"  # only then were calls marked
+        verdict = part.ledger.verdict(command.id, record.offset, "ledger" if marked else "key")
         if verdict == "redelivered":
             log.info("sink %s: %s already answered (redelivery)", self.name, command.id)
             return verdict
@@ -268,35 +276,59 @@ class Sink(PartitionOwner[PartitionState]):
                 "the worker running this command stopped during the call; the provider "
                 "may or may not have acted, so it is not sent again (replay it to send it)"
             )
-            return await self.writer.fail(
-                part, record, command.id, command.type, verdict, unknown, times.timings()
-            )
+            return await self._fail(part, record, command, params, verdict, unknown, times)
         try:
             call = await self._call(part, record, command, params, times)
         except CommandExpired as exc:  # a failed Result, no DLQ record
-            return await self._answer(part, record, command, exc, times)
+            return await self._answer(part, record, command, params, exc, times)
         except e.SwitchboardError as exc:
             reason = failure_reason(exc)
-            return await self.writer.fail(
-                part, record, command.id, command.type, reason, exc, times.timings()
-            )
+            return await self._fail(part, record, command, params, reason, exc, times)
         except Exception as exc:  # a bug must not crash-loop the worker
             log.exception("sink %s: command %s failed unexpectedly", self.name, command.id)
-            return await self.writer.fail(
-                part, record, command.id, command.type, "internal_error", exc, times.timings()
-            )
-        return await self._answer(part, record, command, call, times)
+            return await self._fail(part, record, command, params, "internal_error", exc, times)
+        return await self._answer(part, record, command, params, call, times)
+
+    async def _fail(
+        self,
+        part: PartitionState,
+        record: SinkRecord,
+        command: Command,
+        params: CommandParams,
+        reason: str,
+        exc: BaseException,
+        times: _Times,
+    ) -> str:
+        """Dead-letter ``command`` for ``reason`` with its failed Result."""
+        version = self.executor.api_version(params)
+        return await self.writer.fail(
+            part,
+            record,
+            command.id,
+            command.type,
+            reason,
+            exc,
+            times.timings(),
+            api_version=version,
+        )
 
     async def _answer(
         self,
         part: PartitionState,
         record: SinkRecord,
         command: Command,
+        params: CommandParams,
         outcome: CallResult | e.SwitchboardError,
         times: _Times,
     ) -> str:
         """Answer ``command`` (and its ``reply_to``) without dead-lettering it."""
-        result = command_result(command.id, command.type, times.timings(), outcome)
+        result = command_result(
+            command.id,
+            command.type,
+            times.timings(),
+            outcome,
+            api_version=self.executor.api_version(params),
+        )
         await self.writer.answer(part, record, result, reply_to=command.reply_to)
         return result.error.code if result.error is not None else result.status
 
@@ -314,7 +346,7 @@ class Sink(PartitionOwner[PartitionState]):
             while True:
                 if command.is_expired():
                     raise CommandExpired(f"expired at {command.expires_at}; not sent")
-                if self.setup.idempotency == "ledger" and not marked:
+                if not marked and self.executor.safety(params) == "ledger":
                     await self.writer.mark(part, record, command.id, "started")
                     marked = True
                 async with self._slots:

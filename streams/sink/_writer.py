@@ -88,10 +88,14 @@ class ResultWriter:
         reason: str,
         exc: BaseException,
         timings: Timings,
+        *,
+        api_version: str | None = None,
     ) -> str:
         """Dead-letter ``record`` for ``reason`` and answer it with a failed Result;
         returns ``reason``."""
-        result = command_result(command_id, command_type, timings, exc, reason)
+        result = command_result(
+            command_id, command_type, timings, exc, reason, api_version=api_version
+        )
         assert result.error is not None
         dlq = DlqHeaders(
             original_topic=record.topic,

@@ -117,10 +117,12 @@ def test_public_surface() -> None:
         "ClientSetup",
         "Endpoint",
         "Idempotency",
+        "Safety",
         "execute",
         "fill_path",
         "form_encode",
         "path_value_problem",
         "run_command",
+        "safety",
     }
     assert all(hasattr(core.apicall, name) for name in core.apicall.__all__)

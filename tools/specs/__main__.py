@@ -6,7 +6,7 @@
 
 Every input's sha256 is checked against :data:`tools.specs.sources.SOURCES`.
 Writes, per connector, ``connectors/<c>/_spec/<source>.openapi.json.gz``
-(the structure-only description) and ``connectors/<c>/_spec/catalog.json.gz``
+(the structure-only description) and ``connectors/<c>/_spec/catalog.jsonl.gz``
 (what its commands are made from), gzipped without a timestamp so the
 same input gives the same bytes.
 """
@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .build import build_catalogs, write_json_gz
+from .build import build_catalogs, catalog_lines, write_json_gz, write_lines_gz
 from .derive import strip
 from .sources import SOURCES, SourceError, load
 
@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         write_json_gz(out, stripped[source.name])
         print(f"{out.relative_to(ROOT)}  {out.stat().st_size / 1024:.0f} KiB")
     for connector, cat in build_catalogs(stripped).items():
-        out = ROOT / "connectors" / connector / "_spec" / "catalog.json.gz"
-        write_json_gz(out, cat)
+        out = ROOT / "connectors" / connector / "_spec" / "catalog.jsonl.gz"
+        write_lines_gz(out, catalog_lines(cat))
         n = len(cat["operations"])
         print(f"{out.relative_to(ROOT)}  {out.stat().st_size / 1024:.0f} KiB, {n} operations")
     return 0

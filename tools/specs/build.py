@@ -12,7 +12,7 @@ from .derive import catalog
 from .names import github_name, stripe_names, twilio_name
 from .sources import SOURCES
 
-__all__ = ["API_VERSIONS", "build_catalogs", "write_json_gz"]
+__all__ = ["API_VERSIONS", "build_catalogs", "catalog_lines", "write_json_gz"]
 
 #: the version each catalog pins (sent on every call, see the connectors)
 API_VERSIONS = {
@@ -98,4 +98,24 @@ def write_json_gz(path: Path, value: Any) -> None:
     """``value`` as compact, key-ordered JSON, gzipped with no name or time."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+    path.write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def catalog_lines(cat: Mapping[str, Any]) -> bytes:
+    """A catalog as lines a connector can index without parsing them all:
+    the header object, then ``O <name> <entry>`` per operation and
+    ``S <name> <schema>`` per component schema (sorted)."""
+    header = {k: v for k, v in cat.items() if k not in ("operations", "schemas")}
+    lines = [_compact(header)]
+    lines += [f"O {name} {_compact(entry)}" for name, entry in sorted(cat["operations"].items())]
+    lines += [f"S {name} {_compact(schema)}" for name, schema in sorted(cat["schemas"].items())]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def write_lines_gz(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(data, compresslevel=9, mtime=0))

@@ -117,7 +117,11 @@ def _body(doc: Mapping[str, Any], method: str, op: Mapping[str, Any]) -> dict[st
         return None
     body = _resolve(doc, op["requestBody"])
     media, content = next(iter(body["content"].items()))
-    out = {"media": media, "required": bool(body.get("required")), "schema": content.get("schema", {})}
+    out = {
+        "media": media,
+        "required": bool(body.get("required")),
+        "schema": content.get("schema", {}),
+    }
     if content.get("encoding"):
         out["encoding"] = content["encoding"]
     return out
@@ -147,7 +151,9 @@ def catalog(
                 continue
             command = namer(method, path, op)
             if command in ops:
-                raise ValueError(f"two operations named {command!r}: {ops[command]['op']} and {path}")
+                raise ValueError(
+                    f"two operations named {command!r}: {ops[command]['op']} and {path}"
+                )
             entry: dict[str, Any] = {
                 "op": op.get("operationId", f"{method} {path}"),
                 "method": method.upper(),

@@ -29,17 +29,66 @@ _STRIPE_OVERRIDES = {
 
 #: first words of a trailing segment that make it a method, not a collection
 _VERBS = frozenset(
-    "accept activate add apply approve attach cancel capture close confirm count create "
-    "deactivate decline deliver detach expire fail fill finalize fund increment "
-    "invalidate mark migrate pay persons post present process reactivate reject release remove "
-    "report reset resume retrieve return reverse run search send submit succeed test "
-    "timeout update validate verify void".split()
+    [
+        "accept",
+        "activate",
+        "add",
+        "apply",
+        "approve",
+        "attach",
+        "cancel",
+        "capture",
+        "close",
+        "confirm",
+        "count",
+        "create",
+        "deactivate",
+        "decline",
+        "deliver",
+        "detach",
+        "expire",
+        "fail",
+        "fill",
+        "finalize",
+        "fund",
+        "increment",
+        "invalidate",
+        "mark",
+        "migrate",
+        "pay",
+        "persons",
+        "post",
+        "present",
+        "process",
+        "reactivate",
+        "reject",
+        "release",
+        "remove",
+        "report",
+        "reset",
+        "resume",
+        "retrieve",
+        "return",
+        "reverse",
+        "run",
+        "search",
+        "send",
+        "submit",
+        "succeed",
+        "test",
+        "timeout",
+        "update",
+        "validate",
+        "verify",
+        "void",
+    ]
     # 'persons' never starts a verb; harmless since it is plural
 )
 
 
 def snake(text: str) -> str:
-    """``IncomingPhoneNumbers`` -> ``incoming_phone_numbers``; ``create-review`` -> ``create_review``."""
+    """``IncomingPhoneNumbers`` -> ``incoming_phone_numbers``,
+    ``create-review`` -> ``create_review``."""
     text = re.sub(r"[-\s.]+", "_", text)
     text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", text)
     return text.lower()

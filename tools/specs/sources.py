@@ -113,7 +113,7 @@ def _run(argv: list[str], cwd: Path) -> str:
             f"{argv[0]} is needed to fetch the pinned package ({' '.join(argv)}); "
             "install it, or pass the file with --from NAME=PATH"
         )
-    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)  # noqa: S603
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SourceError(f"{' '.join(argv)} failed: {done.stderr.strip()[-500:]}")
     return done.stdout

@@ -1,0 +1,26 @@
+"""Commands from the providers' own API descriptions.
+
+A connector with a ``_spec/catalog.json.gz`` (``make specs``) offers every
+operation of its provider's OpenAPI description as a command type, named
+after the provider's SDK: :class:`Catalog` loads it on first use,
+:class:`CatalogCommands` is the connector's ``commands`` mapping (its
+hand-written models first), :class:`Operation` checks params against the
+description and builds the request, :class:`ParamsError` names the JSON
+path of the first problem.
+"""
+
+from ._commands import Catalog, CatalogCommands, OperationParams
+from ._operation import BODY, Operation, Param
+from ._schema import ParamsError, closest, compile_schema
+
+__all__ = [
+    "BODY",
+    "Catalog",
+    "CatalogCommands",
+    "Operation",
+    "OperationParams",
+    "Param",
+    "ParamsError",
+    "closest",
+    "compile_schema",
+]

@@ -1,0 +1,251 @@
+"""One described operation: its params, how they are checked, how they are sent.
+
+A command's params are one flat object, as the providers' SDKs take them:
+the path and query parameters and the body's fields side by side
+(``{"customer": "cus_1", "email": "a@b.c"}`` for ``POST
+/v1/customers/{customer}``). A body that is not an object with named
+fields (a JSON array, a text) is the param ``body``. Where a body field
+has the name of a path parameter the value goes in the path, as Octokit
+does.
+
+Encoding follows the description: path values percent-encoded as one
+segment (:func:`core.apicall.fill_path`); query values per ``style``
+(``deepObject``: ``created[gte]=1``; ``form``: repeated keys, or commas
+when ``explode`` is false); form bodies per field encoding (``deepObject``:
+bracket nesting, else repeated keys); JSON bodies as JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from core.apicall import ApiCall, BodyKind, fill_path
+from core.encoding import form_encode
+
+from ._schema import Check, ParamsError, SchemaSet, closest
+
+__all__ = ["BODY", "Operation", "Param"]
+
+BODY = "body"
+Location = Literal["path", "query", "header"]
+Media = Literal["json", "form", "multipart", "text", "bytes"]
+
+_MEDIA: dict[str, Media] = {
+    "application/json": "json",
+    "application/x-www-form-urlencoded": "form",
+    "multipart/form-data": "multipart",
+    "text/plain": "text",
+    "application/octet-stream": "bytes",
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A path, query or header parameter."""
+
+    name: str
+    location: Location
+    required: bool
+    schema: Mapping[str, Any]
+    style: str
+    explode: bool
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _styled(name: str, value: Any, style: str, explode: bool) -> list[tuple[str, str]]:
+    """``name=value`` as query or form pairs in ``style``."""
+    if style == "deepObject":
+        return form_encode({name: value})
+    if isinstance(value, list | tuple):
+        if explode:
+            return [(name, _scalar(v)) for v in value]
+        return [(name, ",".join(_scalar(v) for v in value))]
+    if isinstance(value, Mapping):
+        if explode:
+            return [(str(k), _scalar(v)) for k, v in value.items()]
+        return [(name, ",".join(f"{k},{_scalar(v)}" for k, v in value.items()))]
+    return [(name, _scalar(value))]
+
+
+class Operation:
+    """A catalog entry made usable: ``validate`` then ``api_call``."""
+
+    def __init__(
+        self,
+        name: str,
+        entry: Mapping[str, Any],
+        schemas: SchemaSet,
+        *,
+        optional: frozenset[str] = frozenset(),
+    ) -> None:
+        self.name = name
+        self.operation_id: str = entry["op"]
+        self.method: str = entry["method"]
+        self.path: str = entry["path"]
+        self.base: str = entry.get("base", "")
+        self.doc: str | None = entry.get("doc")
+        self.deprecated = bool(entry.get("deprecated"))
+        self._schemas = schemas
+        self.params: dict[str, Param] = {}
+        for raw in entry["params"]:
+            location = raw["in"]
+            if location == "cookie":
+                continue
+            self.params[raw["name"]] = Param(
+                raw["name"],
+                location,
+                (bool(raw.get("required")) or location == "path") and raw["name"] not in optional,
+                raw.get("schema") or {},
+                raw.get("style") or ("simple" if location in ("path", "header") else "form"),
+                bool(raw.get("explode", raw.get("style", "form") == "form")),
+            )
+        body = entry.get("body")
+        self.media: Media | None = None
+        self.body_required = False
+        self.body_schema: Mapping[str, Any] = {}
+        self.encoding: Mapping[str, Any] = {}
+        self.body_fields: dict[str, Mapping[str, Any]] = {}
+        self.flat = False
+        self.body_required_fields: frozenset[str] = frozenset()
+        if body is not None:
+            self.media = _MEDIA.get(body["media"], "bytes")
+            self.body_required = bool(body.get("required"))
+            self.body_schema = body.get("schema") or {}
+            self.encoding = body.get("encoding") or {}
+            resolved = self._resolved(self.body_schema)
+            props = resolved.get("properties")
+            if self.media in ("json", "form", "multipart") and isinstance(props, Mapping) and props:
+                self.flat = True
+                self.body_fields = {k: v for k, v in props.items() if k not in self.params}
+                required = frozenset(resolved.get("required") or ())
+                self.body_required_fields = required - set(self.params)
+        self._checks: dict[str, Check] | None = None
+        self._body_check: Check | None = None
+
+    def _resolved(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
+        while "$ref" in schema:
+            schema = self._schemas.schemas[schema["$ref"].rsplit("/", 1)[-1]]
+        return schema
+
+    # -- what the params are ------------------------------------------------
+
+    def field_names(self) -> list[str]:
+        """Every top-level param name, path parameters first."""
+        names = list(self.params)
+        if self.flat:
+            names.extend(self.body_fields)
+        elif self.media is not None:
+            names.append(BODY)
+        return names
+
+    def required_names(self) -> list[str]:
+        names = [p.name for p in self.params.values() if p.required]
+        if self.flat:
+            names.extend(sorted(self.body_required_fields))
+        elif self.media is not None and self.body_required:
+            names.append(BODY)
+        return names
+
+    def field_schema(self, name: str) -> Mapping[str, Any]:
+        if name in self.params:
+            return self.params[name].schema
+        if name == BODY and not self.flat:
+            return self.body_schema
+        return self.body_fields[name]
+
+    # -- checking -----------------------------------------------------------
+
+    def _compiled(self) -> dict[str, Check]:
+        if self._checks is None:
+            self._checks = {n: self._schemas.compile(p.schema) for n, p in self.params.items()}
+            self._body_check = self._schemas.compile(self.body_schema)
+        return self._checks
+
+    def validate(self, params: Any, where: str = "params") -> dict[str, Any]:
+        """``params`` checked against the description (a copy); raises ParamsError."""
+        if not isinstance(params, Mapping):
+            raise ParamsError(where, f"must be a JSON object, got {type(params).__name__}")
+        checks = self._compiled()
+        for key in params:
+            if (
+                key not in self.params
+                and key not in self.body_fields
+                and not (key == BODY and self.media is not None and not self.flat)
+            ):
+                known = self.field_names()
+                near = closest(str(key), known)
+                hint = f"did you mean {' or '.join(near)}? " if near else ""
+                listed = ", ".join(known[:25]) + (" ..." if len(known) > 25 else "")
+                raise ParamsError(
+                    f"{where}.{key}", f"unknown param; {hint}known: {listed or 'none'}"
+                )
+        for name in self.required_names():
+            if name not in params:
+                raise ParamsError(f"{where}.{name}", "required")
+        for name, check in checks.items():
+            if name in params:
+                if params[name] is None and not self.params[name].required:
+                    continue
+                check(params[name], f"{where}.{name}")
+        if self._body_check is not None and self.media is not None:
+            if self.flat:
+                body = {k: v for k, v in params.items() if k in self.body_fields}
+                if body or self.body_required:
+                    self._body_check(body, where)
+            elif BODY in params:
+                self._body_check(params[BODY], f"{where}.{BODY}")
+        return dict(params)
+
+    # -- sending ------------------------------------------------------------
+
+    def api_call(self, values: Mapping[str, Any], base_url: str = "") -> ApiCall:
+        """The request for validated ``values`` (no idempotency key: ClientSetup adds it)."""
+        path_values = {}
+        query: list[tuple[str, str]] = []
+        headers: dict[str, str] = {}
+        for name, param in self.params.items():
+            if name not in values or values[name] is None:
+                continue
+            if param.location == "path":
+                path_values[name] = _scalar(values[name])
+            elif param.location == "query":
+                query.extend(_styled(name, values[name], param.style, param.explode))
+            else:
+                headers[name] = _scalar(values[name])
+        path = base_url.rstrip("/") + fill_path(self.path, path_values)
+        if self.media is None:
+            return ApiCall(self.method, path, "none", None, params=query or None, headers=headers)
+        if self.flat:
+            body: Any = {k: v for k, v in values.items() if k in self.body_fields}
+        else:
+            body = values.get(BODY)
+        if self.media == "json":
+            kind: BodyKind = "json" if body is not None or self.body_required else "none"
+            return ApiCall(self.method, path, kind, body, params=query or None, headers=headers)
+        if self.media in ("form", "multipart") and isinstance(body, Mapping):
+            pairs: list[tuple[str, str]] = []
+            for key, value in body.items():
+                if value is None:
+                    continue
+                enc = self.encoding.get(key) or {}
+                style = enc.get("style", "form")
+                pairs.extend(_styled(key, value, style, bool(enc.get("explode", True))))
+            return ApiCall(self.method, path, "form", pairs, params=query or None, headers=headers)
+        content = body if isinstance(body, bytes) else _scalar(body).encode() if body else b""
+        kind_headers = {
+            **headers,
+            "Content-Type": "text/plain" if self.media == "text" else "application/octet-stream",
+        }
+        return ApiCall(
+            self.method, path, "content", content, params=query or None, headers=kind_headers
+        )
+
+    def __repr__(self) -> str:
+        return f"<Operation {self.name} {self.method} {self.path}>"
