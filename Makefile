@@ -19,13 +19,15 @@ COMPILE := CUSTOM_COMPILE_COMMAND='make lock' $(LOCK_VENV)/bin/pip-compile --qui
 PYTEST_ARGS ?=
 B ?=
 
-.PHONY: help install lock test demo lint typecheck bench kafka-start kafka-stop clean
+.PHONY: help install lock specs test demo lint typecheck bench kafka-start kafka-stop clean
 
 help:
 	@echo "make demo    run the demo (starts a local Kafka broker)"
 	@echo "make test    run the whole test suite against a real broker"
 	@echo "make lint    ruff + mypy + the import contracts"
 	@echo "make bench   run the benchmarks (B=<name> for one)"
+	@echo "make specs   re-derive connectors/*/_spec from the pinned API descriptions"
+	@echo "             (needs go and npm, or SPECS_ARGS='--from-dir DIR' with the files)"
 	@echo "make lock    re-pin requirements/*.txt after a change to pyproject.toml's dependencies"
 	@echo "             (LOCK_ARGS=--upgrade for the newest versions allowed)"
 
@@ -49,6 +51,12 @@ lock:
 	$(COMPILE) $(LOCK_ARGS) -c $(LOCK) -o $(RUNTIME_LOCK) pyproject.toml requirements/build.in
 
 install: $(STAMP)
+
+# The connectors' structure-only API descriptions and command catalogs, from
+# the pinned registry packages (sha256-checked; see tools/specs/sources.py).
+SPECS_ARGS ?=
+specs: $(STAMP)
+	$(BIN)/python -m tools.specs $(SPECS_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
