@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, str] = {
     "webhook_ingest": "bench.webhook_ingest",
     "sink_throughput": "bench.sink_throughput",
     "poll_throughput": "bench.poll_throughput",
+    "command_validate": "bench.command_validate",
 }
 
 
