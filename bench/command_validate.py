@@ -24,6 +24,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -96,11 +97,10 @@ def run() -> Report:
         connector, _, name = command_type.partition(".")
         model = registry[connector].commands[name]
         made = model.model_validate(params)
-        validate = _per_call_us(lambda m=model, p=params: m.model_validate(p))
-        encode = _per_call_us(lambda x=made: x.api_call(ctx))
-        schema = model.model_json_schema()
-        checker = jsonschema.Draft202012Validator(schema)
-        baseline = _per_call_us(lambda c=checker, p=params: c.validate(p))
+        checker = jsonschema.Draft202012Validator(model.model_json_schema())
+        validate = _per_call_us(partial(model.model_validate, params))
+        encode = _per_call_us(partial(made.api_call, ctx))
+        baseline = _per_call_us(partial(checker.validate, params))
         figures[command_type] = validate + encode
         report.rows.append(
             {

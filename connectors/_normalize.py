@@ -115,6 +115,7 @@ def webhook_event(
     time: datetime | None = None,
     delivery: str = "webhook",
     bodydigest: str | None = None,
+    dataschema: str | None = None,
 ) -> Event:
     try:
         return Event.from_obj(
@@ -130,6 +131,7 @@ def webhook_event(
                 "receivedat": received_at,
                 "traceparent": traceparent(headers),
                 "bodydigest": bodydigest,
+                "dataschema": dataschema,
             }
         )
     except EnvelopeError as exc:

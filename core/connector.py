@@ -29,6 +29,7 @@ __all__ = [
     "Connector",
     "ConnectorSettings",
     "Endpoint",
+    "EventPayloads",
     "HandshakeReply",
     "MalformedPayload",
     "Normalize",
@@ -62,6 +63,17 @@ class Normalize(Protocol):
         verified: Verified | None = None,
         /,
     ) -> Sequence[Event]: ...
+
+
+class EventPayloads(Protocol):
+    """The described payloads of a connector's Events (``core.catalog.EventSchemas``)."""
+
+    @property
+    def names(self) -> frozenset[str]: ...
+
+    def uri(self, event_type: str) -> str | None: ...
+
+    def schema(self, name: str) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -196,7 +208,8 @@ class Connector(Generic[S, SB]):
     ``polls(settings)`` lists the :class:`~core.poll.PollStream` s the
     configured section can poll (none when e.g. no repository is set, or
     the connector polls nothing); each runs through
-    ``api(settings).client(low_priority=...)``.
+    ``api(settings).client(low_priority=...)``. ``events`` are the
+    described payloads of its Events (their ``dataschema``), if any.
 
     Running a command (what the sink does)::
 
@@ -215,6 +228,7 @@ class Connector(Generic[S, SB]):
     description: str = ""
     api: Callable[[S], ClientSetup] | None = None
     polls: Callable[[S], Sequence[PollStream]] = _no_polls
+    events: EventPayloads | None = None
 
     def command_types(self) -> list[str]:
         return sorted(f"{self.name}.{cmd}" for cmd in self.commands)

@@ -148,6 +148,12 @@ class Event(Envelope):
     subject: str | None = Field(default=None, min_length=1)
     time: AwareDatetime | None = Field(default=None, description="provider time")
     datacontenttype: str = "application/json"
+    dataschema: str | None = Field(
+        default=None,
+        min_length=1,
+        description="URI of the JSON Schema of data, when the provider describes it "
+        "(`switchboard schema export` writes them, $id = this URI)",
+    )
     data: Any = None
     # Extensions (CloudEvents: lower-case alphanumeric names).
     provider: str = Field(min_length=1)

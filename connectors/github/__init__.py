@@ -17,7 +17,15 @@ from ._api import client_setup
 from ._commands import CATALOG, COMMANDS, IssuesAddLabels, IssuesComment, IssuesCreate
 from ._poll import polls
 from ._settings import GitHubSettings
-from ._webhook import MAX_BODY, GitHubVerifier, GitHubWebhookSettings, handshake, normalize, scheme
+from ._webhook import (
+    EVENTS,
+    MAX_BODY,
+    GitHubVerifier,
+    GitHubWebhookSettings,
+    handshake,
+    normalize,
+    scheme,
+)
 
 if TYPE_CHECKING:  # imported (with aiohttp) when a sandbox is made
     from ._sandbox import GitHubSandbox
@@ -55,4 +63,5 @@ connector: Connector[GitHubSettings, GitHubSandbox] = Connector(
     api=client_setup,
     sandbox=sandbox,
     polls=polls,
+    events=EVENTS,
 )

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+from core.catalog import EventSchemas
 from core.connector import HandshakeReply, MalformedPayload
 from core.envelopes import Event
 from core.webhooks import (
@@ -196,6 +197,31 @@ def check_event_shape(event: str, payload: Mapping[str, Any]) -> None:
             raise MalformedPayload(f"payload is a {other} event, not {event}")
 
 
+def _payload_of(event_type: str, names: frozenset[str]) -> str | None:
+    """``issues.opened`` -> ``issues-opened`` (or ``push`` alone), as the
+    webhook descriptions name their payloads."""
+    full = event_type.replace(".", "-").replace("_", "-")
+    event = event_type.split(".")[0].replace("_", "-")
+    return full if full in names else event if event in names else None
+
+
+def _webhook_payload(doc: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    schema: Mapping[str, Any] = doc["webhooks"][name]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]
+    return schema
+
+
+EVENTS = EventSchemas(
+    "connectors.github",
+    "github",
+    "github_webhooks.openapi.json.gz",
+    lookup=_payload_of,
+    payload=_webhook_payload,
+)
+"""The described payloads of GitHub's webhooks (one per event and action)."""
+
+
 def normalize(
     body: bytes,
     headers: Mapping[str, str],
@@ -212,6 +238,7 @@ def normalize(
             "github",
             event_id=require(headers.get("X-GitHub-Delivery"), "X-GitHub-Delivery header"),
             event_type=event_type,
+            dataschema=EVENTS.uri(f"github.{event_type}"),
             subject=_subject(payload),
             time=_time(payload),
             data=payload,

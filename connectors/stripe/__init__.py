@@ -31,7 +31,7 @@ from ._commands import (
 )
 from ._poll import polls
 from ._settings import StripeSettings
-from ._webhook import StripeVerifier, StripeWebhookSettings, normalize, scheme
+from ._webhook import EVENTS, StripeVerifier, StripeWebhookSettings, normalize, scheme
 
 if TYPE_CHECKING:  # imported (with aiohttp) when a sandbox is made
     from ._sandbox import StripeSandbox
@@ -71,4 +71,5 @@ connector: Connector[StripeSettings, StripeSandbox] = Connector(
     api=client_setup,
     sandbox=sandbox,
     polls=polls,
+    events=EVENTS,
 )

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+from core.catalog import EventSchemas
 from core.envelopes import Event
 from core.webhooks import (
     MAX_SIGNATURES,
@@ -112,6 +113,36 @@ def scheme(settings: StripeSettings) -> StripeWebhookSettings | None:
     )
 
 
+def _payload_of(event_type: str, names: frozenset[str]) -> str | None:
+    """``customer.subscription.updated`` -> ``subscription``: the resource the
+    event's ``data.object`` is (the type without its verb, or its last part)."""
+    parts = event_type.split(".")[:-1]
+    for candidate in (".".join(parts), parts[-1] if parts else ""):
+        if candidate in names:
+            return candidate
+    return None
+
+
+def _event_payload(_doc: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """A Stripe event object whose ``data.object`` is the resource ``name``."""
+    return {
+        "allOf": [{"$ref": "#/components/schemas/event"}],
+        "properties": {
+            "data": {"properties": {"object": {"$ref": f"#/components/schemas/{name}"}}}
+        },
+    }
+
+
+EVENTS = EventSchemas(
+    "connectors.stripe",
+    "stripe",
+    "stripe.openapi.json.gz",
+    lookup=_payload_of,
+    payload=_event_payload,
+)
+"""The described payloads of Stripe events: an event object per resource."""
+
+
 def event_from_object(
     payload: dict[str, Any],
     headers: Mapping[str, str],
@@ -122,10 +153,12 @@ def event_from_object(
     data = payload.get("data")
     obj = data.get("object") if isinstance(data, dict) else None
     subject = obj.get("id") if isinstance(obj, dict) else None
+    event_type = ".".join(type_part(p) for p in require(payload.get("type"), "type").split("."))
     return webhook_event(
         "stripe",
         event_id=require(payload.get("id"), "event id"),
-        event_type=".".join(type_part(p) for p in require(payload.get("type"), "type").split(".")),
+        event_type=event_type,
+        dataschema=EVENTS.uri(f"stripe.{event_type}"),
         subject=str(subject) if subject else None,
         time=epoch(payload.get("created")),
         data=payload,

@@ -6,10 +6,12 @@ after the provider's SDK: :class:`Catalog` loads it on first use,
 :class:`CatalogCommands` is the connector's ``commands`` mapping (its
 hand-written models first), :class:`Operation` checks params against the
 description and builds the request, :class:`ParamsError` names the JSON
-path of the first problem.
+path of the first problem. :class:`EventSchemas` gives an Event type its
+payload's schema (CloudEvents ``dataschema``).
 """
 
 from ._commands import Catalog, CatalogCommands, OperationParams
+from ._events import EventSchemas, schema_uri
 from ._operation import BODY, Operation, Param
 from ._schema import ParamsError, closest, compile_schema
 
@@ -17,10 +19,12 @@ __all__ = [
     "BODY",
     "Catalog",
     "CatalogCommands",
+    "EventSchemas",
     "Operation",
     "OperationParams",
     "Param",
     "ParamsError",
     "closest",
     "compile_schema",
+    "schema_uri",
 ]

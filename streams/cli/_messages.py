@@ -264,7 +264,8 @@ def schema_group() -> None:
 @schema_group.command("export")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def schema_export(directory: Path) -> None:
-    """Write JSON Schemas (envelopes and every command's params) into DIRECTORY."""
+    """Write JSON Schemas (envelopes, every command's params, the described
+    event payloads: an Event's dataschema is their $id) into DIRECTORY."""
     directory.mkdir(parents=True, exist_ok=True)
     schemas: dict[str, Any] = {
         "event": Event.model_json_schema(),
@@ -275,6 +276,9 @@ def schema_export(directory: Path) -> None:
     for connector in connectors.registry().values():
         for name, model in connector.commands.items():
             schemas[f"commands/{connector.name}.{name}"] = model.model_json_schema()
+        for payload in sorted(connector.events.names if connector.events else ()):
+            assert connector.events is not None
+            schemas[f"events/{connector.name}.{payload}"] = connector.events.schema(payload)
     for name, schema in schemas.items():
         path = directory / f"{name}.schema.json"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .build import build_catalogs, catalog_lines, write_json_gz, write_lines_gz
+from .build import build_catalogs, catalog_lines, event_indexes, write_json_gz, write_lines_gz
 from .derive import strip
 from .sources import SOURCES, SourceError, load
 
@@ -57,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         out = ROOT / "connectors" / source.connector / "_spec" / f"{source.name}.openapi.json.gz"
         write_json_gz(out, stripped[source.name])
         print(f"{out.relative_to(ROOT)}  {out.stat().st_size / 1024:.0f} KiB")
+    for name, connector, events in event_indexes(stripped):
+        out = ROOT / "connectors" / connector / "_spec" / f"{name}.events.txt"
+        out.write_text("".join(f"{e}\n" for e in events))
+        print(f"{out.relative_to(ROOT)}  {len(events)} event payloads")
     for connector, cat in build_catalogs(stripped).items():
         out = ROOT / "connectors" / connector / "_spec" / "catalog.jsonl.gz"
         write_lines_gz(out, catalog_lines(cat))

@@ -12,7 +12,7 @@ from .derive import catalog
 from .names import github_name, stripe_names, twilio_name
 from .sources import SOURCES
 
-__all__ = ["API_VERSIONS", "build_catalogs", "catalog_lines", "write_json_gz"]
+__all__ = ["API_VERSIONS", "build_catalogs", "catalog_lines", "event_indexes", "write_json_gz"]
 
 #: the version each catalog pins (sent on every call, see the connectors)
 API_VERSIONS = {
@@ -119,3 +119,13 @@ def catalog_lines(cat: Mapping[str, Any]) -> bytes:
 def write_lines_gz(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+def event_indexes(stripped: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
+    """(description, connector, payload names) for the described events:
+    GitHub's webhook payloads, and Stripe's resources (an event's
+    ``data.object``)."""
+    github = sorted(stripped["github_webhooks"]["webhooks"])
+    schemas = stripped["stripe"]["components"]["schemas"]
+    stripe = sorted(k for k, v in schemas.items() if "x-resourceId" in v)
+    return [("github_webhooks", "github", github), ("stripe", "stripe", stripe)]
