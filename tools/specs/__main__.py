@@ -20,6 +20,7 @@ from pathlib import Path
 from .build import build_catalogs, catalog_lines, event_indexes, write_json_gz, write_lines_gz
 from .derive import strip
 from .sources import SOURCES, SourceError, load
+from .typeddicts import render_params_module
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         out = ROOT / "connectors" / connector / "_spec" / "catalog.jsonl.gz"
         write_lines_gz(out, catalog_lines(cat))
         n = len(cat["operations"])
+        params = ROOT / "connectors" / connector / "params.py"
+        params.write_text(render_params_module(connector, cat))
         print(f"{out.relative_to(ROOT)}  {out.stat().st_size / 1024:.0f} KiB, {n} operations")
     return 0
 
