@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import localkafka
-from ..settings import Settings
+from ..settings import LocalKafkaSettings, Settings
 from ._common import Context, fail, friendly_errors, pass_ctx
 
 EXIT_NOT_RUNNING = 3  # as LSB init scripts' "status"
@@ -16,7 +16,8 @@ def _port_option(func: click.decorators.FC) -> click.decorators.FC:
         "--port",
         type=click.IntRange(1, 65535),
         default=None,
-        help="Broker port on 127.0.0.1 [default: SWITCHBOARD_LOCAL_KAFKA__PORT or 9092].",
+        help="Broker port on 127.0.0.1 [default: a loopback SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS' "
+        "port, else SWITCHBOARD_LOCAL_KAFKA__PORT or 9092].",
     )(func)
 
 
@@ -24,6 +25,14 @@ def _settings(ctx: Context, port: int | None) -> Settings:
     if port is not None:
         ctx.override(local_kafka={**ctx.settings.local_kafka.model_dump(), "port": port})
     return ctx.settings
+
+
+def _local(ctx: Context, port: int | None) -> LocalKafkaSettings:
+    """The broker ``start`` would run: ``--port``, else a single loopback
+    SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS' port, else the local_kafka port."""
+    if port is not None:
+        return _settings(ctx, port).local_kafka
+    return localkafka.local_broker(ctx.settings)
 
 
 @click.group("kafka")
@@ -70,8 +79,7 @@ def start(ctx: Context, port: int | None) -> None:
 @friendly_errors
 def stop(ctx: Context, port: int | None) -> None:
     """Stop the local broker started by `switchboard kafka start` (no process is left)."""
-    settings = _settings(ctx, port)
-    before = localkafka.stop(settings.local_kafka)
+    before = localkafka.stop(_local(ctx, port))
     if before.state in {"running", "starting"}:
         click.echo(f"stopped the broker on port {before.port} (pid {before.pid})")
     elif before.state == "foreign":
@@ -86,8 +94,7 @@ def stop(ctx: Context, port: int | None) -> None:
 @friendly_errors
 def status(ctx: Context, port: int | None) -> None:
     """Show whether the local broker runs (exit code 3 when it does not)."""
-    settings = _settings(ctx, port)
-    current = localkafka.status(settings.local_kafka)
+    current = localkafka.status(_local(ctx, port))
     click.echo(current.describe())
     if current.state not in {"running", "foreign"}:
         raise SystemExit(EXIT_NOT_RUNNING)

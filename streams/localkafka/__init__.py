@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..kafka.probe import PortState, is_loopback, parse_servers, probe
 from ._broker import BrokerStatus, StartResult, run_dir, start, status, stop
-from ._ensure import configured_broker, ensure_broker
+from ._ensure import configured_broker, ensure_broker, local_broker
 from ._errors import LocalKafkaError
 from ._runtime import is_resolved, resolve
 
@@ -19,6 +19,7 @@ __all__ = [
     "ensure_broker",
     "is_loopback",
     "is_resolved",
+    "local_broker",
     "parse_servers",
     "probe",
     "resolve",

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ..kafka.probe import PortState, is_loopback, parse_servers, probe
-from ..settings import Settings
+from ..settings import LocalKafkaSettings, Settings
 from ._broker import start
 from ._errors import LocalKafkaError
 
@@ -30,6 +30,18 @@ def configured_broker(settings: Settings) -> str | None:
     )
 
 
+def local_broker(settings: Settings) -> LocalKafkaSettings:
+    """The local broker's settings, on the port of a single loopback bootstrap
+    server when one is configured (where ``ensure_broker`` starts it), so
+    start, status and stop always mean the same broker."""
+    local = settings.local_kafka
+    configured = settings.kafka.bootstrap_servers
+    servers = parse_servers(configured) if configured else []
+    if len(servers) == 1 and is_loopback(servers[0][0]):
+        local = local.model_copy(update={"port": servers[0][1]})
+    return local
+
+
 def ensure_broker(settings: Settings) -> tuple[str, bool]:
     """Reuse a reachable configured/local broker or start the local one.
 
@@ -39,9 +51,5 @@ def ensure_broker(settings: Settings) -> tuple[str, bool]:
     configured = configured_broker(settings)
     if configured:
         return configured, False
-    local = settings.local_kafka
-    servers = settings.kafka.bootstrap_servers
-    if servers:  # a single loopback address that is down: run the broker there
-        local = local.model_copy(update={"port": parse_servers(servers)[0][1]})
-    result = start(local)
+    result = start(local_broker(settings))  # a loopback address that is down: run it there
     return result.status.bootstrap, result.started

@@ -184,3 +184,21 @@ def test_an_unreachable_remote_broker_is_not_replaced_by_a_local_one(
     result = cli(env, "kafka", "start")
     assert result.returncode == 1
     assert f"{remote} is not reachable" in result.stderr
+
+
+def test_status_and_stop_follow_the_bootstrap_port_that_start_uses(
+    local_env: dict[str, str], kafka_bootstrap: str
+) -> None:
+    """`kafka start` with SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:<port>
+    runs the broker on <port>; `status` and `stop` must look at that port, not
+    at 9092 (where they stopped the default broker instead)."""
+    port = free_port()
+    env = {**local_env, "SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{port}"}
+    status = cli(env, "kafka", "status")
+    assert status.returncode == 3, status.stdout + status.stderr
+    assert f"{port}" in status.stdout
+    stopped = cli(env, "kafka", "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert f"no local broker was running on port {port}" in stopped.stdout
+    default = kafka_bootstrap.rsplit(":", 1)[1]
+    assert cli({**local_env}, "kafka", "status", "--port", default).returncode == 0
