@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .derive import catalog
-from .names import github_name, stripe_names, twilio_name
+from .names import github_name, stripe_names, twilio_names
 from .sources import SOURCES
 
 __all__ = ["API_VERSIONS", "build_catalogs", "catalog_lines", "event_indexes", "write_json_gz"]
@@ -31,18 +31,6 @@ def _source(name: str) -> str:
 def _stripe_doc(name: str, _op: Mapping[str, Any]) -> str:
     service, _, method = name.rpartition(".")
     return f"https://docs.stripe.com/api/{service.replace('.', '/')}/{method}"
-
-
-def _twilio_mounts(doc: Mapping[str, Any], version_prefix: str) -> dict[str, list[str]]:
-    mounts: dict[str, list[str]] = {}
-    for path, item in doc["paths"].items():
-        info = item.get("x-twilio") or {}
-        for name, dep in (info.get("dependentProperties") or {}).items():
-            url = dep["resource_url"].replace("{account_sid}", "{AccountSid}")
-            mounts.setdefault(url, []).append(name)
-        if "mountName" in info:
-            mounts.setdefault(path, []).append(info["mountName"])
-    return mounts
 
 
 def build_catalogs(stripped: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -67,18 +55,20 @@ def build_catalogs(stripped: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         ),
     }
     parts = []
-    for source, prefix in (("twilio_api_v2010", ""), ("twilio_messaging_v1", "messaging")):
+    twilio_roots = (
+        ("twilio_api_v2010", "", "/Accounts/{Sid}.json"),  # the account's collections at the top
+        ("twilio_messaging_v1", "messaging", None),
+    )
+    for source, prefix, root in twilio_roots:
         doc = stripped[source]
-        mounts = _twilio_mounts(doc, source)
+        named = twilio_names(doc["paths"], prefix, root)
         parts.append(
             catalog(
                 doc,
                 name="twilio",
                 api_version=API_VERSIONS[source],
                 source=_source(source),
-                namer=lambda _m, p, op, mounts=mounts, prefix=prefix: twilio_name(  # type: ignore[misc]
-                    p, op["operationId"], mounts, prefix
-                ),
+                namer=lambda m, p, _op, named=named: named[(m, p)],  # type: ignore[misc]
                 base=prefix,
             )
         )

@@ -3,28 +3,65 @@
 - Stripe: stripe-python's ``StripeClient`` services, which follow the path
   (``/v1/checkout/sessions`` POST -> ``checkout.sessions.create``; an
   instance path ``/{id}``: ``retrieve``/``update``/``delete``; a trailing
-  verb segment is that method; nested collections nest);
+  verb segment is that method; nested collections nest), but for a few
+  services named apart from their path (:data:`_STRIPE_SERVICES`), a method
+  that is a Python keyword (``return`` -> ``return_inbound_transfer``) and
+  single operations no rule gives (:data:`_STRIPE_OVERRIDES`);
 - GitHub: Octokit's method names, the operationIds (``pulls/create-review``
   -> ``pulls.create_review``);
-- Twilio: twilio-python's resources (the account's collections without the
-  account: ``Messages.json`` POST -> ``messages.create``; ``Fetch``/
+- Twilio: twilio-python's resources, each mounted on its ``x-twilio``
+  parent under the parent's name for it (the account's collections without
+  the account: ``Messages.json`` POST -> ``messages.create``; ``Fetch``/
   ``Update``/``Delete``/``List``/``Create`` from the operationId; the
   Messaging API under ``messaging.``).
+
+tests/unit/test_catalog_names.py holds these names to the SDKs themselves.
 """
 
 from __future__ import annotations
 
+import keyword
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["github_name", "snake", "stripe_names", "twilio_name"]
+__all__ = ["github_name", "snake", "stripe_names", "twilio_names"]
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
-#: stripe-python names some operations apart from the path rule
+#: stripe-python's service for the paths under one, where it is not the
+#: path's segments (``/v1/invoiceitems/{invoiceitem}`` -> ``invoice_items``)
+_STRIPE_SERVICES = {
+    "/v1/apple_pay/domains": "apple_pay_domains",
+    "/v1/credit_notes/preview/lines": "credit_notes.preview_lines",
+    "/v1/credit_notes/{}/lines": "credit_notes.line_items",
+    "/v1/customers/{}/sources": "customers.payment_sources",
+    "/v1/invoiceitems": "invoice_items",
+    "/v1/invoices/{}/lines": "invoices.line_items",
+    "/v1/sources/{}/source_transactions": "sources.transactions",
+}
+
+#: stripe-python's names for single operations that no rule gives
 _STRIPE_OVERRIDES = {
     ("delete", "/v1/subscriptions/{subscription_exposed_id}"): "subscriptions.cancel",
+    ("get", "/v1/account"): "accounts.retrieve_current",
+    ("post", "/v1/apps/secrets/delete"): "apps.secrets.delete_where",
+    ("post", "/v1/billing/credit_grants/{id}/void"): "billing.credit_grants.void_grant",
+    ("post", "/v1/credit_notes/{id}/void"): "credit_notes.void_credit_note",
+    ("post", "/v1/invoices/{invoice}/finalize"): "invoices.finalize_invoice",
+    ("post", "/v1/invoices/{invoice}/send"): "invoices.send_invoice",
+    ("post", "/v1/invoices/{invoice}/void"): "invoices.void_invoice",
+    ("post", "/v1/quotes/{quote}/finalize"): "quotes.finalize_quote",
+    (
+        "post",
+        "/v1/test_helpers/issuing/authorizations/{authorization}/fraud_challenges/respond",
+    ): "test_helpers.issuing.authorizations.respond",
+    **{
+        ("post", f"/v1/test_helpers/issuing/cards/{{card}}/shipping/{verb}"): (
+            f"test_helpers.issuing.cards.{verb}_card"
+        )
+        for verb in ("deliver", "fail", "return", "ship", "submit")
+    },
 }
 
 #: first words of a trailing segment that make it a method, not a collection
@@ -39,6 +76,7 @@ _VERBS = frozenset(
         "cancel",
         "capture",
         "close",
+        "collect",
         "confirm",
         "count",
         "create",
@@ -50,15 +88,17 @@ _VERBS = frozenset(
         "fail",
         "fill",
         "finalize",
+        "find",
         "fund",
         "increment",
         "invalidate",
         "mark",
         "migrate",
         "pay",
-        "persons",
+        "pdf",
         "post",
         "present",
+        "preview",
         "process",
         "reactivate",
         "reject",
@@ -82,7 +122,6 @@ _VERBS = frozenset(
         "verify",
         "void",
     ]
-    # 'persons' never starts a verb; harmless since it is plural
 )
 
 
@@ -114,10 +153,27 @@ def stripe_names(paths: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, str]
             op = item.get(method)
             if op is None:
                 continue
-            names[(method, path)] = _STRIPE_OVERRIDES.get((method, path)) or _stripe_name(
-                method, path, segments, op, item, has_instances, prefixes
-            )
+            name = _STRIPE_OVERRIDES.get((method, path))
+            if name is None:
+                name = _stripe_name(method, path, segments, op, item, has_instances, prefixes)
+                name = _stripe_service(path, name)
+                service, _, verb = name.rpartition(".")
+                if keyword.iskeyword(verb):  # return -> return_inbound_transfer
+                    name = f"{service}.{verb}_{service.rpartition('.')[2].removesuffix('s')}"
+            names[(method, path)] = name
     return names
+
+
+def _stripe_service(path: str, name: str) -> str:
+    """``name`` under stripe-python's service for ``path`` where that is not
+    the path's segments (:data:`_STRIPE_SERVICES`)."""
+    template = _template(path)
+    under = [p for p in _STRIPE_SERVICES if template == p or template.startswith(p + "/")]
+    if not under:
+        return name
+    prefix = max(under, key=len)
+    depth = len([s for s in prefix.split("/")[2:] if not _is_param(s)])
+    return ".".join([_STRIPE_SERVICES[prefix], *name.split(".")[depth:]])
 
 
 def _stripe_name(
@@ -154,6 +210,8 @@ def _stripe_name(
             return ".".join([*chain[:-1], f"delete_{last}"])
         return ".".join(chain)
     if method == "get":
+        if len(chain) > 1 and last in _VERBS and not _is_list(op):
+            return ".".join(chain)  # /v1/tax/associations/find
         return ".".join([*chain, "list" if _is_list(op) or is_collection else "retrieve"])
     if method == "post":
         if last.split("_")[0] in _VERBS and not is_collection:
@@ -175,31 +233,88 @@ def github_name(operation_id: str) -> str:
 _TWILIO_VERB = re.compile(r"^(Create|List|Fetch|Update|Delete)")
 
 
-def twilio_name(
-    path: str, operation_id: str, mount_names: Mapping[str, Iterable[str]], prefix: str = ""
-) -> str:
-    """twilio-python's name for one operation of Api v2010 or Messaging v1.
+def _words(op: Mapping[str, Any]) -> str:
+    """``CreateNewSigningKey`` -> ``new_signing_key``; a path item: its first operation's."""
+    if "operationId" not in op:
+        op = next((op[m] for m in METHODS if m in op), {"operationId": ""})
+    return snake(_TWILIO_VERB.sub("", op["operationId"]))
 
-    ``mount_names`` maps a collection's path (as the description writes it
-    in ``x-twilio``) to the attribute names twilio-python mounts it under.
+
+def _shared_words(a: str, b: str) -> int:
+    """How many leading snake-case words ``a`` and ``b`` share."""
+    shared = 0
+    for x, y in zip(a.split("_"), b.split("_"), strict=False):
+        if x != y:
+            break
+        shared += 1
+    return shared
+
+
+def _template(path: str) -> str:
+    return re.sub(r"\{[^}]*\}", "{}", path)
+
+
+def twilio_names(
+    paths: Mapping[str, Mapping[str, Any]], prefix: str = "", root: str | None = None
+) -> dict[tuple[str, str], str]:
+    """(method, path) -> twilio-python's name for every operation of Api
+    v2010 or Messaging v1.
+
+    A resource is mounted on its ``x-twilio`` ``parent`` under the name the
+    parent's ``dependentProperties`` give its collection (else its own
+    ``mountName``, else its last segment in snake case), a resource without
+    a parent on the version; ``root`` (the account) mounts its collections
+    at the top. The verb is the operationId's (``CreateMessage``: ``create``).
     """
-    match = _TWILIO_VERB.match(operation_id)
-    verb = snake(match.group(1)) if match else snake(operation_id)
-    rest = path.split("/", 2)[2] if path.count("/") >= 2 else path
-    rest = rest.removesuffix(".json")
-    rest = re.sub(r"^Accounts/\{AccountSid\}/", "", rest)
-    segments = [s for s in rest.split("/") if not _is_param(s)]
-    collection = path.rsplit("/{", 1)[0] + (".json" if path.endswith(".json") else "")
-    if not path.endswith("}.json") and not path.endswith("}"):
-        collection = path
-    candidates = list(mount_names.get(collection, ()))
-    words = operation_id[len(match.group(1)) :] if match else operation_id
-    chosen = None
-    for name in candidates:
-        singular = "".join(w.capitalize() for w in name.split("_")).rstrip("s")
-        if singular and singular in words and (chosen is None or len(name) > len(chosen)):
-            chosen = name
-    parts = [snake(s) for s in segments]
-    if chosen is not None:
-        parts[-1] = chosen
-    return ".".join([p for p in (prefix,) if p] + parts + [verb])
+    version = "/" + next(iter(paths)).split("/")[1]
+    by_template = {_template(p): p for p in paths}
+    top = _template(version + root) if root else None
+
+    def info(path: str) -> Mapping[str, Any]:
+        return paths[path].get("x-twilio") or {}
+
+    def collection(path: str) -> str:
+        """The path of the collection a list or an instance path is in."""
+        suffix = ".json" if path.endswith(".json") else ""
+        bare = path.removesuffix(".json")
+        if info(path).get("pathType") == "instance" and _is_param(bare.rsplit("/", 1)[1]):
+            bare = bare.rsplit("/", 1)[0]
+        return _template(bare + suffix)
+
+    def mount(path: str, words: str) -> str:
+        """The name a resource is mounted under; where its collection has
+        several (``Keys.json``: ``keys``, and ``new_keys`` to create), the
+        one closest to the operation's words (``new_key``)."""
+        parent = info(path).get("parent")
+        names: list[str] = []
+        if parent:
+            deps = info(by_template[_template(version + parent)]).get("dependentProperties") or {}
+            names += [
+                k for k, dep in deps.items() if _template(dep["resource_url"]) == collection(path)
+            ]
+        if info(path).get("mountName") and info(path)["mountName"] not in names:
+            names.append(info(path)["mountName"])
+        if not names:
+            segments = [s for s in path.removesuffix(".json").split("/") if not _is_param(s)]
+            return snake(segments[-1])
+        return max(names, key=lambda n: (_shared_words(n, words), -names.index(n)))
+
+    def chain(path: str, words: str) -> list[str]:
+        parent = info(path).get("parent")
+        if not parent or _template(version + parent) == top:
+            return [mount(path, words)]
+        parent_path = by_template[_template(version + parent)]
+        return [*chain(parent_path, _words(paths[parent_path])), mount(path, words)]
+
+    names: dict[tuple[str, str], str] = {}
+    for path, item in paths.items():
+        for method in METHODS:
+            op = item.get(method)
+            if op is None:
+                continue
+            operation_id = op["operationId"]
+            match = _TWILIO_VERB.match(operation_id)
+            verb = snake(match.group(1)) if match else snake(operation_id)
+            parts = [*([prefix] if prefix else []), *chain(path, _words(op)), verb]
+            names[(method, path)] = ".".join(parts)
+    return names
