@@ -49,7 +49,7 @@ def params_schema(title: str, schemas: Mapping[str, Any], op: Operation) -> dict
     properties = {name: to_json_schema(op.field_schema(name)) for name in op.field_names()}
     # what the wire cannot carry (see Operation._sendable)
     for name, param in op.params.items():
-        if param.location == "path" or (param.location == "query" and param.style != "deepObject"):
+        if param.location in ("path", "query"):
             unsent = _NOT_A_SEGMENT if param.location == "path" else _EMPTY
             properties[name] = {"allOf": [properties[name], {"not": unsent}]}
     if op.media in ("form", "multipart"):

@@ -222,7 +222,7 @@ class Operation:
         elif param.location == "query":
             pairs = _styled(param.name, value, param.style, param.explode)
             listed = param.explode and isinstance(value, list | tuple)
-            if param.style != "deepObject" and pairs == [(param.name, "")] and not listed:
+            if pairs == [(param.name, "")] and not listed:
                 raise ParamsError(where, "an empty value is not allowed in the query")
 
     def _form_pairs(self, key: str, value: Any) -> list[tuple[str, str]]:

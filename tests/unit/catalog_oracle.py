@@ -200,10 +200,46 @@ def wire(call: ApiCall, template: str) -> WireRequest:
     )
 
 
+_SEGMENT = re.compile(r"\[([^\[\]]*)\]")
+
+
+def deep_object_loads(explode: bool, name: str, schema_type: str, location: Any) -> Any:
+    """deepObject at any depth (``a[b][0]=v``), which openapi-core stops at one level
+    of an object; numbered keys are list items unless the schema is an object."""
+    found: list[tuple[list[str], Any]] = []
+    for key in location:
+        if key == name:
+            return location[key]
+        rest = key[len(name) :] if key.startswith(name + "[") else ""
+        segments = _SEGMENT.findall(rest)
+        if rest and "".join(f"[{s}]" for s in segments) == rest:
+            found.append((segments, location[key]))
+    if not found:
+        raise KeyError(name)
+    root: dict[str, Any] = {}
+    for segments, value in found:
+        node = root
+        for segment in segments[:-1]:
+            node = node.setdefault(segment, {})
+        node[segments[-1]] = value
+
+    def listed(node: Any, top: bool) -> Any:
+        if not isinstance(node, dict):
+            return node
+        node = {k: listed(v, False) for k, v in node.items()}
+        if node and all(k.isdigit() for k in node) and not (top and schema_type == "object"):
+            return [node[k] for k in sorted(node, key=int)]
+        return node
+
+    return listed(root, True)
+
+
 @cache
-def judges(connector: str, base: str) -> tuple[Any, Any, str]:
-    """(parameters validator, body validator, server URL) of a description."""
+def judges(connector: str, base: str, deep: bool = True) -> tuple[Any, Any, str]:
+    """(parameters validator, body validator, server URL) of a description;
+    ``deep``: with :func:`deep_object_loads` (else openapi-core as it is)."""
     from openapi_core import Config, OpenAPI
+    from openapi_core.deserializing.styles import StyleDeserializersFactory, style_deserializers
     from openapi_core.validation.request.validators import (
         V30RequestBodyValidator,
         V30RequestParametersValidator,
@@ -215,7 +251,17 @@ def judges(connector: str, base: str) -> tuple[Any, Any, str]:
     )
     app = OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
     server = spec["servers"][0]["url"].rstrip("/")
-    return V30RequestParametersValidator(app.spec), V30RequestBodyValidator(app.spec), server
+    styles = StyleDeserializersFactory(
+        V30RequestParametersValidator.schema_casters_factory,
+        style_deserializers={**style_deserializers, "deepObject": deep_object_loads},
+    )
+    if not deep:
+        return V30RequestParametersValidator(app.spec), V30RequestBodyValidator(app.spec), server
+    return (
+        V30RequestParametersValidator(app.spec, style_deserializers_factory=styles),
+        V30RequestBodyValidator(app.spec, style_deserializers_factory=styles),
+        server,
+    )
 
 
 def server(connector: str, base: str) -> str:
@@ -269,6 +315,7 @@ class Tally:
     def line(self, connector: str) -> str:
         reasons: dict[str, int] = {}
         for why in self.unjudged.values():
+            why = why.split(":")[0]
             reasons[why] = reasons.get(why, 0) + 1
         return (
             f"{connector}: ops={self.ops} examples={self.examples} accepted={self.accepted} "
@@ -278,9 +325,11 @@ class Tally:
         )
 
 
-def judge(connector: str, op: Any, call: ApiCall, tally: Tally) -> None:
-    """openapi-core's verdict on ``call``, added to ``tally``."""
-    params_validator, body_validator, _ = judges(connector, op.base)
+def judge(connector: str, op: Any, call: ApiCall, tally: Tally, deep: bool = True) -> None:
+    """openapi-core's verdict on ``call``, added to ``tally``. A verdict against
+    that only the test's own deepObject decoder reached is not counted as one:
+    the stock judge is asked, and its DeserializeError is the answer."""
+    params_validator, body_validator, _ = judges(connector, op.base, deep)
     request = wire(call, op.path)
     try:
         errors = [*params_validator.iter_errors(request), *body_validator.iter_errors(request)]
@@ -302,6 +351,13 @@ def judge(connector: str, op: Any, call: ApiCall, tally: Tally) -> None:
             and getattr(error, "name", "") not in op.params
         ):  # the description has overlapping templates; openapi-core took the other
             why = "overlapping path templates"
+        if why is None and deep:
+            stock = Tally()
+            judge(connector, op, call, stock, deep=False)
+            if not stock.failures:  # only the test's own decoder objects
+                detail = "; ".join(str(getattr(c, "message", c))[-160:] for c in _causes(error))
+                tally.unjudged[op.name] = "deepObject, decoded by the test: " + detail
+                return
         if why is None:
             detail = "; ".join(str(getattr(c, "message", c))[:200] for c in _causes(error))
             tally.failures.append(f"{op.name}: {detail}")
