@@ -13,6 +13,9 @@ from ._schema import refs_of
 __all__ = ["params_schema", "to_json_schema"]
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
+_NOT_A_SEGMENT: dict[str, Any] = {"enum": ["", ".", ".."]}
+_EMPTY: dict[str, Any] = {"enum": ["", []]}
+_NOT_IN_A_FORM: dict[str, Any] = {"enum": [None, [], {}]}
 
 
 def to_json_schema(node: Any) -> Any:
@@ -44,6 +47,14 @@ def to_json_schema(node: Any) -> Any:
 def params_schema(title: str, schemas: Mapping[str, Any], op: Operation) -> dict[str, Any]:
     """The JSON Schema of ``op``'s params (``schemas``: the catalog's components)."""
     properties = {name: to_json_schema(op.field_schema(name)) for name in op.field_names()}
+    # what the wire cannot carry (see Operation._sendable)
+    for name, param in op.params.items():
+        if param.location in ("path", "query"):
+            unsent = _NOT_A_SEGMENT if param.location == "path" else _EMPTY
+            properties[name] = {"allOf": [properties[name], {"not": unsent}]}
+    if op.media in ("form", "multipart"):
+        for name in op.body_required_fields:
+            properties[name] = {"allOf": [properties[name], {"not": _NOT_IN_A_FORM}]}
     schema: dict[str, Any] = {
         "$schema": _DIALECT,
         "title": title,

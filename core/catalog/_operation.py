@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from core.apicall import ApiCall, BodyKind, fill_path
+from core.apicall import ApiCall, BodyKind, fill_path, path_value_problem
 from core.encoding import form_encode
 
 from ._schema import Check, ParamsError, SchemaSet, closest
@@ -194,14 +194,42 @@ class Operation:
                 if params[name] is None and not self.params[name].required:
                     continue
                 check(params[name], f"{where}.{name}")
+                self._sendable(self.params[name], params[name], f"{where}.{name}")
         if self._body_check is not None and self.media is not None:
             if self.flat:
                 body = {k: v for k, v in params.items() if k in self.body_fields}
+                if self.media in ("form", "multipart"):
+                    for name in self.body_required_fields & set(body):
+                        if not self._form_pairs(name, body[name]):
+                            raise ParamsError(
+                                f"{where}.{name}",
+                                "required, and an empty value is not sent in a form body",
+                            )
                 if body or self.body_required:
                     self._body_check(body, where)
             elif BODY in params:
                 self._body_check(params[BODY], f"{where}.{BODY}")
         return dict(params)
+
+    @staticmethod
+    def _sendable(param: Param, value: Any, where: str) -> None:
+        """A value the wire keeps: a whole path segment, no empty query value
+        (the descriptions allow none: OpenAPI's ``allowEmptyValue`` is false)."""
+        if param.location == "path":
+            problem = path_value_problem(param.name, _scalar(value))
+            if problem:
+                raise ParamsError(where, problem)
+        elif param.location == "query":
+            pairs = _styled(param.name, value, param.style, param.explode)
+            listed = param.explode and isinstance(value, list | tuple)
+            if pairs == [(param.name, "")] and not listed:
+                raise ParamsError(where, "an empty value is not allowed in the query")
+
+    def _form_pairs(self, key: str, value: Any) -> list[tuple[str, str]]:
+        if value is None:
+            return []
+        enc = self.encoding.get(key) or {}
+        return _styled(key, value, enc.get("style", "form"), bool(enc.get("explode", True)))
 
     # -- sending ------------------------------------------------------------
 
@@ -232,11 +260,7 @@ class Operation:
         if self.media in ("form", "multipart") and isinstance(body, Mapping):
             pairs: list[tuple[str, str]] = []
             for key, value in body.items():
-                if value is None:
-                    continue
-                enc = self.encoding.get(key) or {}
-                style = enc.get("style", "form")
-                pairs.extend(_styled(key, value, style, bool(enc.get("explode", True))))
+                pairs.extend(self._form_pairs(key, value))
             return ApiCall(self.method, path, "form", pairs, params=query or None, headers=headers)
         content = body if isinstance(body, bytes) else _scalar(body).encode() if body else b""
         kind_headers = {

@@ -1,0 +1,174 @@
+"""Every catalog operation against an independent judge.
+
+For each operation of the Stripe, GitHub and Twilio catalogs: params drawn
+from its JSON Schema (hypothesis-jsonschema) are accepted by
+``Operation.validate``; the request ``api_call`` builds is judged by
+openapi-core against the provider's description, encoded as the wire
+carries it; and params that break the schema (an unknown key, a missing
+required param, a wrong type) are refused before any request, with a
+JSON path under ``params``.
+
+openapi-core cannot judge everything: it decodes deepObject one level deep
+only (Stripe's nested queries and form bodies), so the judge gets a full
+bracket decoder (``catalog_oracle.deep_object_loads``), and a verdict only
+that decoder reaches is not taken as one; with the other limits (readOnly
+parameter schemas, OAS 3.0.3's ``nullable`` without ``type``, overlapping
+path templates) such operations are counted and bounded, so the judge's
+reach cannot shrink unnoticed. Run with ``-s`` for the tally.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import get_context
+from typing import Any
+
+import pytest
+
+from core.catalog import Catalog, Operation, ParamsError
+from core.encoding import form_encode
+from tests.unit import catalog_oracle as oracle
+
+CONNECTORS = ("stripe", "github", "twilio")
+
+#: operations openapi-core cannot judge, measured (a little headroom)
+UNJUDGED_BOUND = {"stripe": 10, "github": 20, "twilio": 2}
+#: examples built from required fields because generation gave up
+FALLBACK_BOUND = {"stripe": 10, "github": 10, "twilio": 5}
+#: examples refused because a required form field held only empties ({"a": []}),
+#: which a form body cannot carry and a JSON Schema cannot exclude
+UNSENDABLE_BOUND = {"stripe": 10, "github": 0, "twilio": 0}
+#: operations the description serves from another host (operation-level
+#: ``servers``) that the catalog still sends to the API's main host: a known
+#: bug of the catalog build (needs a ``base`` per host), kept visible here
+WRONG_HOST = {
+    "stripe": {"files.create", "quotes.pdf.retrieve"},
+    "github": {"repos.upload_release_asset"},
+    "twilio": set(),
+}
+
+UNSENDABLE = "required, and an empty value is not sent in a form body"
+_UNKNOWN = "zz_not_a_param"
+_OF_KIND: list[tuple[str, Any]] = [
+    ("object", {"zz": 1}),
+    ("array", [1, 2]),
+    ("boolean", True),
+    ("string", "zz-not-allowed"),
+    ("integer", 7),
+    ("number", 7.5),
+]
+
+
+def _catalog(connector: str) -> Catalog:
+    catalog: Catalog = importlib.import_module(f"connectors.{connector}").CATALOG
+    return catalog
+
+
+def _resolved(catalog: Catalog, schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    while "$ref" in schema:
+        schema = catalog.schemas[schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def _wrong_value(schema: Mapping[str, Any]) -> tuple[bool, Any]:
+    """A value ``schema`` refuses by its type or enum alone, if there is one."""
+    if any(k in schema for k in ("anyOf", "oneOf", "allOf", "not")):
+        return False, None
+    types = schema.get("type")
+    if isinstance(types, str):
+        types = [types]
+    if types:
+        allowed = set(types) | ({"number"} if "integer" in types else set())
+        if "number" in allowed:
+            allowed.add("integer")
+        for kind, value in _OF_KIND:
+            if kind not in allowed:
+                return True, value
+    if "enum" in schema:
+        return True, "zz-not-in-the-enum"
+    return False, None
+
+
+def _refused(op: Operation, params: dict[str, Any], what: str) -> str | None:
+    try:
+        op.validate(params)
+    except ParamsError as exc:
+        if exc.path.startswith("params"):
+            return None
+        return f"{op.name}: {what}: error path {exc.path!r} not under params"
+    return f"{op.name}: {what}: accepted {params!r:.200}"
+
+
+def _negatives(catalog: Catalog, op: Operation, valid: dict[str, Any]) -> list[str]:
+    problems = [_refused(op, {**valid, _UNKNOWN: 1}, "unknown key")]
+    required = op.required_names()
+    if required:
+        dropped = {k: v for k, v in valid.items() if k != required[0]}
+        problems.append(_refused(op, dropped, f"without required {required[0]}"))
+    for name in op.field_names():
+        ok, wrong = _wrong_value(_resolved(catalog, op.field_schema(name)))
+        if ok:
+            problems.append(_refused(op, {**valid, name: wrong}, f"{name}={wrong!r}"))
+            break
+    return [p for p in problems if p]
+
+
+def _sends_nothing(op: Operation, params: dict[str, Any], path: str) -> bool:
+    """A required form field whose value, nested empties only, encodes to no pairs."""
+    name = path.removeprefix("params.")
+    return name in op.body_required_fields and not form_encode({name: params.get(name)})
+
+
+def _check(connector: str) -> tuple[oracle.Tally, list[str]]:
+    catalog = _catalog(connector)
+    tally = oracle.Tally()
+    refusals: list[str] = []
+    for name in catalog.names():
+        op = catalog.operation(name)
+        tally.ops += 1
+        drawn = oracle.examples(catalog.params_schema(name))
+        if drawn.fallback:
+            tally.fallbacks.append(name)
+        server = oracle.server(connector, op.base)
+        for params in drawn.values:
+            if connector == "twilio" and "AccountSid" in op.params:
+                params.setdefault("AccountSid", oracle.TWILIO_SID)
+            tally.examples += 1
+            try:
+                values = op.validate(params)
+            except ParamsError as exc:
+                if exc.message == UNSENDABLE and _sends_nothing(op, params, exc.path):
+                    tally.unsendable.append(name)  # no JSON Schema for "encodes to something"
+                    continue
+                tally.failures.append(f"{name}: refused its own schema's {params!r:.200}: {exc}")
+                continue
+            tally.accepted += 1
+            oracle.judge(connector, op, op.api_call(values, server), tally)
+        refusals.extend(_negatives(catalog, op, drawn.values[0]))
+    return tally, refusals
+
+
+@pytest.fixture(scope="module")
+def checked() -> Iterator[dict[str, Future[tuple[oracle.Tally, list[str]]]]]:
+    """The three connectors checked side by side (GitHub, the longest, first)."""
+    with ProcessPoolExecutor(max_workers=2, mp_context=get_context("fork")) as pool:
+        yield {c: pool.submit(_check, c) for c in ("github", "stripe", "twilio")}
+
+
+@pytest.mark.parametrize("connector", CONNECTORS)
+def test_every_operation_matches_its_description(
+    connector: str, checked: dict[str, Future[tuple[oracle.Tally, list[str]]]]
+) -> None:
+    tally, refusals = checked[connector].result()
+    print("\n" + tally.line(connector))
+    assert tally.ops == len(_catalog(connector).names()) > 0
+    assert not tally.failures, "\n".join(tally.failures[:30])
+    assert not refusals, "\n".join(refusals[:30])
+    assert tally.accepted + len(tally.unsendable) == tally.examples
+    assert len(tally.unsendable) <= UNSENDABLE_BOUND[connector], tally.unsendable
+    assert tally.wrong_host == WRONG_HOST[connector]
+    assert len(tally.unjudged) <= UNJUDGED_BOUND[connector], tally.line(connector)
+    assert len(tally.fallbacks) <= FALLBACK_BOUND[connector], tally.fallbacks
+    assert tally.oracle_valid > 0
