@@ -6,10 +6,6 @@
 # ruff: noqa: E501
 from typing import Any, Literal, Required, TypedDict
 
-class AccountRetrieve(TypedDict, total=False):
-    expand: list[str]
-
-
 class AccountLinksCreateCollectionOptions(TypedDict, total=False):
     fields: Literal['currently_due', 'eventually_due']
     future_requirements: Literal['include', 'omit']
@@ -1886,6 +1882,10 @@ class AccountsRetrieve(TypedDict, total=False):
     expand: list[str]
 
 
+class AccountsRetrieveCurrent(TypedDict, total=False):
+    expand: list[str]
+
+
 class AccountsUnreject(TypedDict, total=False):
     account: Required[str]
     expand: list[str]
@@ -2725,26 +2725,26 @@ class AppsSecretsCreate(TypedDict, total=False):
     scope: Required[AppsSecretsCreateScope]
 
 
-class AppsSecretsDeleteScope(TypedDict, total=False):
+class AppsSecretsDeleteWhereScope(TypedDict, total=False):
     type: Required[Literal['account', 'user']]
     user: str
 
 
-class AppsSecretsDelete(TypedDict, total=False):
+class AppsSecretsDeleteWhere(TypedDict, total=False):
     expand: list[str]
     name: Required[str]
-    scope: Required[AppsSecretsDeleteScope]
+    scope: Required[AppsSecretsDeleteWhereScope]
 
 
-class AppsSecretsFindRetrieveScope(TypedDict, total=False):
+class AppsSecretsFindScope(TypedDict, total=False):
     type: Required[Literal['account', 'user']]
     user: str
 
 
-class AppsSecretsFindRetrieve(TypedDict, total=False):
+class AppsSecretsFind(TypedDict, total=False):
     expand: list[str]
     name: Required[str]
-    scope: Required[AppsSecretsFindRetrieveScope]
+    scope: Required[AppsSecretsFindScope]
 
 
 class AppsSecretsListScope(TypedDict, total=False):
@@ -2999,7 +2999,7 @@ class BillingCreditGrantsUpdate(TypedDict, total=False):
     metadata: dict[str, Any]
 
 
-class BillingCreditGrantsVoid(TypedDict, total=False):
+class BillingCreditGrantsVoidGrant(TypedDict, total=False):
     id: Required[str]
     expand: list[str]
 
@@ -4761,7 +4761,7 @@ class CreditNotesCreate(TypedDict, total=False):
     shipping_cost: CreditNotesCreateShippingCost
 
 
-class CreditNotesLinesList(TypedDict, total=False):
+class CreditNotesLineItemsList(TypedDict, total=False):
     credit_note: Required[str]
     ending_before: str
     expand: list[str]
@@ -4785,6 +4785,58 @@ class CreditNotesList(TypedDict, total=False):
     invoice: str
     limit: int
     starting_after: str
+
+
+class CreditNotesPreviewLinesItemTaxAmounts0Item(TypedDict, total=False):
+    amount: Required[int]
+    tax_rate: Required[str]
+    taxable_amount: Required[int]
+
+
+class CreditNotesPreviewLinesItem(TypedDict, total=False):
+    amount: int
+    description: str
+    invoice_line_item: str
+    metadata: dict[str, Any]
+    quantity: int
+    tax_amounts: list[CreditNotesPreviewLinesItemTaxAmounts0Item] | Literal['']
+    tax_rates: list[str] | Literal['']
+    type: Required[Literal['custom_line_item', 'invoice_line_item']]
+    unit_amount: int
+    unit_amount_decimal: str
+
+
+class CreditNotesPreviewRefundsItemPaymentRecordRefund(TypedDict, total=False):
+    payment_record: Required[str]
+    refund_group: Required[str]
+
+
+class CreditNotesPreviewRefundsItem(TypedDict, total=False):
+    amount_refunded: int
+    payment_record_refund: CreditNotesPreviewRefundsItemPaymentRecordRefund
+    refund: str
+    type: Literal['payment_record_refund', 'refund']
+
+
+class CreditNotesPreviewShippingCost(TypedDict, total=False):
+    shipping_rate: str
+
+
+class CreditNotesPreview(TypedDict, total=False):
+    amount: int
+    credit_amount: int
+    effective_at: int
+    email_type: Literal['credit_note', 'none']
+    expand: list[str]
+    invoice: Required[str]
+    lines: list[CreditNotesPreviewLinesItem]
+    memo: str
+    metadata: dict[str, Any]
+    out_of_band_amount: int
+    reason: Literal['duplicate', 'fraudulent', 'order_change', 'product_unsatisfactory']
+    refund_amount: int
+    refunds: list[CreditNotesPreviewRefundsItem]
+    shipping_cost: CreditNotesPreviewShippingCost
 
 
 class CreditNotesPreviewLinesListLinesItemTaxAmounts0Item(TypedDict, total=False):
@@ -4842,58 +4894,6 @@ class CreditNotesPreviewLinesList(TypedDict, total=False):
     starting_after: str
 
 
-class CreditNotesPreviewRetrieveLinesItemTaxAmounts0Item(TypedDict, total=False):
-    amount: Required[int]
-    tax_rate: Required[str]
-    taxable_amount: Required[int]
-
-
-class CreditNotesPreviewRetrieveLinesItem(TypedDict, total=False):
-    amount: int
-    description: str
-    invoice_line_item: str
-    metadata: dict[str, Any]
-    quantity: int
-    tax_amounts: list[CreditNotesPreviewRetrieveLinesItemTaxAmounts0Item] | Literal['']
-    tax_rates: list[str] | Literal['']
-    type: Required[Literal['custom_line_item', 'invoice_line_item']]
-    unit_amount: int
-    unit_amount_decimal: str
-
-
-class CreditNotesPreviewRetrieveRefundsItemPaymentRecordRefund(TypedDict, total=False):
-    payment_record: Required[str]
-    refund_group: Required[str]
-
-
-class CreditNotesPreviewRetrieveRefundsItem(TypedDict, total=False):
-    amount_refunded: int
-    payment_record_refund: CreditNotesPreviewRetrieveRefundsItemPaymentRecordRefund
-    refund: str
-    type: Literal['payment_record_refund', 'refund']
-
-
-class CreditNotesPreviewRetrieveShippingCost(TypedDict, total=False):
-    shipping_rate: str
-
-
-class CreditNotesPreviewRetrieve(TypedDict, total=False):
-    amount: int
-    credit_amount: int
-    effective_at: int
-    email_type: Literal['credit_note', 'none']
-    expand: list[str]
-    invoice: Required[str]
-    lines: list[CreditNotesPreviewRetrieveLinesItem]
-    memo: str
-    metadata: dict[str, Any]
-    out_of_band_amount: int
-    reason: Literal['duplicate', 'fraudulent', 'order_change', 'product_unsatisfactory']
-    refund_amount: int
-    refunds: list[CreditNotesPreviewRetrieveRefundsItem]
-    shipping_cost: CreditNotesPreviewRetrieveShippingCost
-
-
 class CreditNotesRetrieve(TypedDict, total=False):
     expand: list[str]
     id: Required[str]
@@ -4906,7 +4906,7 @@ class CreditNotesUpdate(TypedDict, total=False):
     metadata: dict[str, Any]
 
 
-class CreditNotesVoid(TypedDict, total=False):
+class CreditNotesVoidCreditNote(TypedDict, total=False):
     id: Required[str]
     expand: list[str]
 
@@ -5403,19 +5403,7 @@ class CustomersPaymentMethodsRetrieve(TypedDict, total=False):
     payment_method: Required[str]
 
 
-class CustomersRetrieve(TypedDict, total=False):
-    customer: Required[str]
-    expand: list[str]
-
-
-class CustomersSearch(TypedDict, total=False):
-    expand: list[str]
-    limit: int
-    page: str
-    query: Required[str]
-
-
-class CustomersSourcesCreateBankAccount0(TypedDict, total=False):
+class CustomersPaymentSourcesCreateBankAccount0(TypedDict, total=False):
     account_holder_name: str
     account_holder_type: Literal['company', 'individual']
     account_number: Required[str]
@@ -5425,11 +5413,11 @@ class CustomersSourcesCreateBankAccount0(TypedDict, total=False):
     routing_number: str
 
 
-class CustomersSourcesCreateCard0NetworkToken(TypedDict, total=False):
+class CustomersPaymentSourcesCreateCard0NetworkToken(TypedDict, total=False):
     number: str
 
 
-class CustomersSourcesCreateCard0(TypedDict, total=False):
+class CustomersPaymentSourcesCreateCard0(TypedDict, total=False):
     address_city: str
     address_country: str
     address_line1: str
@@ -5442,29 +5430,29 @@ class CustomersSourcesCreateCard0(TypedDict, total=False):
     exp_year: Required[int]
     metadata: dict[str, Any]
     name: str
-    network_token: CustomersSourcesCreateCard0NetworkToken
+    network_token: CustomersPaymentSourcesCreateCard0NetworkToken
     number: Required[str]
     object: Literal['card']
     swipe_data: str
 
 
-class CustomersSourcesCreate(TypedDict, total=False):
+class CustomersPaymentSourcesCreate(TypedDict, total=False):
     customer: Required[str]
     alipay_account: str
-    bank_account: CustomersSourcesCreateBankAccount0 | str
-    card: CustomersSourcesCreateCard0 | str
+    bank_account: CustomersPaymentSourcesCreateBankAccount0 | str
+    card: CustomersPaymentSourcesCreateCard0 | str
     expand: list[str]
     metadata: dict[str, Any]
     source: str
 
 
-class CustomersSourcesDelete(TypedDict, total=False):
+class CustomersPaymentSourcesDelete(TypedDict, total=False):
     customer: Required[str]
     id: Required[str]
     expand: list[str]
 
 
-class CustomersSourcesList(TypedDict, total=False):
+class CustomersPaymentSourcesList(TypedDict, total=False):
     customer: Required[str]
     ending_before: str
     expand: list[str]
@@ -5473,13 +5461,13 @@ class CustomersSourcesList(TypedDict, total=False):
     starting_after: str
 
 
-class CustomersSourcesRetrieve(TypedDict, total=False):
+class CustomersPaymentSourcesRetrieve(TypedDict, total=False):
     customer: Required[str]
     expand: list[str]
     id: Required[str]
 
 
-class CustomersSourcesUpdateOwnerAddress(TypedDict, total=False):
+class CustomersPaymentSourcesUpdateOwnerAddress(TypedDict, total=False):
     city: str
     country: str
     line1: str
@@ -5488,14 +5476,14 @@ class CustomersSourcesUpdateOwnerAddress(TypedDict, total=False):
     state: str
 
 
-class CustomersSourcesUpdateOwner(TypedDict, total=False):
-    address: CustomersSourcesUpdateOwnerAddress
+class CustomersPaymentSourcesUpdateOwner(TypedDict, total=False):
+    address: CustomersPaymentSourcesUpdateOwnerAddress
     email: str
     name: str
     phone: str
 
 
-class CustomersSourcesUpdate(TypedDict, total=False):
+class CustomersPaymentSourcesUpdate(TypedDict, total=False):
     customer: Required[str]
     id: Required[str]
     account_holder_name: str
@@ -5511,14 +5499,26 @@ class CustomersSourcesUpdate(TypedDict, total=False):
     expand: list[str]
     metadata: dict[str, Any] | Literal['']
     name: str
-    owner: CustomersSourcesUpdateOwner
+    owner: CustomersPaymentSourcesUpdateOwner
 
 
-class CustomersSourcesVerify(TypedDict, total=False):
+class CustomersPaymentSourcesVerify(TypedDict, total=False):
     customer: Required[str]
     id: Required[str]
     amounts: list[int]
     expand: list[str]
+
+
+class CustomersRetrieve(TypedDict, total=False):
+    customer: Required[str]
+    expand: list[str]
+
+
+class CustomersSearch(TypedDict, total=False):
+    expand: list[str]
+    limit: int
+    page: str
+    query: Required[str]
 
 
 class CustomersSubscriptionsCreateAddInvoiceItemsItemDiscountsItem(TypedDict, total=False):
@@ -6701,6 +6701,123 @@ class IdentityVerificationSessionsUpdate(TypedDict, total=False):
     type: Literal['document', 'id_number']
 
 
+class InvoiceItemsCreateDiscounts0Item(TypedDict, total=False):
+    coupon: str
+    discount: str
+    promotion_code: str
+
+
+class InvoiceItemsCreatePeriod(TypedDict, total=False):
+    end: Required[int]
+    start: Required[int]
+
+
+class InvoiceItemsCreatePriceData(TypedDict, total=False):
+    currency: Required[str]
+    product: Required[str]
+    tax_behavior: Literal['exclusive', 'inclusive', 'unspecified']
+    unit_amount: int
+    unit_amount_decimal: str
+
+
+class InvoiceItemsCreatePricing(TypedDict, total=False):
+    price: str
+
+
+class InvoiceItemsCreate(TypedDict, total=False):
+    amount: int
+    currency: str
+    customer: str
+    customer_account: str
+    description: str
+    discountable: bool
+    discounts: list[InvoiceItemsCreateDiscounts0Item] | Literal['']
+    expand: list[str]
+    invoice: str
+    metadata: dict[str, Any] | Literal['']
+    period: InvoiceItemsCreatePeriod
+    price_data: InvoiceItemsCreatePriceData
+    pricing: InvoiceItemsCreatePricing
+    quantity: int
+    quantity_decimal: str
+    subscription: str
+    tax_behavior: Literal['exclusive', 'inclusive', 'unspecified']
+    tax_code: str | Literal['']
+    tax_rates: list[str]
+    unit_amount_decimal: str
+
+
+class InvoiceItemsDelete(TypedDict, total=False):
+    invoiceitem: Required[str]
+    body: dict[str, Any]
+
+
+class InvoiceItemsListCreated0(TypedDict, total=False):
+    gt: int
+    gte: int
+    lt: int
+    lte: int
+
+
+class InvoiceItemsList(TypedDict, total=False):
+    created: InvoiceItemsListCreated0 | int
+    customer: str
+    customer_account: str
+    ending_before: str
+    expand: list[str]
+    invoice: str
+    limit: int
+    pending: bool
+    starting_after: str
+
+
+class InvoiceItemsRetrieve(TypedDict, total=False):
+    expand: list[str]
+    invoiceitem: Required[str]
+
+
+class InvoiceItemsUpdateDiscounts0Item(TypedDict, total=False):
+    coupon: str
+    discount: str
+    promotion_code: str
+
+
+class InvoiceItemsUpdatePeriod(TypedDict, total=False):
+    end: Required[int]
+    start: Required[int]
+
+
+class InvoiceItemsUpdatePriceData(TypedDict, total=False):
+    currency: Required[str]
+    product: Required[str]
+    tax_behavior: Literal['exclusive', 'inclusive', 'unspecified']
+    unit_amount: int
+    unit_amount_decimal: str
+
+
+class InvoiceItemsUpdatePricing(TypedDict, total=False):
+    price: str
+
+
+class InvoiceItemsUpdate(TypedDict, total=False):
+    invoiceitem: Required[str]
+    amount: int
+    description: str
+    discountable: bool
+    discounts: list[InvoiceItemsUpdateDiscounts0Item] | Literal['']
+    expand: list[str]
+    metadata: dict[str, Any] | Literal['']
+    period: InvoiceItemsUpdatePeriod
+    price_data: InvoiceItemsUpdatePriceData
+    pricing: InvoiceItemsUpdatePricing
+    quantity: int
+    quantity_decimal: str
+    tax_behavior: Literal['exclusive', 'inclusive', 'unspecified']
+    tax_code: str | Literal['']
+    tax_rates: list[str] | Literal['']
+    unit_amount_decimal: str
+
+
 class InvoicePaymentsListCreated0(TypedDict, total=False):
     gt: int
     gte: int
@@ -6752,123 +6869,6 @@ class InvoiceRenderingTemplatesRetrieve(TypedDict, total=False):
 class InvoiceRenderingTemplatesUnarchive(TypedDict, total=False):
     template: Required[str]
     expand: list[str]
-
-
-class InvoiceitemsCreateDiscounts0Item(TypedDict, total=False):
-    coupon: str
-    discount: str
-    promotion_code: str
-
-
-class InvoiceitemsCreatePeriod(TypedDict, total=False):
-    end: Required[int]
-    start: Required[int]
-
-
-class InvoiceitemsCreatePriceData(TypedDict, total=False):
-    currency: Required[str]
-    product: Required[str]
-    tax_behavior: Literal['exclusive', 'inclusive', 'unspecified']
-    unit_amount: int
-    unit_amount_decimal: str
-
-
-class InvoiceitemsCreatePricing(TypedDict, total=False):
-    price: str
-
-
-class InvoiceitemsCreate(TypedDict, total=False):
-    amount: int
-    currency: str
-    customer: str
-    customer_account: str
-    description: str
-    discountable: bool
-    discounts: list[InvoiceitemsCreateDiscounts0Item] | Literal['']
-    expand: list[str]
-    invoice: str
-    metadata: dict[str, Any] | Literal['']
-    period: InvoiceitemsCreatePeriod
-    price_data: InvoiceitemsCreatePriceData
-    pricing: InvoiceitemsCreatePricing
-    quantity: int
-    quantity_decimal: str
-    subscription: str
-    tax_behavior: Literal['exclusive', 'inclusive', 'unspecified']
-    tax_code: str | Literal['']
-    tax_rates: list[str]
-    unit_amount_decimal: str
-
-
-class InvoiceitemsDelete(TypedDict, total=False):
-    invoiceitem: Required[str]
-    body: dict[str, Any]
-
-
-class InvoiceitemsListCreated0(TypedDict, total=False):
-    gt: int
-    gte: int
-    lt: int
-    lte: int
-
-
-class InvoiceitemsList(TypedDict, total=False):
-    created: InvoiceitemsListCreated0 | int
-    customer: str
-    customer_account: str
-    ending_before: str
-    expand: list[str]
-    invoice: str
-    limit: int
-    pending: bool
-    starting_after: str
-
-
-class InvoiceitemsRetrieve(TypedDict, total=False):
-    expand: list[str]
-    invoiceitem: Required[str]
-
-
-class InvoiceitemsUpdateDiscounts0Item(TypedDict, total=False):
-    coupon: str
-    discount: str
-    promotion_code: str
-
-
-class InvoiceitemsUpdatePeriod(TypedDict, total=False):
-    end: Required[int]
-    start: Required[int]
-
-
-class InvoiceitemsUpdatePriceData(TypedDict, total=False):
-    currency: Required[str]
-    product: Required[str]
-    tax_behavior: Literal['exclusive', 'inclusive', 'unspecified']
-    unit_amount: int
-    unit_amount_decimal: str
-
-
-class InvoiceitemsUpdatePricing(TypedDict, total=False):
-    price: str
-
-
-class InvoiceitemsUpdate(TypedDict, total=False):
-    invoiceitem: Required[str]
-    amount: int
-    description: str
-    discountable: bool
-    discounts: list[InvoiceitemsUpdateDiscounts0Item] | Literal['']
-    expand: list[str]
-    metadata: dict[str, Any] | Literal['']
-    period: InvoiceitemsUpdatePeriod
-    price_data: InvoiceitemsUpdatePriceData
-    pricing: InvoiceitemsUpdatePricing
-    quantity: int
-    quantity_decimal: str
-    tax_behavior: Literal['exclusive', 'inclusive', 'unspecified']
-    tax_code: str | Literal['']
-    tax_rates: list[str] | Literal['']
-    unit_amount_decimal: str
 
 
 class InvoicesAddLinesLinesItemDiscounts0Item(TypedDict, total=False):
@@ -7426,13 +7426,13 @@ class InvoicesDelete(TypedDict, total=False):
     body: dict[str, Any]
 
 
-class InvoicesFinalize(TypedDict, total=False):
+class InvoicesFinalizeInvoice(TypedDict, total=False):
     invoice: Required[str]
     auto_advance: bool
     expand: list[str]
 
 
-class InvoicesLinesList(TypedDict, total=False):
+class InvoicesLineItemsList(TypedDict, total=False):
     ending_before: str
     expand: list[str]
     invoice: Required[str]
@@ -7440,18 +7440,18 @@ class InvoicesLinesList(TypedDict, total=False):
     starting_after: str
 
 
-class InvoicesLinesUpdateDiscounts0Item(TypedDict, total=False):
+class InvoicesLineItemsUpdateDiscounts0Item(TypedDict, total=False):
     coupon: str
     discount: str
     promotion_code: str
 
 
-class InvoicesLinesUpdatePeriod(TypedDict, total=False):
+class InvoicesLineItemsUpdatePeriod(TypedDict, total=False):
     end: Required[int]
     start: Required[int]
 
 
-class InvoicesLinesUpdatePriceDataProductData(TypedDict, total=False):
+class InvoicesLineItemsUpdatePriceDataProductData(TypedDict, total=False):
     description: str
     images: list[str]
     metadata: dict[str, Any]
@@ -7460,20 +7460,20 @@ class InvoicesLinesUpdatePriceDataProductData(TypedDict, total=False):
     unit_label: str
 
 
-class InvoicesLinesUpdatePriceData(TypedDict, total=False):
+class InvoicesLineItemsUpdatePriceData(TypedDict, total=False):
     currency: Required[str]
     product: str
-    product_data: InvoicesLinesUpdatePriceDataProductData
+    product_data: InvoicesLineItemsUpdatePriceDataProductData
     tax_behavior: Literal['exclusive', 'inclusive', 'unspecified']
     unit_amount: int
     unit_amount_decimal: str
 
 
-class InvoicesLinesUpdatePricing(TypedDict, total=False):
+class InvoicesLineItemsUpdatePricing(TypedDict, total=False):
     price: str
 
 
-class InvoicesLinesUpdateTaxAmounts0ItemTaxRateData(TypedDict, total=False):
+class InvoicesLineItemsUpdateTaxAmounts0ItemTaxRateData(TypedDict, total=False):
     country: str
     description: str
     display_name: Required[str]
@@ -7485,28 +7485,28 @@ class InvoicesLinesUpdateTaxAmounts0ItemTaxRateData(TypedDict, total=False):
     tax_type: Literal['amusement_tax', 'communications_tax', 'gst', 'hst', 'igst', 'jct', 'lease_tax', 'mass_transit_parking_tax', 'parking_tax', 'pst', 'qst', 'retail_delivery_fee', 'rst', 'sales_tax', 'service_tax', 'vat']
 
 
-class InvoicesLinesUpdateTaxAmounts0Item(TypedDict, total=False):
+class InvoicesLineItemsUpdateTaxAmounts0Item(TypedDict, total=False):
     amount: Required[int]
-    tax_rate_data: Required[InvoicesLinesUpdateTaxAmounts0ItemTaxRateData]
+    tax_rate_data: Required[InvoicesLineItemsUpdateTaxAmounts0ItemTaxRateData]
     taxability_reason: Literal['customer_exempt', 'not_collecting', 'not_subject_to_tax', 'not_supported', 'portion_product_exempt', 'portion_reduced_rated', 'portion_standard_rated', 'product_exempt', 'product_exempt_holiday', 'proportionally_rated', 'reduced_rated', 'reverse_charge', 'standard_rated', 'taxable_basis_reduced', 'zero_rated']
     taxable_amount: Required[int]
 
 
-class InvoicesLinesUpdate(TypedDict, total=False):
+class InvoicesLineItemsUpdate(TypedDict, total=False):
     invoice: Required[str]
     line_item_id: Required[str]
     amount: int
     description: str
     discountable: bool
-    discounts: list[InvoicesLinesUpdateDiscounts0Item] | Literal['']
+    discounts: list[InvoicesLineItemsUpdateDiscounts0Item] | Literal['']
     expand: list[str]
     metadata: dict[str, Any] | Literal['']
-    period: InvoicesLinesUpdatePeriod
-    price_data: InvoicesLinesUpdatePriceData
-    pricing: InvoicesLinesUpdatePricing
+    period: InvoicesLineItemsUpdatePeriod
+    price_data: InvoicesLineItemsUpdatePriceData
+    pricing: InvoicesLineItemsUpdatePricing
     quantity: int
     quantity_decimal: str
-    tax_amounts: list[InvoicesLinesUpdateTaxAmounts0Item] | Literal['']
+    tax_amounts: list[InvoicesLineItemsUpdateTaxAmounts0Item] | Literal['']
     tax_rates: list[str] | Literal['']
 
 
@@ -7578,7 +7578,7 @@ class InvoicesSearch(TypedDict, total=False):
     query: Required[str]
 
 
-class InvoicesSend(TypedDict, total=False):
+class InvoicesSendInvoice(TypedDict, total=False):
     invoice: Required[str]
     expand: list[str]
 
@@ -7829,7 +7829,7 @@ class InvoicesUpdateLines(TypedDict, total=False):
     lines: Required[list[InvoicesUpdateLinesLinesItem]]
 
 
-class InvoicesVoid(TypedDict, total=False):
+class InvoicesVoidInvoice(TypedDict, total=False):
     invoice: Required[str]
     expand: list[str]
 
@@ -14039,7 +14039,7 @@ class QuotesCreate(TypedDict, total=False):
     transfer_data: QuotesCreateTransferData0 | Literal['']
 
 
-class QuotesFinalize(TypedDict, total=False):
+class QuotesFinalizeQuote(TypedDict, total=False):
     quote: Required[str]
     expand: list[str]
     expires_at: int
@@ -14064,7 +14064,7 @@ class QuotesList(TypedDict, total=False):
     test_clock: str
 
 
-class QuotesPdfRetrieve(TypedDict, total=False):
+class QuotesPdf(TypedDict, total=False):
     expand: list[str]
     quote: Required[str]
 
@@ -15852,7 +15852,7 @@ class SourcesRetrieve(TypedDict, total=False):
     source: Required[str]
 
 
-class SourcesSourceTransactionsList(TypedDict, total=False):
+class SourcesTransactionsList(TypedDict, total=False):
     ending_before: str
     expand: list[str]
     limit: int
@@ -15860,7 +15860,7 @@ class SourcesSourceTransactionsList(TypedDict, total=False):
     starting_after: str
 
 
-class SourcesSourceTransactionsRetrieve(TypedDict, total=False):
+class SourcesTransactionsRetrieve(TypedDict, total=False):
     expand: list[str]
     source: Required[str]
     source_transaction: Required[str]
@@ -17143,7 +17143,7 @@ class SubscriptionsUpdate(TypedDict, total=False):
     trial_settings: SubscriptionsUpdateTrialSettings
 
 
-class TaxAssociationsFindRetrieve(TypedDict, total=False):
+class TaxAssociationsFind(TypedDict, total=False):
     expand: list[str]
     payment_intent: Required[str]
 
@@ -18921,41 +18921,41 @@ class TerminalReadersCancelAction(TypedDict, total=False):
     expand: list[str]
 
 
-class TerminalReadersCollectInputsCreateInputsItemCustomText(TypedDict, total=False):
+class TerminalReadersCollectInputsInputsItemCustomText(TypedDict, total=False):
     description: str
     skip_button: str
     submit_button: str
     title: Required[str]
 
 
-class TerminalReadersCollectInputsCreateInputsItemSelectionChoicesItem(TypedDict, total=False):
+class TerminalReadersCollectInputsInputsItemSelectionChoicesItem(TypedDict, total=False):
     id: Required[str]
     style: Literal['primary', 'secondary']
     text: Required[str]
 
 
-class TerminalReadersCollectInputsCreateInputsItemSelection(TypedDict, total=False):
-    choices: Required[list[TerminalReadersCollectInputsCreateInputsItemSelectionChoicesItem]]
+class TerminalReadersCollectInputsInputsItemSelection(TypedDict, total=False):
+    choices: Required[list[TerminalReadersCollectInputsInputsItemSelectionChoicesItem]]
 
 
-class TerminalReadersCollectInputsCreateInputsItemTogglesItem(TypedDict, total=False):
+class TerminalReadersCollectInputsInputsItemTogglesItem(TypedDict, total=False):
     default_value: Literal['disabled', 'enabled']
     description: str
     title: str
 
 
-class TerminalReadersCollectInputsCreateInputsItem(TypedDict, total=False):
-    custom_text: Required[TerminalReadersCollectInputsCreateInputsItemCustomText]
+class TerminalReadersCollectInputsInputsItem(TypedDict, total=False):
+    custom_text: Required[TerminalReadersCollectInputsInputsItemCustomText]
     required: bool
-    selection: TerminalReadersCollectInputsCreateInputsItemSelection
-    toggles: list[TerminalReadersCollectInputsCreateInputsItemTogglesItem]
+    selection: TerminalReadersCollectInputsInputsItemSelection
+    toggles: list[TerminalReadersCollectInputsInputsItemTogglesItem]
     type: Required[Literal['email', 'numeric', 'phone', 'selection', 'signature', 'text']]
 
 
-class TerminalReadersCollectInputsCreate(TypedDict, total=False):
+class TerminalReadersCollectInputs(TypedDict, total=False):
     reader: Required[str]
     expand: list[str]
-    inputs: Required[list[TerminalReadersCollectInputsCreateInputsItem]]
+    inputs: Required[list[TerminalReadersCollectInputsInputsItem]]
     metadata: dict[str, Any]
 
 
@@ -19568,17 +19568,17 @@ class TestHelpersIssuingAuthorizationsFinalizeAmount(TypedDict, total=False):
     fuel: TestHelpersIssuingAuthorizationsFinalizeAmountFuel
 
 
-class TestHelpersIssuingAuthorizationsFraudChallengesRespondUpdate(TypedDict, total=False):
-    authorization: Required[str]
-    confirmed: Required[bool]
-    expand: list[str]
-
-
 class TestHelpersIssuingAuthorizationsIncrement(TypedDict, total=False):
     authorization: Required[str]
     expand: list[str]
     increment_amount: Required[int]
     is_amount_controllable: bool
+
+
+class TestHelpersIssuingAuthorizationsRespond(TypedDict, total=False):
+    authorization: Required[str]
+    confirmed: Required[bool]
+    expand: list[str]
 
 
 class TestHelpersIssuingAuthorizationsReverse(TypedDict, total=False):
@@ -19587,27 +19587,27 @@ class TestHelpersIssuingAuthorizationsReverse(TypedDict, total=False):
     reverse_amount: int
 
 
-class TestHelpersIssuingCardsShippingDeliver(TypedDict, total=False):
+class TestHelpersIssuingCardsDeliverCard(TypedDict, total=False):
     card: Required[str]
     expand: list[str]
 
 
-class TestHelpersIssuingCardsShippingFail(TypedDict, total=False):
+class TestHelpersIssuingCardsFailCard(TypedDict, total=False):
     card: Required[str]
     expand: list[str]
 
 
-class TestHelpersIssuingCardsShippingReturn(TypedDict, total=False):
+class TestHelpersIssuingCardsReturnCard(TypedDict, total=False):
     card: Required[str]
     expand: list[str]
 
 
-class TestHelpersIssuingCardsShippingShipUpdate(TypedDict, total=False):
+class TestHelpersIssuingCardsShipCard(TypedDict, total=False):
     card: Required[str]
     expand: list[str]
 
 
-class TestHelpersIssuingCardsShippingSubmit(TypedDict, total=False):
+class TestHelpersIssuingCardsSubmitCard(TypedDict, total=False):
     card: Required[str]
     expand: list[str]
 
@@ -19914,7 +19914,7 @@ class TestHelpersTreasuryInboundTransfersFail(TypedDict, total=False):
     failure_details: TestHelpersTreasuryInboundTransfersFailFailureDetails
 
 
-class TestHelpersTreasuryInboundTransfersReturn(TypedDict, total=False):
+class TestHelpersTreasuryInboundTransfersReturnInboundTransfer(TypedDict, total=False):
     id: Required[str]
     expand: list[str]
 
@@ -19934,14 +19934,14 @@ class TestHelpersTreasuryOutboundPaymentsPost(TypedDict, total=False):
     expand: list[str]
 
 
-class TestHelpersTreasuryOutboundPaymentsReturnReturnedDetails(TypedDict, total=False):
+class TestHelpersTreasuryOutboundPaymentsReturnOutboundPaymentReturnedDetails(TypedDict, total=False):
     code: Literal['account_closed', 'account_frozen', 'bank_account_restricted', 'bank_ownership_changed', 'declined', 'incorrect_account_holder_name', 'invalid_account_number', 'invalid_currency', 'no_account', 'other']
 
 
-class TestHelpersTreasuryOutboundPaymentsReturn(TypedDict, total=False):
+class TestHelpersTreasuryOutboundPaymentsReturnOutboundPayment(TypedDict, total=False):
     id: Required[str]
     expand: list[str]
-    returned_details: TestHelpersTreasuryOutboundPaymentsReturnReturnedDetails
+    returned_details: TestHelpersTreasuryOutboundPaymentsReturnOutboundPaymentReturnedDetails
 
 
 class TestHelpersTreasuryOutboundPaymentsUpdateTrackingDetailsAch(TypedDict, total=False):
@@ -19976,14 +19976,14 @@ class TestHelpersTreasuryOutboundTransfersPost(TypedDict, total=False):
     expand: list[str]
 
 
-class TestHelpersTreasuryOutboundTransfersReturnReturnedDetails(TypedDict, total=False):
+class TestHelpersTreasuryOutboundTransfersReturnOutboundTransferReturnedDetails(TypedDict, total=False):
     code: Literal['account_closed', 'account_frozen', 'bank_account_restricted', 'bank_ownership_changed', 'declined', 'incorrect_account_holder_name', 'invalid_account_number', 'invalid_currency', 'no_account', 'other']
 
 
-class TestHelpersTreasuryOutboundTransfersReturn(TypedDict, total=False):
+class TestHelpersTreasuryOutboundTransfersReturnOutboundTransfer(TypedDict, total=False):
     outbound_transfer: Required[str]
     expand: list[str]
-    returned_details: TestHelpersTreasuryOutboundTransfersReturnReturnedDetails
+    returned_details: TestHelpersTreasuryOutboundTransfersReturnOutboundTransferReturnedDetails
 
 
 class TestHelpersTreasuryOutboundTransfersUpdateTrackingDetailsAch(TypedDict, total=False):
@@ -21186,7 +21186,6 @@ class WebhookEndpointsUpdate(TypedDict, total=False):
 
 
 PARAMS: dict[str, type] = {
-    'account.retrieve': AccountRetrieve,
     'account_links.create': AccountLinksCreate,
     'account_sessions.create': AccountSessionsCreate,
     'accounts.bank_accounts.create': AccountsBankAccountsCreate,
@@ -21217,12 +21216,13 @@ PARAMS: dict[str, type] = {
     'accounts.persons.update': AccountsPersonsUpdate,
     'accounts.reject': AccountsReject,
     'accounts.retrieve': AccountsRetrieve,
+    'accounts.retrieve_current': AccountsRetrieveCurrent,
     'accounts.unreject': AccountsUnreject,
     'accounts.update': AccountsUpdate,
-    'apple_pay.domains.create': ApplePayDomainsCreate,
-    'apple_pay.domains.delete': ApplePayDomainsDelete,
-    'apple_pay.domains.list': ApplePayDomainsList,
-    'apple_pay.domains.retrieve': ApplePayDomainsRetrieve,
+    'apple_pay_domains.create': ApplePayDomainsCreate,
+    'apple_pay_domains.delete': ApplePayDomainsDelete,
+    'apple_pay_domains.list': ApplePayDomainsList,
+    'apple_pay_domains.retrieve': ApplePayDomainsRetrieve,
     'application_fees.list': ApplicationFeesList,
     'application_fees.refund': ApplicationFeesRefund,
     'application_fees.refunds.create': ApplicationFeesRefundsCreate,
@@ -21231,8 +21231,8 @@ PARAMS: dict[str, type] = {
     'application_fees.refunds.update': ApplicationFeesRefundsUpdate,
     'application_fees.retrieve': ApplicationFeesRetrieve,
     'apps.secrets.create': AppsSecretsCreate,
-    'apps.secrets.delete': AppsSecretsDelete,
-    'apps.secrets.find.retrieve': AppsSecretsFindRetrieve,
+    'apps.secrets.delete_where': AppsSecretsDeleteWhere,
+    'apps.secrets.find': AppsSecretsFind,
     'apps.secrets.list': AppsSecretsList,
     'balance.history.list': BalanceHistoryList,
     'balance.history.retrieve': BalanceHistoryRetrieve,
@@ -21255,7 +21255,7 @@ PARAMS: dict[str, type] = {
     'billing.credit_grants.list': BillingCreditGrantsList,
     'billing.credit_grants.retrieve': BillingCreditGrantsRetrieve,
     'billing.credit_grants.update': BillingCreditGrantsUpdate,
-    'billing.credit_grants.void': BillingCreditGrantsVoid,
+    'billing.credit_grants.void_grant': BillingCreditGrantsVoidGrant,
     'billing.feedback_options.create': BillingFeedbackOptionsCreate,
     'billing.feedback_options.deactivate': BillingFeedbackOptionsDeactivate,
     'billing.feedback_options.list': BillingFeedbackOptionsList,
@@ -21313,13 +21313,13 @@ PARAMS: dict[str, type] = {
     'coupons.retrieve': CouponsRetrieve,
     'coupons.update': CouponsUpdate,
     'credit_notes.create': CreditNotesCreate,
-    'credit_notes.lines.list': CreditNotesLinesList,
+    'credit_notes.line_items.list': CreditNotesLineItemsList,
     'credit_notes.list': CreditNotesList,
-    'credit_notes.preview.lines.list': CreditNotesPreviewLinesList,
-    'credit_notes.preview.retrieve': CreditNotesPreviewRetrieve,
+    'credit_notes.preview': CreditNotesPreview,
+    'credit_notes.preview_lines.list': CreditNotesPreviewLinesList,
     'credit_notes.retrieve': CreditNotesRetrieve,
     'credit_notes.update': CreditNotesUpdate,
-    'credit_notes.void': CreditNotesVoid,
+    'credit_notes.void_credit_note': CreditNotesVoidCreditNote,
     'customer_sessions.create': CustomerSessionsCreate,
     'customers.balance_transactions.create': CustomersBalanceTransactionsCreate,
     'customers.balance_transactions.list': CustomersBalanceTransactionsList,
@@ -21348,14 +21348,14 @@ PARAMS: dict[str, type] = {
     'customers.list': CustomersList,
     'customers.payment_methods.list': CustomersPaymentMethodsList,
     'customers.payment_methods.retrieve': CustomersPaymentMethodsRetrieve,
+    'customers.payment_sources.create': CustomersPaymentSourcesCreate,
+    'customers.payment_sources.delete': CustomersPaymentSourcesDelete,
+    'customers.payment_sources.list': CustomersPaymentSourcesList,
+    'customers.payment_sources.retrieve': CustomersPaymentSourcesRetrieve,
+    'customers.payment_sources.update': CustomersPaymentSourcesUpdate,
+    'customers.payment_sources.verify': CustomersPaymentSourcesVerify,
     'customers.retrieve': CustomersRetrieve,
     'customers.search': CustomersSearch,
-    'customers.sources.create': CustomersSourcesCreate,
-    'customers.sources.delete': CustomersSourcesDelete,
-    'customers.sources.list': CustomersSourcesList,
-    'customers.sources.retrieve': CustomersSourcesRetrieve,
-    'customers.sources.update': CustomersSourcesUpdate,
-    'customers.sources.verify': CustomersSourcesVerify,
     'customers.subscriptions.create': CustomersSubscriptionsCreate,
     'customers.subscriptions.delete': CustomersSubscriptionsDelete,
     'customers.subscriptions.delete_discount': CustomersSubscriptionsDeleteDiscount,
@@ -21414,35 +21414,35 @@ PARAMS: dict[str, type] = {
     'identity.verification_sessions.redact': IdentityVerificationSessionsRedact,
     'identity.verification_sessions.retrieve': IdentityVerificationSessionsRetrieve,
     'identity.verification_sessions.update': IdentityVerificationSessionsUpdate,
+    'invoice_items.create': InvoiceItemsCreate,
+    'invoice_items.delete': InvoiceItemsDelete,
+    'invoice_items.list': InvoiceItemsList,
+    'invoice_items.retrieve': InvoiceItemsRetrieve,
+    'invoice_items.update': InvoiceItemsUpdate,
     'invoice_payments.list': InvoicePaymentsList,
     'invoice_payments.retrieve': InvoicePaymentsRetrieve,
     'invoice_rendering_templates.archive': InvoiceRenderingTemplatesArchive,
     'invoice_rendering_templates.list': InvoiceRenderingTemplatesList,
     'invoice_rendering_templates.retrieve': InvoiceRenderingTemplatesRetrieve,
     'invoice_rendering_templates.unarchive': InvoiceRenderingTemplatesUnarchive,
-    'invoiceitems.create': InvoiceitemsCreate,
-    'invoiceitems.delete': InvoiceitemsDelete,
-    'invoiceitems.list': InvoiceitemsList,
-    'invoiceitems.retrieve': InvoiceitemsRetrieve,
-    'invoiceitems.update': InvoiceitemsUpdate,
     'invoices.add_lines': InvoicesAddLines,
     'invoices.attach_payment': InvoicesAttachPayment,
     'invoices.create': InvoicesCreate,
     'invoices.create_preview': InvoicesCreatePreview,
     'invoices.delete': InvoicesDelete,
-    'invoices.finalize': InvoicesFinalize,
-    'invoices.lines.list': InvoicesLinesList,
-    'invoices.lines.update': InvoicesLinesUpdate,
+    'invoices.finalize_invoice': InvoicesFinalizeInvoice,
+    'invoices.line_items.list': InvoicesLineItemsList,
+    'invoices.line_items.update': InvoicesLineItemsUpdate,
     'invoices.list': InvoicesList,
     'invoices.mark_uncollectible': InvoicesMarkUncollectible,
     'invoices.pay': InvoicesPay,
     'invoices.remove_lines': InvoicesRemoveLines,
     'invoices.retrieve': InvoicesRetrieve,
     'invoices.search': InvoicesSearch,
-    'invoices.send': InvoicesSend,
+    'invoices.send_invoice': InvoicesSendInvoice,
     'invoices.update': InvoicesUpdate,
     'invoices.update_lines': InvoicesUpdateLines,
-    'invoices.void': InvoicesVoid,
+    'invoices.void_invoice': InvoicesVoidInvoice,
     'issuing.authorizations.approve': IssuingAuthorizationsApprove,
     'issuing.authorizations.decline': IssuingAuthorizationsDecline,
     'issuing.authorizations.list': IssuingAuthorizationsList,
@@ -21560,10 +21560,10 @@ PARAMS: dict[str, type] = {
     'quotes.cancel': QuotesCancel,
     'quotes.computed_upfront_line_items.list': QuotesComputedUpfrontLineItemsList,
     'quotes.create': QuotesCreate,
-    'quotes.finalize': QuotesFinalize,
+    'quotes.finalize_quote': QuotesFinalizeQuote,
     'quotes.line_items.list': QuotesLineItemsList,
     'quotes.list': QuotesList,
-    'quotes.pdf.retrieve': QuotesPdfRetrieve,
+    'quotes.pdf': QuotesPdf,
     'quotes.retrieve': QuotesRetrieve,
     'quotes.update': QuotesUpdate,
     'radar.early_fraud_warnings.list': RadarEarlyFraudWarningsList,
@@ -21609,8 +21609,8 @@ PARAMS: dict[str, type] = {
     'sources.create': SourcesCreate,
     'sources.mandate_notifications.retrieve': SourcesMandateNotificationsRetrieve,
     'sources.retrieve': SourcesRetrieve,
-    'sources.source_transactions.list': SourcesSourceTransactionsList,
-    'sources.source_transactions.retrieve': SourcesSourceTransactionsRetrieve,
+    'sources.transactions.list': SourcesTransactionsList,
+    'sources.transactions.retrieve': SourcesTransactionsRetrieve,
     'sources.update': SourcesUpdate,
     'sources.verify': SourcesVerify,
     'subscription_items.create': SubscriptionItemsCreate,
@@ -21633,7 +21633,7 @@ PARAMS: dict[str, type] = {
     'subscriptions.retrieve': SubscriptionsRetrieve,
     'subscriptions.search': SubscriptionsSearch,
     'subscriptions.update': SubscriptionsUpdate,
-    'tax.associations.find.retrieve': TaxAssociationsFindRetrieve,
+    'tax.associations.find': TaxAssociationsFind,
     'tax.calculations.create': TaxCalculationsCreate,
     'tax.calculations.line_items.list': TaxCalculationsLineItemsList,
     'tax.calculations.retrieve': TaxCalculationsRetrieve,
@@ -21670,7 +21670,7 @@ PARAMS: dict[str, type] = {
     'terminal.locations.update': TerminalLocationsUpdate,
     'terminal.onboarding_links.create': TerminalOnboardingLinksCreate,
     'terminal.readers.cancel_action': TerminalReadersCancelAction,
-    'terminal.readers.collect_inputs.create': TerminalReadersCollectInputsCreate,
+    'terminal.readers.collect_inputs': TerminalReadersCollectInputs,
     'terminal.readers.collect_payment_method': TerminalReadersCollectPaymentMethod,
     'terminal.readers.confirm_payment_intent': TerminalReadersConfirmPaymentIntent,
     'terminal.readers.create': TerminalReadersCreate,
@@ -21689,14 +21689,14 @@ PARAMS: dict[str, type] = {
     'test_helpers.issuing.authorizations.create': TestHelpersIssuingAuthorizationsCreate,
     'test_helpers.issuing.authorizations.expire': TestHelpersIssuingAuthorizationsExpire,
     'test_helpers.issuing.authorizations.finalize_amount': TestHelpersIssuingAuthorizationsFinalizeAmount,
-    'test_helpers.issuing.authorizations.fraud_challenges.respond.update': TestHelpersIssuingAuthorizationsFraudChallengesRespondUpdate,
     'test_helpers.issuing.authorizations.increment': TestHelpersIssuingAuthorizationsIncrement,
+    'test_helpers.issuing.authorizations.respond': TestHelpersIssuingAuthorizationsRespond,
     'test_helpers.issuing.authorizations.reverse': TestHelpersIssuingAuthorizationsReverse,
-    'test_helpers.issuing.cards.shipping.deliver': TestHelpersIssuingCardsShippingDeliver,
-    'test_helpers.issuing.cards.shipping.fail': TestHelpersIssuingCardsShippingFail,
-    'test_helpers.issuing.cards.shipping.return': TestHelpersIssuingCardsShippingReturn,
-    'test_helpers.issuing.cards.shipping.ship.update': TestHelpersIssuingCardsShippingShipUpdate,
-    'test_helpers.issuing.cards.shipping.submit': TestHelpersIssuingCardsShippingSubmit,
+    'test_helpers.issuing.cards.deliver_card': TestHelpersIssuingCardsDeliverCard,
+    'test_helpers.issuing.cards.fail_card': TestHelpersIssuingCardsFailCard,
+    'test_helpers.issuing.cards.return_card': TestHelpersIssuingCardsReturnCard,
+    'test_helpers.issuing.cards.ship_card': TestHelpersIssuingCardsShipCard,
+    'test_helpers.issuing.cards.submit_card': TestHelpersIssuingCardsSubmitCard,
     'test_helpers.issuing.personalization_designs.activate': TestHelpersIssuingPersonalizationDesignsActivate,
     'test_helpers.issuing.personalization_designs.deactivate': TestHelpersIssuingPersonalizationDesignsDeactivate,
     'test_helpers.issuing.personalization_designs.reject': TestHelpersIssuingPersonalizationDesignsReject,
@@ -21715,15 +21715,15 @@ PARAMS: dict[str, type] = {
     'test_helpers.test_clocks.list': TestHelpersTestClocksList,
     'test_helpers.test_clocks.retrieve': TestHelpersTestClocksRetrieve,
     'test_helpers.treasury.inbound_transfers.fail': TestHelpersTreasuryInboundTransfersFail,
-    'test_helpers.treasury.inbound_transfers.return': TestHelpersTreasuryInboundTransfersReturn,
+    'test_helpers.treasury.inbound_transfers.return_inbound_transfer': TestHelpersTreasuryInboundTransfersReturnInboundTransfer,
     'test_helpers.treasury.inbound_transfers.succeed': TestHelpersTreasuryInboundTransfersSucceed,
     'test_helpers.treasury.outbound_payments.fail': TestHelpersTreasuryOutboundPaymentsFail,
     'test_helpers.treasury.outbound_payments.post': TestHelpersTreasuryOutboundPaymentsPost,
-    'test_helpers.treasury.outbound_payments.return': TestHelpersTreasuryOutboundPaymentsReturn,
+    'test_helpers.treasury.outbound_payments.return_outbound_payment': TestHelpersTreasuryOutboundPaymentsReturnOutboundPayment,
     'test_helpers.treasury.outbound_payments.update': TestHelpersTreasuryOutboundPaymentsUpdate,
     'test_helpers.treasury.outbound_transfers.fail': TestHelpersTreasuryOutboundTransfersFail,
     'test_helpers.treasury.outbound_transfers.post': TestHelpersTreasuryOutboundTransfersPost,
-    'test_helpers.treasury.outbound_transfers.return': TestHelpersTreasuryOutboundTransfersReturn,
+    'test_helpers.treasury.outbound_transfers.return_outbound_transfer': TestHelpersTreasuryOutboundTransfersReturnOutboundTransfer,
     'test_helpers.treasury.outbound_transfers.update': TestHelpersTreasuryOutboundTransfersUpdate,
     'test_helpers.treasury.received_credits.create': TestHelpersTreasuryReceivedCreditsCreate,
     'test_helpers.treasury.received_debits.create': TestHelpersTreasuryReceivedDebitsCreate,

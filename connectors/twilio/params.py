@@ -1080,27 +1080,27 @@ class MessagesUpdate(TypedDict, total=False):
     Status: Literal['canceled']
 
 
-class MessagingA2pBrandRegistrationsBrandRegistrationOtpsCreate(TypedDict, total=False):
+class MessagingBrandRegistrationsBrandRegistrationOtpsCreate(TypedDict, total=False):
     BrandRegistrationSid: Required[str]
 
 
-class MessagingA2pBrandRegistrationsBrandVettingsCreate(TypedDict, total=False):
+class MessagingBrandRegistrationsBrandVettingsCreate(TypedDict, total=False):
     BrandSid: Required[str]
     VettingProvider: Required[Literal['campaign-verify', 'aegis']]
     VettingId: str
 
 
-class MessagingA2pBrandRegistrationsBrandVettingsFetch(TypedDict, total=False):
+class MessagingBrandRegistrationsBrandVettingsFetch(TypedDict, total=False):
     BrandSid: Required[str]
     BrandVettingSid: Required[str]
 
 
-class MessagingA2pBrandRegistrationsBrandVettingsList(TypedDict, total=False):
+class MessagingBrandRegistrationsBrandVettingsList(TypedDict, total=False):
     BrandSid: Required[str]
     VettingProvider: Literal['campaign-verify', 'aegis']
 
 
-class MessagingA2pBrandRegistrationsCreate(TypedDict, total=False):
+class MessagingBrandRegistrationsCreate(TypedDict, total=False):
     CustomerProfileBundleSid: Required[str]
     A2PProfileBundleSid: Required[str]
     BrandType: str
@@ -1108,17 +1108,17 @@ class MessagingA2pBrandRegistrationsCreate(TypedDict, total=False):
     SkipAutomaticSecVet: bool
 
 
-class MessagingA2pBrandRegistrationsFetch(TypedDict, total=False):
+class MessagingBrandRegistrationsFetch(TypedDict, total=False):
     Sid: Required[str]
 
 
-class MessagingA2pBrandRegistrationsList(TypedDict, total=False):
+class MessagingBrandRegistrationsList(TypedDict, total=False):
     PageSize: int
     Page: int
     PageToken: str
 
 
-class MessagingA2pBrandRegistrationsUpdate(TypedDict, total=False):
+class MessagingBrandRegistrationsUpdate(TypedDict, total=False):
     Sid: Required[str]
 
 
@@ -1126,24 +1126,24 @@ class MessagingDeactivationsFetch(TypedDict, total=False):
     Date: str
 
 
-class MessagingLinkShorteningDomainsDomainCertsDelete(TypedDict, total=False):
+class MessagingDomainCertsDelete(TypedDict, total=False):
     DomainSid: Required[str]
 
 
-class MessagingLinkShorteningDomainsDomainCertsFetch(TypedDict, total=False):
+class MessagingDomainCertsFetch(TypedDict, total=False):
     DomainSid: Required[str]
 
 
-class MessagingLinkShorteningDomainsDomainCertsUpdate(TypedDict, total=False):
+class MessagingDomainCertsUpdate(TypedDict, total=False):
     DomainSid: Required[str]
     TlsCert: Required[str]
 
 
-class MessagingLinkShorteningDomainsDomainConfigFetch(TypedDict, total=False):
+class MessagingDomainConfigFetch(TypedDict, total=False):
     DomainSid: Required[str]
 
 
-class MessagingLinkShorteningDomainsDomainConfigUpdate(TypedDict, total=False):
+class MessagingDomainConfigUpdate(TypedDict, total=False):
     DomainSid: Required[str]
     FallbackUrl: str
     CallbackUrl: str
@@ -1151,30 +1151,36 @@ class MessagingLinkShorteningDomainsDomainConfigUpdate(TypedDict, total=False):
     DisableHttps: bool
 
 
-class MessagingLinkShorteningDomainsMessagingServicesCreate(TypedDict, total=False):
+class MessagingDomainConfigMessagingServiceFetch(TypedDict, total=False):
+    MessagingServiceSid: Required[str]
+
+
+class MessagingDomainValidateDnsFetch(TypedDict, total=False):
+    DomainSid: Required[str]
+
+
+class MessagingExternalCampaignCreate(TypedDict, total=False):
+    CampaignId: Required[str]
+    MessagingServiceSid: Required[str]
+    CnpMigration: bool
+
+
+class MessagingLinkshorteningMessagingServiceCreate(TypedDict, total=False):
     DomainSid: Required[str]
     MessagingServiceSid: Required[str]
 
 
-class MessagingLinkShorteningDomainsMessagingServicesDelete(TypedDict, total=False):
+class MessagingLinkshorteningMessagingServiceDelete(TypedDict, total=False):
     DomainSid: Required[str]
     MessagingServiceSid: Required[str]
 
 
-class MessagingLinkShorteningDomainsRequestManagedCertUpdate(TypedDict, total=False):
-    DomainSid: Required[str]
-
-
-class MessagingLinkShorteningDomainsValidateDnsFetch(TypedDict, total=False):
-    DomainSid: Required[str]
-
-
-class MessagingLinkShorteningMessagingServiceDomainConfigMessagingServiceFetch(TypedDict, total=False):
+class MessagingLinkshorteningMessagingServiceDomainAssociationFetch(TypedDict, total=False):
     MessagingServiceSid: Required[str]
 
 
-class MessagingLinkShorteningMessagingServicesLinkshorteningMessagingServiceDomainAssociationFetch(TypedDict, total=False):
-    MessagingServiceSid: Required[str]
+class MessagingRequestManagedCertUpdate(TypedDict, total=False):
+    DomainSid: Required[str]
 
 
 class MessagingServicesAlphaSendersCreate(TypedDict, total=False):
@@ -1219,28 +1225,6 @@ class MessagingServicesChannelSendersList(TypedDict, total=False):
     PageSize: int
     Page: int
     PageToken: str
-
-
-MessagingServicesComplianceUsAppToPersonCreate = TypedDict('MessagingServicesComplianceUsAppToPersonCreate', {'MessagingServiceSid': Required[str], 'X-Twilio-Api-Version': str, 'BrandRegistrationSid': Required[str], 'Description': Required[str], 'MessageFlow': Required[str], 'MessageSamples': Required[list[str]], 'UsAppToPersonUsecase': Required[str], 'HasEmbeddedLinks': Required[bool], 'HasEmbeddedPhone': Required[bool], 'OptInMessage': str, 'OptOutMessage': str, 'HelpMessage': str, 'OptInKeywords': list[str], 'OptOutKeywords': list[str], 'HelpKeywords': list[str], 'SubscriberOptIn': bool, 'AgeGated': bool, 'DirectLending': bool, 'PrivacyPolicyUrl': str, 'TermsAndConditionsUrl': str}, total=False)
-
-
-class MessagingServicesComplianceUsAppToPersonDelete(TypedDict, total=False):
-    MessagingServiceSid: Required[str]
-    Sid: Required[str]
-
-
-MessagingServicesComplianceUsAppToPersonFetch = TypedDict('MessagingServicesComplianceUsAppToPersonFetch', {'MessagingServiceSid': Required[str], 'Sid': Required[str], 'X-Twilio-Api-Version': str}, total=False)
-
-
-MessagingServicesComplianceUsAppToPersonList = TypedDict('MessagingServicesComplianceUsAppToPersonList', {'MessagingServiceSid': Required[str], 'PageSize': int, 'Page': int, 'PageToken': str, 'X-Twilio-Api-Version': str}, total=False)
-
-
-MessagingServicesComplianceUsAppToPersonUpdate = TypedDict('MessagingServicesComplianceUsAppToPersonUpdate', {'MessagingServiceSid': Required[str], 'Sid': Required[str], 'X-Twilio-Api-Version': str, 'HasEmbeddedLinks': Required[bool], 'HasEmbeddedPhone': Required[bool], 'MessageSamples': Required[list[str]], 'MessageFlow': Required[str], 'Description': Required[str], 'AgeGated': Required[bool], 'DirectLending': Required[bool], 'PrivacyPolicyUrl': str, 'TermsAndConditionsUrl': str}, total=False)
-
-
-class MessagingServicesComplianceUsa2pUsAppToPersonUsecasesFetch(TypedDict, total=False):
-    MessagingServiceSid: Required[str]
-    BrandRegistrationSid: str
 
 
 class MessagingServicesCreate(TypedDict, total=False):
@@ -1288,12 +1272,6 @@ class MessagingServicesDestinationAlphaSendersList(TypedDict, total=False):
     PageSize: int
     Page: int
     PageToken: str
-
-
-class MessagingServicesExternalCampaignCreate(TypedDict, total=False):
-    CampaignId: Required[str]
-    MessagingServiceSid: Required[str]
-    CnpMigration: bool
 
 
 class MessagingServicesFetch(TypedDict, total=False):
@@ -1370,11 +1348,29 @@ class MessagingServicesUpdate(TypedDict, total=False):
     UseInboundWebhookOnNumber: bool
 
 
-class MessagingServicesUsecasesFetch(TypedDict, total=False):
-    pass
+MessagingServicesUsAppToPersonCreate = TypedDict('MessagingServicesUsAppToPersonCreate', {'MessagingServiceSid': Required[str], 'X-Twilio-Api-Version': str, 'BrandRegistrationSid': Required[str], 'Description': Required[str], 'MessageFlow': Required[str], 'MessageSamples': Required[list[str]], 'UsAppToPersonUsecase': Required[str], 'HasEmbeddedLinks': Required[bool], 'HasEmbeddedPhone': Required[bool], 'OptInMessage': str, 'OptOutMessage': str, 'HelpMessage': str, 'OptInKeywords': list[str], 'OptOutKeywords': list[str], 'HelpKeywords': list[str], 'SubscriberOptIn': bool, 'AgeGated': bool, 'DirectLending': bool, 'PrivacyPolicyUrl': str, 'TermsAndConditionsUrl': str}, total=False)
 
 
-class MessagingTollfreeTollfreeVerificationsCreate(TypedDict, total=False):
+class MessagingServicesUsAppToPersonDelete(TypedDict, total=False):
+    MessagingServiceSid: Required[str]
+    Sid: Required[str]
+
+
+MessagingServicesUsAppToPersonFetch = TypedDict('MessagingServicesUsAppToPersonFetch', {'MessagingServiceSid': Required[str], 'Sid': Required[str], 'X-Twilio-Api-Version': str}, total=False)
+
+
+MessagingServicesUsAppToPersonList = TypedDict('MessagingServicesUsAppToPersonList', {'MessagingServiceSid': Required[str], 'PageSize': int, 'Page': int, 'PageToken': str, 'X-Twilio-Api-Version': str}, total=False)
+
+
+MessagingServicesUsAppToPersonUpdate = TypedDict('MessagingServicesUsAppToPersonUpdate', {'MessagingServiceSid': Required[str], 'Sid': Required[str], 'X-Twilio-Api-Version': str, 'HasEmbeddedLinks': Required[bool], 'HasEmbeddedPhone': Required[bool], 'MessageSamples': Required[list[str]], 'MessageFlow': Required[str], 'Description': Required[str], 'AgeGated': Required[bool], 'DirectLending': Required[bool], 'PrivacyPolicyUrl': str, 'TermsAndConditionsUrl': str}, total=False)
+
+
+class MessagingServicesUsAppToPersonUsecasesFetch(TypedDict, total=False):
+    MessagingServiceSid: Required[str]
+    BrandRegistrationSid: str
+
+
+class MessagingTollfreeVerificationsCreate(TypedDict, total=False):
     BusinessName: Required[str]
     BusinessWebsite: Required[str]
     NotificationEmail: Required[str]
@@ -1414,15 +1410,15 @@ class MessagingTollfreeTollfreeVerificationsCreate(TypedDict, total=False):
     VettingId: str
 
 
-class MessagingTollfreeTollfreeVerificationsDelete(TypedDict, total=False):
+class MessagingTollfreeVerificationsDelete(TypedDict, total=False):
     Sid: Required[str]
 
 
-class MessagingTollfreeTollfreeVerificationsFetch(TypedDict, total=False):
+class MessagingTollfreeVerificationsFetch(TypedDict, total=False):
     Sid: Required[str]
 
 
-class MessagingTollfreeTollfreeVerificationsList(TypedDict, total=False):
+class MessagingTollfreeVerificationsList(TypedDict, total=False):
     TollfreePhoneNumberSid: str
     Status: Literal['PENDING_REVIEW', 'IN_REVIEW', 'TWILIO_APPROVED', 'TWILIO_REJECTED']
     ExternalReferenceId: str
@@ -1433,7 +1429,7 @@ class MessagingTollfreeTollfreeVerificationsList(TypedDict, total=False):
     TrustProductSid: list[str]
 
 
-class MessagingTollfreeTollfreeVerificationsUpdate(TypedDict, total=False):
+class MessagingTollfreeVerificationsUpdate(TypedDict, total=False):
     Sid: Required[str]
     BusinessName: str
     BusinessWebsite: str
@@ -1470,6 +1466,10 @@ class MessagingTollfreeTollfreeVerificationsUpdate(TypedDict, total=False):
     OptInKeywords: list[str]
     VettingProvider: Literal['CAMPAIGN_VERIFY'] | None
     VettingId: str
+
+
+class MessagingUsecasesFetch(TypedDict, total=False):
+    pass
 
 
 class NewKeysCreate(TypedDict, total=False):
@@ -1649,6 +1649,31 @@ class RecordingsTranscriptionsList(TypedDict, total=False):
     PageSize: int
     Page: int
     PageToken: str
+
+
+class ShortCodesFetch(TypedDict, total=False):
+    AccountSid: str
+    Sid: Required[str]
+
+
+class ShortCodesList(TypedDict, total=False):
+    AccountSid: str
+    FriendlyName: str
+    ShortCode: str
+    PageSize: int
+    Page: int
+    PageToken: str
+
+
+class ShortCodesUpdate(TypedDict, total=False):
+    AccountSid: str
+    Sid: Required[str]
+    FriendlyName: str
+    ApiVersion: str
+    SmsUrl: str
+    SmsMethod: Literal['GET', 'POST']
+    SmsFallbackUrl: str
+    SmsFallbackMethod: Literal['GET', 'POST']
 
 
 class SigningKeysDelete(TypedDict, total=False):
@@ -1983,31 +2008,6 @@ class SipIpAccessControlListsUpdate(TypedDict, total=False):
     FriendlyName: Required[str]
 
 
-class SmsShortCodesFetch(TypedDict, total=False):
-    AccountSid: str
-    Sid: Required[str]
-
-
-class SmsShortCodesList(TypedDict, total=False):
-    AccountSid: str
-    FriendlyName: str
-    ShortCode: str
-    PageSize: int
-    Page: int
-    PageToken: str
-
-
-class SmsShortCodesUpdate(TypedDict, total=False):
-    AccountSid: str
-    Sid: Required[str]
-    FriendlyName: str
-    ApiVersion: str
-    SmsUrl: str
-    SmsMethod: Literal['GET', 'POST']
-    SmsFallbackUrl: str
-    SmsFallbackMethod: Literal['GET', 'POST']
-
-
 class TokensCreate(TypedDict, total=False):
     AccountSid: str
     Ttl: int
@@ -2276,26 +2276,27 @@ PARAMS: dict[str, type] = {
     'messages.media.fetch': MessagesMediaFetch,
     'messages.media.list': MessagesMediaList,
     'messages.update': MessagesUpdate,
-    'messaging.a2p.brand_registrations.brand_registration_otps.create': MessagingA2pBrandRegistrationsBrandRegistrationOtpsCreate,
-    'messaging.a2p.brand_registrations.brand_vettings.create': MessagingA2pBrandRegistrationsBrandVettingsCreate,
-    'messaging.a2p.brand_registrations.brand_vettings.fetch': MessagingA2pBrandRegistrationsBrandVettingsFetch,
-    'messaging.a2p.brand_registrations.brand_vettings.list': MessagingA2pBrandRegistrationsBrandVettingsList,
-    'messaging.a2p.brand_registrations.create': MessagingA2pBrandRegistrationsCreate,
-    'messaging.a2p.brand_registrations.fetch': MessagingA2pBrandRegistrationsFetch,
-    'messaging.a2p.brand_registrations.list': MessagingA2pBrandRegistrationsList,
-    'messaging.a2p.brand_registrations.update': MessagingA2pBrandRegistrationsUpdate,
+    'messaging.brand_registrations.brand_registration_otps.create': MessagingBrandRegistrationsBrandRegistrationOtpsCreate,
+    'messaging.brand_registrations.brand_vettings.create': MessagingBrandRegistrationsBrandVettingsCreate,
+    'messaging.brand_registrations.brand_vettings.fetch': MessagingBrandRegistrationsBrandVettingsFetch,
+    'messaging.brand_registrations.brand_vettings.list': MessagingBrandRegistrationsBrandVettingsList,
+    'messaging.brand_registrations.create': MessagingBrandRegistrationsCreate,
+    'messaging.brand_registrations.fetch': MessagingBrandRegistrationsFetch,
+    'messaging.brand_registrations.list': MessagingBrandRegistrationsList,
+    'messaging.brand_registrations.update': MessagingBrandRegistrationsUpdate,
     'messaging.deactivations.fetch': MessagingDeactivationsFetch,
-    'messaging.link_shortening.domains.domain_certs.delete': MessagingLinkShorteningDomainsDomainCertsDelete,
-    'messaging.link_shortening.domains.domain_certs.fetch': MessagingLinkShorteningDomainsDomainCertsFetch,
-    'messaging.link_shortening.domains.domain_certs.update': MessagingLinkShorteningDomainsDomainCertsUpdate,
-    'messaging.link_shortening.domains.domain_config.fetch': MessagingLinkShorteningDomainsDomainConfigFetch,
-    'messaging.link_shortening.domains.domain_config.update': MessagingLinkShorteningDomainsDomainConfigUpdate,
-    'messaging.link_shortening.domains.messaging_services.create': MessagingLinkShorteningDomainsMessagingServicesCreate,
-    'messaging.link_shortening.domains.messaging_services.delete': MessagingLinkShorteningDomainsMessagingServicesDelete,
-    'messaging.link_shortening.domains.request_managed_cert.update': MessagingLinkShorteningDomainsRequestManagedCertUpdate,
-    'messaging.link_shortening.domains.validate_dns.fetch': MessagingLinkShorteningDomainsValidateDnsFetch,
-    'messaging.link_shortening.messaging_service.domain_config_messaging_service.fetch': MessagingLinkShorteningMessagingServiceDomainConfigMessagingServiceFetch,
-    'messaging.link_shortening.messaging_services.linkshortening_messaging_service_domain_association.fetch': MessagingLinkShorteningMessagingServicesLinkshorteningMessagingServiceDomainAssociationFetch,
+    'messaging.domain_certs.delete': MessagingDomainCertsDelete,
+    'messaging.domain_certs.fetch': MessagingDomainCertsFetch,
+    'messaging.domain_certs.update': MessagingDomainCertsUpdate,
+    'messaging.domain_config.fetch': MessagingDomainConfigFetch,
+    'messaging.domain_config.update': MessagingDomainConfigUpdate,
+    'messaging.domain_config_messaging_service.fetch': MessagingDomainConfigMessagingServiceFetch,
+    'messaging.domain_validate_dns.fetch': MessagingDomainValidateDnsFetch,
+    'messaging.external_campaign.create': MessagingExternalCampaignCreate,
+    'messaging.linkshortening_messaging_service.create': MessagingLinkshorteningMessagingServiceCreate,
+    'messaging.linkshortening_messaging_service.delete': MessagingLinkshorteningMessagingServiceDelete,
+    'messaging.linkshortening_messaging_service_domain_association.fetch': MessagingLinkshorteningMessagingServiceDomainAssociationFetch,
+    'messaging.request_managed_cert.update': MessagingRequestManagedCertUpdate,
     'messaging.services.alpha_senders.create': MessagingServicesAlphaSendersCreate,
     'messaging.services.alpha_senders.delete': MessagingServicesAlphaSendersDelete,
     'messaging.services.alpha_senders.fetch': MessagingServicesAlphaSendersFetch,
@@ -2304,19 +2305,12 @@ PARAMS: dict[str, type] = {
     'messaging.services.channel_senders.delete': MessagingServicesChannelSendersDelete,
     'messaging.services.channel_senders.fetch': MessagingServicesChannelSendersFetch,
     'messaging.services.channel_senders.list': MessagingServicesChannelSendersList,
-    'messaging.services.compliance.us_app_to_person.create': MessagingServicesComplianceUsAppToPersonCreate,
-    'messaging.services.compliance.us_app_to_person.delete': MessagingServicesComplianceUsAppToPersonDelete,
-    'messaging.services.compliance.us_app_to_person.fetch': MessagingServicesComplianceUsAppToPersonFetch,
-    'messaging.services.compliance.us_app_to_person.list': MessagingServicesComplianceUsAppToPersonList,
-    'messaging.services.compliance.us_app_to_person.update': MessagingServicesComplianceUsAppToPersonUpdate,
-    'messaging.services.compliance.usa2p.us_app_to_person_usecases.fetch': MessagingServicesComplianceUsa2pUsAppToPersonUsecasesFetch,
     'messaging.services.create': MessagingServicesCreate,
     'messaging.services.delete': MessagingServicesDelete,
     'messaging.services.destination_alpha_senders.create': MessagingServicesDestinationAlphaSendersCreate,
     'messaging.services.destination_alpha_senders.delete': MessagingServicesDestinationAlphaSendersDelete,
     'messaging.services.destination_alpha_senders.fetch': MessagingServicesDestinationAlphaSendersFetch,
     'messaging.services.destination_alpha_senders.list': MessagingServicesDestinationAlphaSendersList,
-    'messaging.services.external_campaign.create': MessagingServicesExternalCampaignCreate,
     'messaging.services.fetch': MessagingServicesFetch,
     'messaging.services.list': MessagingServicesList,
     'messaging.services.phone_numbers.create': MessagingServicesPhoneNumbersCreate,
@@ -2328,12 +2322,18 @@ PARAMS: dict[str, type] = {
     'messaging.services.short_codes.fetch': MessagingServicesShortCodesFetch,
     'messaging.services.short_codes.list': MessagingServicesShortCodesList,
     'messaging.services.update': MessagingServicesUpdate,
-    'messaging.services.usecases.fetch': MessagingServicesUsecasesFetch,
-    'messaging.tollfree.tollfree_verifications.create': MessagingTollfreeTollfreeVerificationsCreate,
-    'messaging.tollfree.tollfree_verifications.delete': MessagingTollfreeTollfreeVerificationsDelete,
-    'messaging.tollfree.tollfree_verifications.fetch': MessagingTollfreeTollfreeVerificationsFetch,
-    'messaging.tollfree.tollfree_verifications.list': MessagingTollfreeTollfreeVerificationsList,
-    'messaging.tollfree.tollfree_verifications.update': MessagingTollfreeTollfreeVerificationsUpdate,
+    'messaging.services.us_app_to_person.create': MessagingServicesUsAppToPersonCreate,
+    'messaging.services.us_app_to_person.delete': MessagingServicesUsAppToPersonDelete,
+    'messaging.services.us_app_to_person.fetch': MessagingServicesUsAppToPersonFetch,
+    'messaging.services.us_app_to_person.list': MessagingServicesUsAppToPersonList,
+    'messaging.services.us_app_to_person.update': MessagingServicesUsAppToPersonUpdate,
+    'messaging.services.us_app_to_person_usecases.fetch': MessagingServicesUsAppToPersonUsecasesFetch,
+    'messaging.tollfree_verifications.create': MessagingTollfreeVerificationsCreate,
+    'messaging.tollfree_verifications.delete': MessagingTollfreeVerificationsDelete,
+    'messaging.tollfree_verifications.fetch': MessagingTollfreeVerificationsFetch,
+    'messaging.tollfree_verifications.list': MessagingTollfreeVerificationsList,
+    'messaging.tollfree_verifications.update': MessagingTollfreeVerificationsUpdate,
+    'messaging.usecases.fetch': MessagingUsecasesFetch,
     'new_keys.create': NewKeysCreate,
     'new_signing_keys.create': NewSigningKeysCreate,
     'notifications.fetch': NotificationsFetch,
@@ -2363,6 +2363,9 @@ PARAMS: dict[str, type] = {
     'recordings.transcriptions.delete': RecordingsTranscriptionsDelete,
     'recordings.transcriptions.fetch': RecordingsTranscriptionsFetch,
     'recordings.transcriptions.list': RecordingsTranscriptionsList,
+    'short_codes.fetch': ShortCodesFetch,
+    'short_codes.list': ShortCodesList,
+    'short_codes.update': ShortCodesUpdate,
     'signing_keys.delete': SigningKeysDelete,
     'signing_keys.fetch': SigningKeysFetch,
     'signing_keys.list': SigningKeysList,
@@ -2412,9 +2415,6 @@ PARAMS: dict[str, type] = {
     'sip.ip_access_control_lists.ip_addresses.update': SipIpAccessControlListsIpAddressesUpdate,
     'sip.ip_access_control_lists.list': SipIpAccessControlListsList,
     'sip.ip_access_control_lists.update': SipIpAccessControlListsUpdate,
-    'sms.short_codes.fetch': SmsShortCodesFetch,
-    'sms.short_codes.list': SmsShortCodesList,
-    'sms.short_codes.update': SmsShortCodesUpdate,
     'tokens.create': TokensCreate,
     'transcriptions.delete': TranscriptionsDelete,
     'transcriptions.fetch': TranscriptionsFetch,
