@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from ._commands import commands_group
 from ._common import Context
 from ._demo import demo
 from ._dlq import dlq_group
@@ -53,6 +54,7 @@ for command in (
     kafka_group,
     topics_group,
     send,
+    commands_group,
     tail_cmd,
     dlq_group,
     offsets_group,

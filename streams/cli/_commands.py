@@ -1,0 +1,172 @@
+"""``switchboard commands list|show``: the command types, without reading source."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+from core.apicall import safety
+from core.catalog import BODY, CatalogCommands, closest
+from core.connector import CommandParams, Connector, unknown_type_message
+
+from ._common import EXIT_USAGE, fail
+
+__all__ = ["commands_group"]
+
+
+def _registry() -> dict[str, Connector]:
+    import connectors
+
+    return dict(connectors.registry())
+
+
+def _idempotency(connector: Connector) -> Any:
+    return "key" if connector.name == "stripe" else "ledger"
+
+
+def _rows(connector: Connector) -> list[dict[str, Any]]:
+    commands = connector.commands
+    hand = getattr(commands, "hand_written", commands)
+    rows = []
+    for name, model in hand.items():
+        endpoint = getattr(model, "endpoint", None)
+        method = endpoint.method if endpoint is not None else model.http_method()
+        rows.append(
+            {
+                "type": f"{connector.name}.{name}",
+                "method": method or "-",
+                "path": endpoint.path if endpoint is not None else "-",
+                "safety": safety(method, _idempotency(connector)),
+                "source": "hand-written",
+                "deprecated": False,
+            }
+        )
+    if isinstance(commands, CatalogCommands):
+        catalog = commands.catalog
+        for name in catalog.names():
+            if name in hand:
+                continue
+            op = catalog.operation(name)
+            rows.append(
+                {
+                    "type": f"{connector.name}.{name}",
+                    "method": op.method,
+                    "path": op.path,
+                    "safety": safety(op.method, _idempotency(connector)),
+                    "source": "described",
+                    "deprecated": op.deprecated,
+                }
+            )
+    return sorted(rows, key=lambda r: r["type"])
+
+
+@click.group("commands")
+def commands_group() -> None:
+    """List the command types and show their params."""
+
+
+@commands_group.command("list")
+@click.argument("provider", required=False)
+@click.option("--search", "word", default=None, help="Only types or paths containing WORD.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
+def list_cmd(provider: str | None, word: str | None, as_json: bool) -> None:
+    """Every command type (of PROVIDER): method, path, and how a repeat is prevented
+    (read, idempotent, key = provider idempotency key, ledger = the sink's ledger)."""
+    registry = _registry()
+    if provider is not None and provider not in registry:
+        near = closest(provider, set(registry))
+        hint = f"did you mean {' or '.join(near)}? " if near else ""
+        fail(
+            f"unknown provider {provider!r}; {hint}known: {', '.join(sorted(registry))}", EXIT_USAGE
+        )
+    rows = [
+        r for name in sorted(registry) if provider in (None, name) for r in _rows(registry[name])
+    ]
+    if word:
+        needle = word.lower()
+        rows = [r for r in rows if needle in r["type"].lower() or needle in r["path"].lower()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max((len(r["type"]) for r in rows), default=4)
+    for r in rows:
+        mark = " (hand-written)" if r["source"] == "hand-written" else ""
+        mark += " (deprecated)" if r["deprecated"] else ""
+        click.echo(f"{r['type']:<{width}}  {r['method']:<6}  {r['safety']:<10}  {r['path']}{mark}")
+    click.echo(f"{len(rows)} command type(s)")
+
+
+def _summary(schema: Any, defs: Mapping[str, Any], depth: int = 0) -> str:
+    if not isinstance(schema, Mapping) or depth > 3:
+        return "any"
+    if "$ref" in schema:
+        return _summary(defs.get(schema["$ref"].rsplit("/", 1)[-1], {}), defs, depth + 1)
+    if "enum" in schema:
+        return "one of " + ", ".join(json.dumps(v) for v in schema["enum"][:12])
+    if "allOf" in schema:
+        return _summary(schema["allOf"][0], defs, depth + 1)
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            return " | ".join(dict.fromkeys(_summary(s, defs, depth + 1) for s in schema[key]))
+    kind = schema.get("type", "any")
+    if isinstance(kind, list):
+        kind = "/".join(kind)
+    if kind == "array":
+        return f"array of {_summary(schema.get('items', {}), defs, depth + 1)}"
+    limits = [
+        f"{k}={schema[k]}"
+        for k in ("minLength", "maxLength", "pattern", "format", "minimum", "maximum")
+        if k in schema
+    ]
+    return f"{kind} ({', '.join(limits)})" if limits else str(kind)
+
+
+@commands_group.command("show")
+@click.argument("command_type")
+@click.option("--json", "as_json", is_flag=True, help="The params' JSON Schema.")
+def show_cmd(command_type: str, as_json: bool) -> None:
+    """Every param of COMMAND_TYPE: where it goes, its type, required, default, values."""
+    registry = _registry()
+    prefix, _, name = command_type.partition(".")
+    connector = registry.get(prefix)
+    if connector is None or name not in connector.commands:
+        known = [t for c in registry.values() for t in c.command_types()]
+        fail(unknown_type_message(command_type, known), EXIT_USAGE)
+    assert connector is not None
+    model: type[CommandParams] = connector.commands[name]
+    schema = model.model_json_schema()
+    if as_json:
+        click.echo(json.dumps(schema, indent=2))
+        return
+    op = getattr(model, "operation", None)
+    method = op.method if op is not None else model.http_method()
+    endpoint = getattr(model, "endpoint", None)
+    path = op.path if op is not None else endpoint.path if endpoint is not None else ""
+    click.echo(f"{command_type}  {method or '-'} {path}".rstrip())
+    click.echo(f"safety: {safety(method, _idempotency(connector))}")
+    if op is not None and op.doc:
+        click.echo(f"docs:   {op.doc}")
+    version = model.api_version() or getattr(
+        getattr(connector.commands, "catalog", None), "api_version", None
+    )
+    if isinstance(version, str):
+        click.echo(f"api version: {version}")
+    required = set(schema.get("required") or ())
+    defs = schema.get("$defs") or {}
+    click.echo("params:")
+    for param, sub in (schema.get("properties") or {}).items():
+        where = "body"
+        if op is not None and param in op.params:
+            where = op.params[param].location
+        elif op is not None and param == BODY and not op.flat:
+            where = "whole body"
+        flags = "required" if param in required else "optional"
+        default = (
+            f", default {json.dumps(sub['default'])}"
+            if isinstance(sub, Mapping) and "default" in sub
+            else ""
+        )
+        click.echo(f"  {param:<28} {where:<6} {flags:<8} {_summary(sub, defs)}{default}")
