@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Generic, Protocol
 from pydantic import BaseModel, ConfigDict
 from typing_extensions import TypeVar
 
-from core.apicall import ApiCall, CallContext, ClientSetup, Endpoint
+from core.apicall import ApiCall, CallContext, ClientSetup, Endpoint, Idempotency
 from core.envelopes import Event
 from core.poll import PollStream
 from core.webhooks import Verified, Verifier, WebhookScheme
@@ -229,6 +229,7 @@ class Connector(Generic[S, SB]):
     api: Callable[[S], ClientSetup] | None = None
     polls: Callable[[S], Sequence[PollStream]] = _no_polls
     events: EventPayloads | None = None
+    idempotency: Idempotency = "ledger"
 
     def command_types(self) -> list[str]:
         return sorted(f"{self.name}.{cmd}" for cmd in self.commands)

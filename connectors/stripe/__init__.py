@@ -72,4 +72,5 @@ connector: Connector[StripeSettings, StripeSandbox] = Connector(
     sandbox=sandbox,
     polls=polls,
     events=EVENTS,
+    idempotency="key",
 )

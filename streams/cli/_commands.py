@@ -23,10 +23,6 @@ def _registry() -> dict[str, Connector]:
     return dict(connectors.registry())
 
 
-def _idempotency(connector: Connector) -> Any:
-    return "key" if connector.name == "stripe" else "ledger"
-
-
 def _rows(connector: Connector) -> list[dict[str, Any]]:
     commands = connector.commands
     hand = getattr(commands, "hand_written", commands)
@@ -39,7 +35,7 @@ def _rows(connector: Connector) -> list[dict[str, Any]]:
                 "type": f"{connector.name}.{name}",
                 "method": method or "-",
                 "path": endpoint.path if endpoint is not None else "-",
-                "safety": safety(method, _idempotency(connector)),
+                "safety": safety(method, connector.idempotency),
                 "source": "hand-written",
                 "deprecated": False,
             }
@@ -55,7 +51,7 @@ def _rows(connector: Connector) -> list[dict[str, Any]]:
                     "type": f"{connector.name}.{name}",
                     "method": op.method,
                     "path": op.path,
-                    "safety": safety(op.method, _idempotency(connector)),
+                    "safety": safety(op.method, connector.idempotency),
                     "source": "described",
                     "deprecated": op.deprecated,
                 }
@@ -146,7 +142,7 @@ def show_cmd(command_type: str, as_json: bool) -> None:
     endpoint = getattr(model, "endpoint", None)
     path = op.path if op is not None else endpoint.path if endpoint is not None else ""
     click.echo(f"{command_type}  {method or '-'} {path}".rstrip())
-    click.echo(f"safety: {safety(method, _idempotency(connector))}")
+    click.echo(f"safety: {safety(method, connector.idempotency)}")
     if op is not None and op.doc:
         click.echo(f"docs:   {op.doc}")
     version = model.api_version() or getattr(

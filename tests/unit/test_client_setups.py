@@ -49,7 +49,7 @@ def test_settings_valid_without_env_and_setup_demands_credentials(name: str) -> 
     setup = connector.api(connector.settings(**CREDENTIALS[name]))
     assert isinstance(setup, ClientSetup)
     assert setup.policy.connector == name
-    assert setup.idempotency == IDEMPOTENCY[name]
+    assert setup.idempotency == IDEMPOTENCY[name] == connector.idempotency
     assert (setup.idempotency_window is None) == (setup.idempotency == "ledger")
     prepared = setup.prepare(ApiCall("POST", "/x"), "cmd-9")
     assert prepared.headers[COMMAND_ID_HEADER] == "cmd-9"
