@@ -6,6 +6,12 @@ connector or running ``switchboard --help`` costs nothing. :class:`CatalogComman
 is the ``Connector.commands`` mapping: the connector's hand-written models
 first (they keep today's names, wire behaviour and stricter checks), then
 one :class:`OperationParams` class per operation, made when first used.
+
+A hand-written model whose name is also a described operation takes the
+operation's other params too (:func:`overlay`): params in the hand-written
+shape are validated and sent as before; params beyond it are validated by
+the description (the hand-written checks still apply to the fields it
+knows) and sent as the description says.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from ._export import params_schema
 from ._operation import Operation
 from ._schema import ParamsError, SchemaSet
 
-__all__ = ["Catalog", "CatalogCommands", "OperationParams"]
+__all__ = ["Catalog", "CatalogCommands", "OperationParams", "overlay"]
 
 BaseUrls = Callable[[Any], Mapping[str, str]]
 Defaults = Callable[[Any], Mapping[str, Any]]
@@ -232,17 +238,105 @@ class _Lines:
         self.schemas = _Entries(raw, spans[b"S"])
 
 
+def _field_names(model: type[CommandParams]) -> frozenset[str]:
+    names = set()
+    for name, info in model.model_fields.items():
+        names.add(name)
+        if info.alias:
+            names.add(info.alias)
+        if isinstance(info.validation_alias, str):
+            names.add(info.validation_alias)
+    return frozenset(names)
+
+
+def overlay(hand: type[CommandParams], described: type[OperationParams]) -> type[CommandParams]:
+    """``hand`` (a hand-written model) that also takes ``described``'s params.
+
+    Params that name only ``hand``'s fields are ``hand``'s (today's checks
+    and wire behaviour). Params with any other name are validated by the
+    description and sent as it says, and the fields of ``hand`` among them
+    still pass ``hand``'s checks (its stricter rules hold either way).
+    """
+    known = _field_names(hand)
+    renames = _path_renames(hand, described.operation.path)
+
+    def model_validate(cls: type[CommandParams], /, obj: Any, **kwargs: Any) -> Any:
+        if isinstance(obj, hand | described) or not isinstance(obj, Mapping):
+            return hand.model_validate(obj, **kwargs)
+        if set(obj) <= known:
+            return hand.model_validate(obj, **kwargs)
+        params = described.model_validate({renames.get(k, k): v for k, v in obj.items()})
+        mine = {k: v for k, v in obj.items() if k in known}
+        if mine:
+            _check_known(hand, mine)
+        return params
+
+    return type(
+        hand.__name__,
+        (hand,),
+        {
+            "__module__": hand.__module__,
+            "__doc__": hand.__doc__,
+            "__qualname__": hand.__qualname__,
+            "__annotations__": {
+                "described": ClassVar[type[OperationParams]],
+                "renames": ClassVar[dict[str, str]],
+            },
+            "model_validate": classmethod(model_validate),
+            "described": described,
+            "renames": renames,
+        },
+    )
+
+
+def _path_renames(hand: type[CommandParams], path: str) -> dict[str, str]:
+    """Path params ``hand`` names otherwise than the description (same segment)."""
+    endpoint = hand.endpoint
+    if endpoint is None:
+        return {}
+    mine, theirs = endpoint.path.split("/"), path.split("/")
+    if len(mine) != len(theirs):
+        return {}
+    return {
+        a[1:-1]: b[1:-1]
+        for a, b in zip(mine, theirs, strict=True)
+        if a.startswith("{") and b.startswith("{") and a != b
+    }
+
+
+def _check_known(hand: type[CommandParams], given: Mapping[str, Any]) -> None:
+    """``hand``'s checks on the fields it knows; a field it requires that the
+    description does not is not demanded here (the description judged it)."""
+    from pydantic import ValidationError
+
+    try:
+        hand.model_validate(given)
+    except ValidationError as exc:
+        errors = [e for e in exc.errors() if e.get("type") != "missing"]
+        if errors:
+            first = errors[0]
+            where = ".".join(["params", *(str(p) for p in first["loc"])])
+            raise ParamsError(where, str(first["msg"])) from None
+
+
 class CatalogCommands(Mapping[str, type[CommandParams]]):
     """``Connector.commands``: hand-written models, then every catalog operation."""
 
     def __init__(self, catalog: Catalog, hand_written: Mapping[str, type[CommandParams]]) -> None:
         self.catalog = catalog
         self.hand_written = dict(hand_written)
+        self._overlays: dict[str, type[CommandParams]] = {}
 
     def __getitem__(self, name: str) -> type[CommandParams]:
         found = self.hand_written.get(name)
         if found is not None:
-            return found
+            if name not in self.catalog:
+                return found
+            combined = self._overlays.get(name)
+            if combined is None:
+                combined = overlay(found, self.catalog.params_class(name))
+                self._overlays[name] = combined
+            return combined
         if name in self.catalog:
             return self.catalog.params_class(name)
         raise KeyError(name)

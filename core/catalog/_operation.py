@@ -74,6 +74,30 @@ def _styled(name: str, value: Any, style: str, explode: bool) -> list[tuple[str,
     return [(name, _scalar(value))]
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
+def _check_wire(value: Any, where: str, bracketed: bool) -> None:
+    """What the wire cannot carry although the schema allows it: integers
+    beyond 64 bits (no provider API takes them), and, where keys become
+    ``a[b][c]``, a key that is empty or holds a bracket (``a[]`` is an
+    array append to a form parser, ``a[b]c`` another field)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value not in _INT64:
+            raise ParamsError(where, "integer out of the 64-bit range the API takes")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if bracketed and (key == "" or "[" in key or "]" in key):
+                raise ParamsError(
+                    f"{where}.{key}",
+                    "a key that is empty or has [ or ] cannot be sent in a form body; rename it",
+                )
+            _check_wire(item, f"{where}.{key}", bracketed)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_wire(item, f"{where}[{i}]", bracketed)
+
+
 class Operation:
     """A catalog entry made usable: ``validate`` then ``api_call``."""
 
@@ -209,6 +233,11 @@ class Operation:
                     self._body_check(body, where)
             elif BODY in params:
                 self._body_check(params[BODY], f"{where}.{BODY}")
+        for key, value in params.items():
+            bracketed = (self.media in ("form", "multipart") and key in self.body_fields) or (
+                key in self.params and self.params[key].style == "deepObject"
+            )
+            _check_wire(value, f"{where}.{key}", bracketed)
         return dict(params)
 
     @staticmethod

@@ -141,6 +141,9 @@ def show_cmd(command_type: str, as_json: bool) -> None:
     method = op.method if op is not None else model.http_method()
     endpoint = getattr(model, "endpoint", None)
     path = op.path if op is not None else endpoint.path if endpoint is not None else ""
+    described = getattr(model, "described", None)
+    if not method and described is not None:
+        method, path = described.operation.method, described.operation.path
     click.echo(f"{command_type}  {method or '-'} {path}".rstrip())
     click.echo(f"safety: {safety(method, connector.idempotency)}")
     if op is not None and op.doc:
@@ -150,11 +153,35 @@ def show_cmd(command_type: str, as_json: bool) -> None:
     )
     if isinstance(version, str):
         click.echo(f"api version: {version}")
+    click.echo("params:")
+    _print_params(schema, op, in_path=_placeholders(path))
+    if described is not None:
+        dschema = described.model_json_schema()
+        renames = getattr(model, "renames", {})
+        shown = {renames.get(n, n) for n in schema.get("properties") or ()}
+        click.echo(
+            "or, when any param is not one of those above, the described operation's "
+            "(validated and sent as described; the fields above keep their checks):"
+        )
+        _print_params(dschema, described.operation, skip=shown)
+
+
+def _placeholders(path: str) -> frozenset[str]:
+    return frozenset(s[1:-1] for s in path.split("/") if s.startswith("{") and s.endswith("}"))
+
+
+def _print_params(
+    schema: Mapping[str, Any],
+    op: Any,
+    skip: set[str] | None = None,
+    in_path: frozenset[str] = frozenset(),
+) -> None:
     required = set(schema.get("required") or ())
     defs = schema.get("$defs") or {}
-    click.echo("params:")
     for param, sub in (schema.get("properties") or {}).items():
-        where = "body"
+        if skip and param in skip:
+            continue
+        where = "path" if param in in_path else "body"
         if op is not None and param in op.params:
             where = op.params[param].location
         elif op is not None and param == BODY and not op.flat:
