@@ -300,11 +300,13 @@ def test_rejects_bad_params_naming_the_field(
     _, model = connectors.command_model(command_type)
     with pytest.raises((ValidationError, ParamsError)) as info:
         model.model_validate(params)
-    if isinstance(info.value, ParamsError):  # a name only the description knows judged it
-        assert info.value.path.split(".")[-1] == field, info.value
+    error = info.value
+    if isinstance(error, ParamsError):  # a name only the description knows judged it
+        assert error.path.split(".")[-1] == field, error
     else:
-        errors = info.value.errors()
-        assert any(field in [str(p) for p in err["loc"]] for err in errors), info.value
+        assert isinstance(error, ValidationError)
+        errors = error.errors()
+        assert any(field in [str(p) for p in err["loc"]] for err in errors), error
 
 
 @pytest.mark.parametrize(("command_type", "params", "text"), BAD_RULES)
