@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
@@ -106,10 +106,16 @@ async def github_rig(
 
 @contextlib.asynccontextmanager
 async def running_rig(
-    monkeypatch: pytest.MonkeyPatch, bootstrap: str, prefix: str, connector: str, sb: Sandbox
+    monkeypatch: pytest.MonkeyPatch,
+    bootstrap: str,
+    prefix: str,
+    connector: str,
+    sb: Sandbox,
+    extra: Mapping[str, str] | None = None,
 ) -> AsyncIterator[SinkRig]:
-    """A rig with its producer open; its sinks are stopped at the end."""
-    rig = await _rig(monkeypatch, bootstrap, prefix, connector, sb)
+    """A rig with its producer open; its sinks are stopped at the end
+    (``extra``: more settings, as ``SWITCHBOARD_`` variables without the prefix)."""
+    rig = await _rig(monkeypatch, bootstrap, prefix, connector, sb, extra)
     async with kafka.connect(rig.settings, kafka.producer(rig.settings)) as producer:
         rig.producer = producer
         try:
@@ -118,8 +124,26 @@ async def running_rig(
             await rig.stop_sinks()
 
 
+#: test credentials (and rates no test waits on) per connector
+CREDENTIALS: dict[str, dict[str, str]] = {
+    "stripe": {"STRIPE__API_KEY": "sk_test_sandbox", "STRIPE__RATE": "5000"},
+    "github": {"GITHUB__TOKEN": "ghp_sandbox", "GITHUB__RATE": "5000"},
+    "twilio": {
+        "TWILIO__ACCOUNT_SID": "AC" + "0123456789abcdef" * 2,
+        "TWILIO__API_KEY_SID": "SK" + "0123456789abcdef" * 2,
+        "TWILIO__API_KEY_SECRET": "sandbox-secret",
+        "TWILIO__RATE": "5000",
+    },
+}
+
+
 async def _rig(
-    monkeypatch: pytest.MonkeyPatch, bootstrap: str, prefix: str, connector: str, sb: Sandbox
+    monkeypatch: pytest.MonkeyPatch,
+    bootstrap: str,
+    prefix: str,
+    connector: str,
+    sb: Sandbox,
+    extra: Mapping[str, str] | None = None,
 ) -> SinkRig:
     env = {
         "KAFKA__BOOTSTRAP_SERVERS": bootstrap,
@@ -127,11 +151,9 @@ async def _rig(
         "WORKER__SESSION_TIMEOUT_S": "6",
         "SINK__COMMIT_INTERVAL_S": "0.2",
         f"{connector.upper()}__BASE_URL": sb.url,
+        **CREDENTIALS[connector],
+        **(extra or {}),
     }
-    if connector == "stripe":
-        env |= {"STRIPE__API_KEY": "sk_test_sandbox", "STRIPE__RATE": "5000"}
-    else:
-        env |= {"GITHUB__TOKEN": "ghp_sandbox", "GITHUB__RATE": "5000"}
     for name, value in env.items():
         monkeypatch.setenv(f"SWITCHBOARD_{name}", value)
     settings = load_settings(sections=connectors.settings_sections())
