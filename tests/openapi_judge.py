@@ -13,7 +13,6 @@ stock judge). :func:`unjudged` names the other limits.
 
 from __future__ import annotations
 
-import copy
 import gzip
 import json
 import re
@@ -55,6 +54,7 @@ class WireRequest:
     parameters: Any
     content_type: str
     body: bytes | None
+    template: str
     full_url_pattern: str = field(default="")
 
 
@@ -101,6 +101,7 @@ def wire_request(
         ),
         content_type,
         body,
+        template,
     )
 
 
@@ -138,38 +139,50 @@ def deep_object_loads(explode: bool, name: str, schema_type: str, location: Any)
     return listed(root, True)
 
 
-def _writable_parameters(spec: dict[str, Any]) -> dict[str, Any]:
-    """``spec`` with ``readOnly`` dropped from the schemas of parameters.
+@cache
+def _writable(connector: str, base: str) -> dict[str, Any]:
+    """The description with ``readOnly`` dropped from the schemas of parameters.
 
     ``readOnly`` is about properties of bodies; openapi-core applies it to a
     parameter's own schema too and refuses every value ("Tried to write
     read-only") when a description (GitHub's ``alert-number``) shares a
     response schema with a parameter. Bodies keep their ``readOnly``."""
-    spec = copy.deepcopy(spec)
-    schemas = spec.get("components", {}).get("schemas", {})
+    spec = description(connector, base)
+    components = dict(spec.get("components", {}))
+    schemas = components.get("schemas", {})
 
-    def writable(param: Any) -> None:
+    def writable(param: Any) -> Any:
         if not isinstance(param, dict) or "schema" not in param:
-            return
+            return param
         schema = param["schema"]
         if "$ref" in schema and schema["$ref"].startswith("#/components/schemas/"):
             schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
-        if schema.get("readOnly"):
-            param["schema"] = {k: v for k, v in schema.items() if k != "readOnly"}
+        if not schema.get("readOnly"):
+            return param
+        return {**param, "schema": {k: v for k, v in schema.items() if k != "readOnly"}}
 
-    for param in spec.get("components", {}).get("parameters", {}).values():
-        writable(param)
-    for item in spec["paths"].values():
-        for operation in [item, *(v for v in item.values() if isinstance(v, dict))]:
-            for param in operation.get("parameters", ()) if isinstance(operation, dict) else ():
-                writable(param)
-    return spec
+    def item_of(item: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in item.items():
+            if key == "parameters":
+                value = [writable(p) for p in value]
+            elif isinstance(value, dict) and "parameters" in value:
+                value = {**value, "parameters": [writable(p) for p in value["parameters"]]}
+            out[key] = value
+        return out
+
+    parameters = components.get("parameters", {})
+    components["parameters"] = {k: writable(v) for k, v in parameters.items()}
+    paths = {t: item_of(item) for t, item in spec["paths"].items()}
+    return {**spec, "components": components, "paths": paths}
 
 
 @cache
-def judges(connector: str, base: str, deep: bool = True) -> tuple[Any, Any, str]:
-    """(parameters validator, body validator, server URL) of a description;
-    ``deep``: with :func:`deep_object_loads` (else openapi-core as it is)."""
+def judges(connector: str, base: str, template: str, deep: bool = True) -> tuple[Any, Any]:
+    """(parameters validator, body validator) of one path of a description:
+    the caller knows the operation, and openapi-core finding a path among
+    hundreds costs more than judging. ``deep``: with :func:`deep_object_loads`
+    (else openapi-core as it is)."""
     from openapi_core import Config, OpenAPI
     from openapi_core.deserializing.styles import StyleDeserializersFactory, style_deserializers
     from openapi_core.validation.request.validators import (
@@ -177,24 +190,24 @@ def judges(connector: str, base: str, deep: bool = True) -> tuple[Any, Any, str]
         V30RequestParametersValidator,
     )
 
-    spec = _writable_parameters(description(connector, base))
-    app = OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
-    server = spec["servers"][0]["url"].rstrip("/")
+    spec = _writable(connector, base)
+    one = {**spec, "paths": {template: spec["paths"][template]}}
+    app = OpenAPI.from_dict(one, config=Config(spec_validator_cls=None))
+    if not deep:
+        return V30RequestParametersValidator(app.spec), V30RequestBodyValidator(app.spec)
     styles = StyleDeserializersFactory(
         V30RequestParametersValidator.schema_casters_factory,
         style_deserializers={**style_deserializers, "deepObject": deep_object_loads},
     )
-    if not deep:
-        return V30RequestParametersValidator(app.spec), V30RequestBodyValidator(app.spec), server
     return (
         V30RequestParametersValidator(app.spec, style_deserializers_factory=styles),
         V30RequestBodyValidator(app.spec, style_deserializers_factory=styles),
-        server,
     )
 
 
 def server(connector: str, base: str) -> str:
-    return judges(connector, base)[2]
+    url: str = description(connector, base)["servers"][0]["url"]
+    return url.rstrip("/")
 
 
 def _causes(exc: BaseException) -> Iterator[Any]:
@@ -250,7 +263,7 @@ def verdict(
     parameter names). A verdict against that only the test's own deepObject
     decoder reached is not counted as one: the stock judge is asked, and its
     DeserializeError is the answer."""
-    params_validator, body_validator, _ = judges(connector, base, deep)
+    params_validator, body_validator = judges(connector, base, request.template, deep)
     try:
         errors = [*params_validator.iter_errors(request), *body_validator.iter_errors(request)]
     except Exception as exc:  # openapi-core's own failure
@@ -260,12 +273,6 @@ def verdict(
         if type(error).__name__ == "ServerNotFound":
             return Verdict(wrong_host=True)
         why = unjudged(error)
-        if (
-            type(error).__name__ == "MissingRequiredParameter"
-            and getattr(error, "location", "") == "path"
-            and getattr(error, "name", "") not in params
-        ):  # the description has overlapping templates; openapi-core took the other
-            why = "overlapping path templates"
         if (
             why is None
             and deep

@@ -161,7 +161,8 @@ def bad_variants(cat: Catalog, name: str, good: Command) -> list[tuple[Command, 
     required = op.required_names()[0]
     typed = _typed_field(cat, op)
     enum = _enum_field(cat, op)
-    assert typed is not None and enum is not None
+    assert typed is not None
+    assert enum is not None
     wrong = wrong_value(_resolved(cat, op.field_schema(typed)))[1]
     variants = [
         ({**valid, UNKNOWN: 1}, f"params.{UNKNOWN}"),

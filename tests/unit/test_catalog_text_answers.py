@@ -1,0 +1,51 @@
+"""An operation whose description answers text (GitHub's ``markdown.render``
+answers text/html, ``meta.get_zen`` text/plain) succeeds with the text as
+its response; a JSON operation still refuses a body that is not JSON."""
+
+from __future__ import annotations
+
+import pytest
+
+import connectors
+from core.connector import Connector
+from connectors.github import GitHubSettings
+from core import errors as e
+from core.apicall import ApiCall
+from core.testing.commands import CommandRunner
+from tests.specresponder import SpecResponder
+
+
+def _github() -> Connector:
+    return connectors.get("github")
+
+
+def test_the_catalog_knows_which_operations_answer_text() -> None:
+    catalog = _github().commands.catalog
+    answers = {n: catalog.operation(n).answer for n in catalog.names()}
+    text = {n for n, kind in answers.items() if kind == "text"}
+    assert text == {"markdown.render", "markdown.render_raw", "meta.get_octocat", "meta.get_zen"}
+    call = catalog.operation("meta.get_zen").api_call({})
+    assert call.answer == "text"
+    assert catalog.operation("meta.root").api_call({}).answer == "json"
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [("meta.get_zen", {}), ("markdown.render", {"text": "# hi"}), ("meta.get_octocat", {})],
+)
+async def test_a_text_answer_is_the_response(name: str, params: dict[str, str]) -> None:
+    async with SpecResponder("github") as responder:
+        section = GitHubSettings(token="ghp_test", base_url=responder.url)
+        async with CommandRunner(_github(), section) as runner:
+            result = await runner.run(name, params, "cmd-text")
+    assert result.status == 200
+    assert result.data == "x"
+    assert [s.verdict.valid for s in responder.seen] == [True]
+
+
+async def test_a_json_operation_still_refuses_text() -> None:
+    async with SpecResponder("github") as responder:
+        section = GitHubSettings(token="ghp_test", base_url=responder.url)
+        async with CommandRunner(_github(), section) as runner:
+            with pytest.raises(e.InvalidBodyError, match="not JSON"):
+                await runner.send(ApiCall("GET", "/zen"), "cmd-json")
