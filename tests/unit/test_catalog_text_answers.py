@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 import connectors
-from core.connector import Connector
 from connectors.github import GitHubSettings
 from core import errors as e
 from core.apicall import ApiCall
+from core.connector import Connector
 from core.testing.commands import CommandRunner
 from tests.specresponder import SpecResponder
 
