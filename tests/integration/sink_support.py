@@ -64,6 +64,11 @@ class SinkRig:
             self.commands, value, key=key.encode(), headers=headers or []
         )
 
+    async def send_many(self, records: list[tuple[bytes, str]]) -> None:
+        """Produce ``(value, key)`` records without waiting on each in turn."""
+        sent = [await self.producer.send(self.commands, v, key=k.encode()) for v, k in records]
+        await asyncio.gather(*sent)
+
     async def results_by_id(self, expect: int, timeout: float = 60.0) -> dict[str, list[Result]]:
         records = await read_topic(self.settings, self.results, expect=expect, timeout=timeout)
         out: dict[str, list[Result]] = defaultdict(list)
