@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Iterator, Mapping
-from re import _parser as sre  # type: ignore[attr-defined]
+from re import _parser as sre
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -225,7 +226,7 @@ class Minimal:
         if high is not None:
             tried += [high, high - 1]
         if step:
-            tried = [step * max(1, int(t // step) + 1) for t in tried] + tried
+            tried = [step * max(1, math.ceil(t / step)) for t in tried] + tried
         yield from tried
 
     def _string(self, schema: Mapping[str, Any], depth: int) -> Iterator[Any]:

@@ -120,7 +120,20 @@ async def running_rig(
 ) -> AsyncIterator[SinkRig]:
     """A rig with its producer open; its sinks are stopped at the end
     (``extra``: more settings, as ``SWITCHBOARD_`` variables without the prefix)."""
-    rig = await _rig(monkeypatch, bootstrap, prefix, connector, sb, extra)
+    env = {
+        "KAFKA__BOOTSTRAP_SERVERS": bootstrap,
+        "KAFKA__TOPIC_PREFIX": prefix,
+        "WORKER__SESSION_TIMEOUT_S": "6",
+        "SINK__COMMIT_INTERVAL_S": "0.2",
+        f"{connector.upper()}__BASE_URL": sb.url,
+        **CREDENTIALS[connector],
+        **(extra or {}),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(f"SWITCHBOARD_{name}", value)
+    settings = load_settings(sections=connectors.settings_sections())
+    await ensure_topics(settings, connector_topics(settings, connector))
+    rig = SinkRig(settings, connector, sb)
     async with kafka.connect(rig.settings, kafka.producer(rig.settings)) as producer:
         rig.producer = producer
         try:
@@ -140,30 +153,6 @@ CREDENTIALS: dict[str, dict[str, str]] = {
         "TWILIO__RATE": "5000",
     },
 }
-
-
-async def _rig(
-    monkeypatch: pytest.MonkeyPatch,
-    bootstrap: str,
-    prefix: str,
-    connector: str,
-    sb: Sandbox,
-    extra: Mapping[str, str] | None = None,
-) -> SinkRig:
-    env = {
-        "KAFKA__BOOTSTRAP_SERVERS": bootstrap,
-        "KAFKA__TOPIC_PREFIX": prefix,
-        "WORKER__SESSION_TIMEOUT_S": "6",
-        "SINK__COMMIT_INTERVAL_S": "0.2",
-        f"{connector.upper()}__BASE_URL": sb.url,
-        **CREDENTIALS[connector],
-        **(extra or {}),
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(f"SWITCHBOARD_{name}", value)
-    settings = load_settings(sections=connectors.settings_sections())
-    await ensure_topics(settings, connector_topics(settings, connector))
-    return SinkRig(settings, connector, sb)
 
 
 def customer(i: int, **extra: Any) -> Command:
