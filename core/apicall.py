@@ -115,7 +115,10 @@ class ApiCall:
     failure (GraphQL userErrors). ``answer``: what a success carries, JSON
     (anything else is an InvalidBodyError) or ``text`` (an operation
     described as answering text/html, text/plain ...: the response is the
-    body as a string; a body that is not UTF-8 is an InvalidBodyError).
+    body as a string; a body that is not UTF-8 is an InvalidBodyError) or
+    ``redirect`` (an operation described as answering a redirect, e.g. a
+    download link: the 3xx is the success, not followed, and the response is
+    ``{"location": ...}``).
     """
 
     method: str
@@ -127,7 +130,7 @@ class ApiCall:
     idempotency_key: str | None = None
     success_statuses: frozenset[int] | None = None
     extract: Extract | None = None
-    answer: Literal["json", "text"] = "json"
+    answer: Literal["json", "text", "redirect"] = "json"
 
 
 #: values that are not a path segment of their own: httpx (RFC 3986) removes
@@ -276,8 +279,9 @@ async def execute(
             headers=call.headers,
             idempotency_key=call.idempotency_key,
             expect_json=call.answer == "json",
+            redirect_is_answer=call.answer == "redirect",
         )
-        data = resp.data if call.answer == "json" else _text(call, resp)
+        data = _data(call, resp)
     _check_status(call, resp)
     if call.extract is not None:
         data = call.extract(data, resp.headers)
@@ -303,7 +307,11 @@ async def run_command(
     return await execute(client, call, graphql_cost=setup.graphql_cost, graphql=graphql)
 
 
-def _text(call: ApiCall, resp: ProviderResponse) -> str:
+def _data(call: ApiCall, resp: ProviderResponse) -> Any:
+    if call.answer == "redirect":
+        return {"location": resp.headers.get("location")}
+    if call.answer == "json":
+        return resp.data
     try:
         return resp.content.decode()
     except UnicodeDecodeError:

@@ -31,7 +31,7 @@ __all__ = ["BODY", "Operation", "Param"]
 BODY = "body"
 Location = Literal["path", "query", "header"]
 Media = Literal["json", "form", "multipart", "text", "bytes"]
-Answer = Literal["json", "text"]
+Answer = Literal["json", "text", "redirect"]
 
 _MEDIA: dict[str, Media] = {
     "application/json": "json",
@@ -93,9 +93,13 @@ class Operation:
         self.base: str = entry.get("base", "")
         self.doc: str | None = entry.get("doc")
         self.deprecated = bool(entry.get("deprecated"))
-        #: what a success carries: ``text`` when the description answers
-        #: another media type than JSON (the catalog's ``answer``)
-        self.answer: Answer = "text" if entry.get("answer") else "json"
+        #: what a success carries (the catalog's ``answer``): ``redirect``
+        #: when the description answers with a 3xx only, ``text`` when with
+        #: another media type than JSON
+        answer = entry.get("answer")
+        self.answer: Answer = (
+            "json" if not answer else "redirect" if answer == "redirect" else "text"
+        )
         self._schemas = schemas
         self.params: dict[str, Param] = {}
         for raw in entry["params"]:

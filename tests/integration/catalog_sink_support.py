@@ -27,27 +27,6 @@ MULTIPART: dict[str, frozenset[str]] = {
     "github": frozenset(),
     "twilio": frozenset(),
 }
-#: answered by the description with a redirect only (a download link): the
-#: client does not follow redirects and takes a 3xx for a configuration
-#: error, which stops the sink; left out until a redirect is an answer
-REDIRECT_ONLY: dict[str, frozenset[str]] = {
-    "stripe": frozenset(),
-    "github": frozenset(
-        {
-            "actions.download_artifact",
-            "actions.download_job_logs_for_workflow_run",
-            "actions.download_workflow_run_attempt_logs",
-            "actions.download_workflow_run_logs",
-            "migrations.download_archive_for_org",
-            "migrations.get_archive_for_authenticated_user",
-            "repos.download_tarball_archive",
-            "repos.download_zipball_archive",
-        }
-    ),
-    "twilio": frozenset(
-        {"messaging.deactivations.fetch", "recordings.add_on_results.payloads.data.fetch"}
-    ),
-}
 #: hand-written models take precedence over the catalog: params of theirs
 HAND_WRITTEN: dict[str, dict[str, Any]] = {
     "stripe.customers.create": {"email": "a@example.com"},
@@ -74,7 +53,7 @@ def catalog(connector: str) -> Catalog:
 
 
 def left_out(connector: str) -> frozenset[str]:
-    return OTHER_HOST[connector] | MULTIPART[connector] | REDIRECT_ONLY[connector]
+    return OTHER_HOST[connector] | MULTIPART[connector]
 
 
 @dataclass

@@ -126,7 +126,7 @@ async def running_rig(
         "WORKER__SESSION_TIMEOUT_S": "6",
         "SINK__COMMIT_INTERVAL_S": "0.2",
         f"{connector.upper()}__BASE_URL": sb.url,
-        **CREDENTIALS[connector],
+        **CREDENTIALS.get(connector, {}),
         **(extra or {}),
     }
     for name, value in env.items():

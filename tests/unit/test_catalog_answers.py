@@ -76,11 +76,12 @@ async def test_a_described_redirect_is_the_answer_and_carries_its_location() -> 
     any other 3xx is still a configuration error."""
     params = {"owner": "o", "repo": "r", "ref": "main"}
     async with SpecResponder("github") as responder:
-        section = GitHubSettings(token="ghp_test", base_url=responder.url)
+        url = responder.url
+        section = GitHubSettings(token="ghp_test", base_url=url)
         async with CommandRunner(_github(), section) as runner:
             result = await runner.run("repos.download_tarball_archive", params, "cmd-302")
             with pytest.raises(e.FatalConfigError):
                 await runner.send(ApiCall("GET", "/repos/o/r/tarball/main"), "cmd-302-raw")
     assert result.status == 302
-    assert result.data == {"location": f"{responder.url}/_download"}
+    assert result.data == {"location": f"{url}/_download"}
     assert len(responder.seen) == 2

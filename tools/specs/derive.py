@@ -130,11 +130,12 @@ def _body(doc: Mapping[str, Any], method: str, op: Mapping[str, Any]) -> dict[st
 
 def _answer(doc: Mapping[str, Any], op: Mapping[str, Any]) -> str | None:
     """The media type of the operation's first 2xx answer when it is not JSON
-    (GitHub's ``markdown/render`` answers text/html); None for JSON or no body."""
+    (GitHub's ``markdown/render`` answers text/html), ``redirect`` when it
+    answers with a 3xx only (a download link); None for JSON or no body."""
     responses = op.get("responses") or {}
     codes = sorted(k for k in responses if str(k).startswith("2"))
     if not codes:
-        return None
+        return "redirect" if any(str(k).startswith("3") for k in responses) else None
     answer = responses[codes[0]]
     if "$ref" in answer:
         answer = doc["components"]["responses"][answer["$ref"].rsplit("/", 1)[-1]]
