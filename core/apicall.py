@@ -42,6 +42,7 @@ from core import errors as e
 from core.client import ClientPolicy, ProviderClient, ProviderResponse
 from core.encoding import FormData, form_encode, form_pairs
 from core.graphql import GraphQLClients
+from core.redaction import redact_url
 
 __all__ = [
     "COMMAND_ID_HEADER",
@@ -111,7 +112,13 @@ class ApiCall:
     ``success_statuses`` narrows success: another 2xx is a FatalRequestError.
     ``extract(data, headers)`` maps the parsed response to the Result's
     ``response`` and may raise a :mod:`core.errors` error for an in-band
-    failure (GraphQL userErrors).
+    failure (GraphQL userErrors). ``answer``: what a success carries, JSON
+    (anything else is an InvalidBodyError) or ``text`` (an operation
+    described as answering text/html, text/plain ...: the response is the
+    body as a string; a body that is not UTF-8 is an InvalidBodyError) or
+    ``redirect`` (an operation described as answering a redirect, e.g. a
+    download link: the 3xx is the success, not followed, and the response is
+    ``{"location": ...}``).
     """
 
     method: str
@@ -123,6 +130,7 @@ class ApiCall:
     idempotency_key: str | None = None
     success_statuses: frozenset[int] | None = None
     extract: Extract | None = None
+    answer: Literal["json", "text", "redirect"] = "json"
 
 
 #: values that are not a path segment of their own: httpx (RFC 3986) removes
@@ -270,8 +278,10 @@ async def execute(
             content=call.body if kind == "content" else None,
             headers=call.headers,
             idempotency_key=call.idempotency_key,
+            expect_json=call.answer == "json",
+            redirect_is_answer=call.answer == "redirect",
         )
-        data = resp.data
+        data = _data(call, resp)
     _check_status(call, resp)
     if call.extract is not None:
         data = call.extract(data, resp.headers)
@@ -295,6 +305,21 @@ async def run_command(
     """Build ``params``' call, add the command id (and key), and send it."""
     call = setup.prepare(params.api_call(ctx), ctx.command_id)
     return await execute(client, call, graphql_cost=setup.graphql_cost, graphql=graphql)
+
+
+def _data(call: ApiCall, resp: ProviderResponse) -> Any:
+    if call.answer == "redirect":
+        return {"location": resp.headers.get("location")}
+    if call.answer == "json":
+        return resp.data
+    try:
+        return resp.content.decode()
+    except UnicodeDecodeError:
+        raise e.InvalidBodyError(
+            f"{call.method} {redact_url(call.path)}: the answer is not UTF-8 text",
+            status=resp.status,
+            request_id=resp.request_id,
+        ) from None
 
 
 def _check_status(call: ApiCall, resp: ProviderResponse) -> None:

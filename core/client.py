@@ -31,7 +31,9 @@ Contracts of :meth:`ProviderClient.request`:
   without reading the rest; a cut-off body raises TruncatedResponseError;
   a non-JSON body when ``expect_json`` raises InvalidBodyError;
 - redirects are not followed unless ``policy.follow_redirects``; an
-  unfollowed 3xx is a FatalConfigError (the base URL is wrong);
+  unfollowed 3xx is a FatalConfigError (the base URL is wrong), unless the
+  call says a redirect is its answer (``redirect_is_answer``: a download
+  link; the 3xx is returned, not followed);
 - a 401 is answered by the auth (one refresh-and-retry inside its
   ``async_auth_flow``); a 401 that still comes back is a FatalConfigError;
 - at most ``policy.limits.max_connections`` requests are in flight per
@@ -221,6 +223,7 @@ class ProviderClient:
         idempotency_key: str | None = None,
         idempotent: bool | None = None,
         expect_json: bool = True,
+        redirect_is_answer: bool = False,
         validate: Callable[[ProviderResponse], None] | None = None,
     ) -> ProviderResponse:
         """Send one logical request (with retries). See the module docstring.
@@ -258,7 +261,7 @@ class ProviderClient:
         async def attempt() -> ProviderResponse:
             nonlocal attempts
             attempts += 1
-            return await self._attempt(request, attempts, expect_json, validate)
+            return await self._attempt(request, attempts, expect_json, validate, redirect_is_answer)
 
         return await self.retrier.call(attempt, idempotent=idempotent)
 
@@ -274,6 +277,7 @@ class ProviderClient:
         attempt: int,
         expect_json: bool,
         validate: Callable[[ProviderResponse], None] | None,
+        redirect_is_answer: bool = False,
     ) -> ProviderResponse:
         started = time.perf_counter()
         status: int | str = "error"
@@ -297,7 +301,8 @@ class ProviderClient:
                     body = orjson.loads(content)
                 except orjson.JSONDecodeError:
                     bad_json = True
-            error = self.policy.errors.error_for(response, body)
+            answered = redirect_is_answer and response.is_redirect
+            error = None if answered else self.policy.errors.error_for(response, body)
             if error is not None:
                 raise error
             if bad_json:

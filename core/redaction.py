@@ -70,6 +70,9 @@ _PATTERNS = [
         # ("token_url: must be https" is an error message, not a credential).
         r"(?<![_-]url)(?<![_-]uri)(?<![_-]type)(?<![_-]endpoint)(?<![_-]method)"
         r"[\"']?\s{0,4}[:=]\s{0,4}[\"']?)"
+        # ... nor a command type ending in _secret before the JSON path of a
+        # bad param ("...create_or_update_org_secret: params.org: required")
+        r"(?!params[.\[])"
         r"([^\"'&\s,;}]+)"
     ),
     # Well-known credential shapes.

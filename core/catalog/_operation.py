@@ -31,6 +31,7 @@ __all__ = ["BODY", "Operation", "Param"]
 BODY = "body"
 Location = Literal["path", "query", "header"]
 Media = Literal["json", "form", "multipart", "text", "bytes"]
+Answer = Literal["json", "text", "redirect"]
 
 _MEDIA: dict[str, Media] = {
     "application/json": "json",
@@ -116,6 +117,13 @@ class Operation:
         self.base: str = entry.get("base", "")
         self.doc: str | None = entry.get("doc")
         self.deprecated = bool(entry.get("deprecated"))
+        #: what a success carries (the catalog's ``answer``): ``redirect``
+        #: when the description answers with a 3xx only, ``text`` when with
+        #: another media type than JSON
+        answer = entry.get("answer")
+        self.answer: Answer = (
+            "json" if not answer else "redirect" if answer == "redirect" else "text"
+        )
         self._schemas = schemas
         self.params: dict[str, Param] = {}
         for raw in entry["params"]:
@@ -277,28 +285,29 @@ class Operation:
             else:
                 headers[name] = _scalar(values[name])
         path = base_url.rstrip("/") + fill_path(self.path, path_values)
+        answer = self.answer
+
+        def call(kind: BodyKind, body: Any, extra: Mapping[str, str] | None = None) -> ApiCall:
+            sent = {**headers, **(extra or {})}
+            pairs = query or None
+            return ApiCall(self.method, path, kind, body, params=pairs, headers=sent, answer=answer)
+
         if self.media is None:
-            return ApiCall(self.method, path, "none", None, params=query or None, headers=headers)
+            return call("none", None)
         if self.flat:
             body: Any = {k: v for k, v in values.items() if k in self.body_fields}
         else:
             body = values.get(BODY)
         if self.media == "json":
-            kind: BodyKind = "json" if body is not None or self.body_required else "none"
-            return ApiCall(self.method, path, kind, body, params=query or None, headers=headers)
+            return call("json" if body is not None or self.body_required else "none", body)
         if self.media in ("form", "multipart") and isinstance(body, Mapping):
             pairs: list[tuple[str, str]] = []
             for key, value in body.items():
                 pairs.extend(self._form_pairs(key, value))
-            return ApiCall(self.method, path, "form", pairs, params=query or None, headers=headers)
+            return call("form", pairs)
         content = body if isinstance(body, bytes) else _scalar(body).encode() if body else b""
-        kind_headers = {
-            **headers,
-            "Content-Type": "text/plain" if self.media == "text" else "application/octet-stream",
-        }
-        return ApiCall(
-            self.method, path, "content", content, params=query or None, headers=kind_headers
-        )
+        media = "text/plain" if self.media == "text" else "application/octet-stream"
+        return call("content", content, {"Content-Type": media})
 
     def __repr__(self) -> str:
         return f"<Operation {self.name} {self.method} {self.path}>"

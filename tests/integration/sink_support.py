@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
@@ -64,6 +64,11 @@ class SinkRig:
             self.commands, value, key=key.encode(), headers=headers or []
         )
 
+    async def send_many(self, records: list[tuple[bytes, str]]) -> None:
+        """Produce ``(value, key)`` records without waiting on each in turn."""
+        sent = [await self.producer.send(self.commands, v, key=k.encode()) for v, k in records]
+        await asyncio.gather(*sent)
+
     async def results_by_id(self, expect: int, timeout: float = 60.0) -> dict[str, list[Result]]:
         records = await read_topic(self.settings, self.results, expect=expect, timeout=timeout)
         out: dict[str, list[Result]] = defaultdict(list)
@@ -106,10 +111,29 @@ async def github_rig(
 
 @contextlib.asynccontextmanager
 async def running_rig(
-    monkeypatch: pytest.MonkeyPatch, bootstrap: str, prefix: str, connector: str, sb: Sandbox
+    monkeypatch: pytest.MonkeyPatch,
+    bootstrap: str,
+    prefix: str,
+    connector: str,
+    sb: Sandbox,
+    extra: Mapping[str, str] | None = None,
 ) -> AsyncIterator[SinkRig]:
-    """A rig with its producer open; its sinks are stopped at the end."""
-    rig = await _rig(monkeypatch, bootstrap, prefix, connector, sb)
+    """A rig with its producer open; its sinks are stopped at the end
+    (``extra``: more settings, as ``SWITCHBOARD_`` variables without the prefix)."""
+    env = {
+        "KAFKA__BOOTSTRAP_SERVERS": bootstrap,
+        "KAFKA__TOPIC_PREFIX": prefix,
+        "WORKER__SESSION_TIMEOUT_S": "6",
+        "SINK__COMMIT_INTERVAL_S": "0.2",
+        f"{connector.upper()}__BASE_URL": sb.url,
+        **CREDENTIALS.get(connector, {}),
+        **(extra or {}),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(f"SWITCHBOARD_{name}", value)
+    settings = load_settings(sections=connectors.settings_sections())
+    await ensure_topics(settings, connector_topics(settings, connector))
+    rig = SinkRig(settings, connector, sb)
     async with kafka.connect(rig.settings, kafka.producer(rig.settings)) as producer:
         rig.producer = producer
         try:
@@ -118,25 +142,17 @@ async def running_rig(
             await rig.stop_sinks()
 
 
-async def _rig(
-    monkeypatch: pytest.MonkeyPatch, bootstrap: str, prefix: str, connector: str, sb: Sandbox
-) -> SinkRig:
-    env = {
-        "KAFKA__BOOTSTRAP_SERVERS": bootstrap,
-        "KAFKA__TOPIC_PREFIX": prefix,
-        "WORKER__SESSION_TIMEOUT_S": "6",
-        "SINK__COMMIT_INTERVAL_S": "0.2",
-        f"{connector.upper()}__BASE_URL": sb.url,
-    }
-    if connector == "stripe":
-        env |= {"STRIPE__API_KEY": "sk_test_sandbox", "STRIPE__RATE": "5000"}
-    else:
-        env |= {"GITHUB__TOKEN": "ghp_sandbox", "GITHUB__RATE": "5000"}
-    for name, value in env.items():
-        monkeypatch.setenv(f"SWITCHBOARD_{name}", value)
-    settings = load_settings(sections=connectors.settings_sections())
-    await ensure_topics(settings, connector_topics(settings, connector))
-    return SinkRig(settings, connector, sb)
+#: test credentials (and rates no test waits on) per connector
+CREDENTIALS: dict[str, dict[str, str]] = {
+    "stripe": {"STRIPE__API_KEY": "sk_test_sandbox", "STRIPE__RATE": "5000"},
+    "github": {"GITHUB__TOKEN": "ghp_sandbox", "GITHUB__RATE": "5000"},
+    "twilio": {
+        "TWILIO__ACCOUNT_SID": "AC" + "0123456789abcdef" * 2,
+        "TWILIO__API_KEY_SID": "SK" + "0123456789abcdef" * 2,
+        "TWILIO__API_KEY_SECRET": "sandbox-secret",
+        "TWILIO__RATE": "5000",
+    },
+}
 
 
 def customer(i: int, **extra: Any) -> Command:

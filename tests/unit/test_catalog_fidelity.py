@@ -29,6 +29,7 @@ import pytest
 
 from core.catalog import Catalog, Operation, ParamsError
 from core.encoding import form_encode
+from tests.minimal_values import wrong_value
 from tests.unit import catalog_oracle as oracle
 
 CONNECTORS = ("stripe", "github", "twilio")
@@ -51,14 +52,6 @@ WRONG_HOST = {
 
 UNSENDABLE = "required, and an empty value is not sent in a form body"
 _UNKNOWN = "zz_not_a_param"
-_OF_KIND: list[tuple[str, Any]] = [
-    ("object", {"zz": 1}),
-    ("array", [1, 2]),
-    ("boolean", True),
-    ("string", "zz-not-allowed"),
-    ("integer", 7),
-    ("number", 7.5),
-]
 
 
 def _catalog(connector: str) -> Catalog:
@@ -70,25 +63,6 @@ def _resolved(catalog: Catalog, schema: Mapping[str, Any]) -> Mapping[str, Any]:
     while "$ref" in schema:
         schema = catalog.schemas[schema["$ref"].rsplit("/", 1)[-1]]
     return schema
-
-
-def _wrong_value(schema: Mapping[str, Any]) -> tuple[bool, Any]:
-    """A value ``schema`` refuses by its type or enum alone, if there is one."""
-    if any(k in schema for k in ("anyOf", "oneOf", "allOf", "not")):
-        return False, None
-    types = schema.get("type")
-    if isinstance(types, str):
-        types = [types]
-    if types:
-        allowed = set(types) | ({"number"} if "integer" in types else set())
-        if "number" in allowed:
-            allowed.add("integer")
-        for kind, value in _OF_KIND:
-            if kind not in allowed:
-                return True, value
-    if "enum" in schema:
-        return True, "zz-not-in-the-enum"
-    return False, None
 
 
 def _refused(op: Operation, params: dict[str, Any], what: str) -> str | None:
@@ -108,7 +82,7 @@ def _negatives(catalog: Catalog, op: Operation, valid: dict[str, Any]) -> list[s
         dropped = {k: v for k, v in valid.items() if k != required[0]}
         problems.append(_refused(op, dropped, f"without required {required[0]}"))
     for name in op.field_names():
-        ok, wrong = _wrong_value(_resolved(catalog, op.field_schema(name)))
+        ok, wrong = wrong_value(_resolved(catalog, op.field_schema(name)))
         if ok:
             problems.append(_refused(op, {**valid, name: wrong}, f"{name}={wrong!r}"))
             break

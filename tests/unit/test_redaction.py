@@ -257,3 +257,22 @@ def test_filtered_records_format_under_faust_and_plain_logging(
     assert "401" in out
     assert "calling acme: 50% done, key [REDACTED]" in out
     assert "no args, a literal 100%s and %d stay" in out
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "github.actions.create_or_update_org_secret: params.org: required",
+        "github.dependabot.get_repo_secret: params.zz: unknown param; known: owner",
+        "stripe.apps.secrets.find: params.scope[type]: must be one of account, user",
+    ],
+)
+def test_a_json_path_under_params_is_not_taken_for_a_credential(message: str) -> None:
+    """A command type ending in ``_secret`` / ``_token`` is followed by the
+    path of the bad param (a dead letter's one line), not by a secret."""
+    assert redact_text(message) == message
+
+
+def test_a_secret_after_such_a_name_is_still_redacted() -> None:
+    assert redact_text("client_secret: params-like-but-not") == f"client_secret: {REDACTED}"
+    assert redact_text("org_secret=paramsXYZ") == f"org_secret={REDACTED}"

@@ -4,8 +4,9 @@
 required, composition, encodings, refs, the operations' doc URLs) and drops
 the vendor's prose (descriptions, summaries, titles, examples, tags).
 :func:`catalog` turns a stripped description into the runtime catalog a
-connector loads: per command name its method, path, parameters and body
-schema, plus the component schemas those refer to.
+connector loads: per command name its method, path, parameters, body
+schema and (when it is not JSON) the media type of its answer, plus the
+component schemas those refer to.
 """
 
 from __future__ import annotations
@@ -127,6 +128,23 @@ def _body(doc: Mapping[str, Any], method: str, op: Mapping[str, Any]) -> dict[st
     return out
 
 
+def _answer(doc: Mapping[str, Any], op: Mapping[str, Any]) -> str | None:
+    """The media type of the operation's first 2xx answer when it is not JSON
+    (GitHub's ``markdown/render`` answers text/html), ``redirect`` when it
+    answers with a 3xx only (a download link); None for JSON or no body."""
+    responses = op.get("responses") or {}
+    codes = sorted(k for k in responses if str(k).startswith("2"))
+    if not codes:
+        return "redirect" if any(str(k).startswith("3") for k in responses) else None
+    answer = responses[codes[0]]
+    if "$ref" in answer:
+        answer = doc["components"]["responses"][answer["$ref"].rsplit("/", 1)[-1]]
+    media = list(answer.get("content") or {})
+    if not media or any("json" in m for m in media):
+        return None
+    return str(media[0])
+
+
 def catalog(
     doc: Mapping[str, Any],
     *,
@@ -165,6 +183,8 @@ def catalog(
                 entry["body"] = body
             if base:
                 entry["base"] = base
+            if answer := _answer(doc, op):
+                entry["answer"] = answer
             if url := (op.get("externalDocs") or {}).get("url") or doc_url(command, op):
                 entry["doc"] = url
             if op.get("deprecated"):
