@@ -24,6 +24,7 @@ from typing import Any, Literal
 from core.apicall import ApiCall, BodyKind, fill_path, path_value_problem
 from core.encoding import form_encode
 
+from ._expand import ExpandCheck, Expansions
 from ._schema import Check, ParamsError, SchemaSet, closest
 
 __all__ = ["BODY", "Operation", "Param"]
@@ -84,6 +85,7 @@ class Operation:
         schemas: SchemaSet,
         *,
         optional: frozenset[str] = frozenset(),
+        expansions: Expansions | None = None,
     ) -> None:
         self.name = name
         self.operation_id: str = entry["op"]
@@ -128,6 +130,10 @@ class Operation:
                 self.body_required_fields = required - set(self.params)
         self._checks: dict[str, Check] | None = None
         self._body_check: Check | None = None
+        #: the entries the expansion param may hold (None: not checked past its schema)
+        self.expand: ExpandCheck | None = None
+        if expansions is not None and entry.get("expand") is not None:
+            self.expand = expansions.check(entry["expand"])
 
     def _resolved(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
         while "$ref" in schema:
@@ -209,6 +215,8 @@ class Operation:
                     self._body_check(body, where)
             elif BODY in params:
                 self._body_check(params[BODY], f"{where}.{BODY}")
+        if self.expand is not None and self.expand.param in params:
+            self.expand(params[self.expand.param], f"{where}.{self.expand.param}")
         return dict(params)
 
     @staticmethod

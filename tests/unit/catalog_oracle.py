@@ -8,6 +8,7 @@ import gzip
 import json
 import re
 import warnings
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -110,6 +111,22 @@ def _minimal(schema: Any, defs: dict[str, Any], depth: int = 0) -> Any:
             "email": "a@b.c",
         }.get(schema.get("format", ""), "x" * max(1, schema.get("minLength", 1)))
     return None
+
+
+def with_expansions(params: dict[str, Any], op: Any, levels: int = 2) -> dict[str, Any]:
+    """``params`` whose expansion entries (if the operation checks them) are
+    valid ones, up to ``levels`` deep: each drawn string is mapped onto one
+    (an arbitrary string names no field). Mapped after drawing, not through
+    the schema, so the generator's draws stay as they were."""
+    check = op.expand
+    value = params.get(check.param) if check is not None else None
+    if check is None or not isinstance(value, list):
+        return params
+    names = check.names(levels)
+    if not names:  # nothing to expand: leave the param out
+        return {k: v for k, v in params.items() if k != check.param}
+    mapped = [names[zlib.crc32(repr(x).encode()) % len(names)] for x in value]
+    return {**params, check.param: mapped}
 
 
 @dataclass
