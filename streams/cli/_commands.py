@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from core.apicall import safety
-from core.catalog import BODY, CatalogCommands, closest
+from core.catalog import BODY, CatalogCommands, ExpandCheck, closest
 from core.connector import CommandParams, Connector, unknown_type_message
 
 from ._common import EXIT_USAGE, fail
@@ -176,7 +176,7 @@ def show_cmd(command_type: str, as_json: bool) -> None:
         _show_expand(check)
 
 
-def _show_expand(check: Any) -> None:
+def _show_expand(check: ExpandCheck) -> None:
     """The valid entries of the operation's expansion param (two levels when the
     first has one name only, as a list response's ``data``)."""
     levels = 1 if len(check.names(1)) != 1 else 2

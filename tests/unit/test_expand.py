@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 
 from connectors.stripe import CATALOG
-from core.catalog import Operation, ParamsError
-from core.catalog._expand import Expansions
+from core.catalog import Expansions, Operation, ParamsError
 from core.catalog._schema import SchemaSet
 from tools.specs.expand import UNMARKED, add_expansions
 
