@@ -93,14 +93,23 @@ def _wrong_value(schema: Mapping[str, Any]) -> tuple[bool, Any]:
     return False, None
 
 
-def _refused(op: Operation, params: dict[str, Any], what: str) -> str | None:
+def _refused(op: Operation, params: dict[str, Any], what: str, at: str = "") -> str | None:
+    """None when ``params`` are refused with a path under params (or ``at`` exactly)."""
     try:
         op.validate(params)
     except ParamsError as exc:
-        if exc.path.startswith("params"):
+        if exc.path == at or (not at and exc.path.startswith("params")):
             return None
-        return f"{op.name}: {what}: error path {exc.path!r} not under params"
+        return f"{op.name}: {what}: error path {exc.path!r} not {at or 'under params'}"
     return f"{op.name}: {what}: accepted {params!r:.200}"
+
+
+def _accepted(op: Operation, params: dict[str, Any]) -> bool:
+    try:
+        op.validate(params)
+    except ParamsError:
+        return False
+    return True
 
 
 def _negatives(catalog: Catalog, op: Operation, valid: dict[str, Any]) -> list[str]:
@@ -111,8 +120,9 @@ def _negatives(catalog: Catalog, op: Operation, valid: dict[str, Any]) -> list[s
         problems.append(_refused(op, dropped, f"without required {required[0]}"))
     if op.expand is not None and op.expand.param in op.field_names():
         param = op.expand.param
-        unknown = {**valid, param: [*(valid.get(param) or []), "zz_not_expandable"]}
-        problems.append(_refused(op, unknown, f"{param} zz_not_expandable"))
+        entries = [*(valid.get(param) or []), "zz_not_expandable"]
+        at = f"params.{param}[{len(entries) - 1}]" if _accepted(op, valid) else ""
+        problems.append(_refused(op, {**valid, param: entries}, "zz_not_expandable", at))
     for name in op.field_names():
         ok, wrong = _wrong_value(_resolved(catalog, op.field_schema(name)))
         if ok:

@@ -12,6 +12,7 @@ import gzip
 import json
 import re
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +223,14 @@ def test_stripe_form_bodies_are_checked_too() -> None:
     assert message.startswith("params.expand[0]: 'line_itemz' cannot be expanded; did you mean")
 
 
+def test_stripe_polymorphic_responses_expand_each_shape_s_fields() -> None:
+    # external_account is anyOf bank_account | card, with no marks of its own
+    op = CATALOG.operation("accounts.external_accounts.retrieve")
+    assert op.validate({"account": "acct_1", "id": "ba_1", "expand": ["customer", "account"]})
+    op = CATALOG.operation("customers.payment_sources.retrieve")
+    assert op.validate({"customer": "cus_1", "id": "card_1", "expand": ["customer"]})
+
+
 def test_stripe_fields_only_the_prose_calls_expandable_are_accepted() -> None:
     op = CATALOG.operation("issuing.cards.retrieve")
     assert op.validate({"card": "ic_1", "expand": ["number", "cvc", "cardholder"]})
@@ -243,6 +252,7 @@ def test_the_unmarked_expandable_fields_are_those_the_prose_names() -> None:
 # -- every Stripe operation against the marks in the description --------------
 
 
+@cache
 def _described() -> Mapping[str, Any]:
     path = ROOT / "connectors" / "stripe" / "_spec" / "stripe.openapi.json.gz"
     doc: Mapping[str, Any] = json.loads(gzip.decompress(path.read_bytes()))
@@ -250,8 +260,12 @@ def _described() -> Mapping[str, Any]:
 
 
 def _resources(schema: Mapping[str, Any]) -> list[str]:
+    """The resources a schema is: a ref, or each of an anyOf, also through a
+    polymorphic component (``external_account``: anyOf bank_account | card)."""
     if "$ref" in schema:
-        return [schema["$ref"].rsplit("/", 1)[-1]]
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        target = _described()["components"]["schemas"][name]
+        return [name] if "properties" in target else _resources(target)
     return [n for sub in schema.get("anyOf") or () for n in _resources(sub)]
 
 

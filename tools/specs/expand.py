@@ -45,6 +45,7 @@ class _Walker:
     def __init__(self, doc: Mapping[str, Any]) -> None:
         self.schemas: Mapping[str, Any] = doc["components"]["schemas"]
         self.named: dict[str, dict[str, list[Node]]] = {}
+        self._following: set[str] = set()
 
     def fields(self, schema: Mapping[str, Any], name: str = "") -> dict[str, list[Node]]:
         props = schema.get("properties") or {}
@@ -58,7 +59,13 @@ class _Walker:
             name = ref.rsplit("/", 1)[-1]
             target = self.schemas[name]
             if not target.get(_MARK):
-                return []
+                if name in self._following:
+                    return []
+                self._following.add(name)  # a polymorphic one (anyOf bank_account | card)
+                try:
+                    return self.targets(target)
+                finally:
+                    self._following.discard(name)
             if name not in self.named:
                 self.named[name] = {}  # recursion: filled below
                 self.named[name] = self.fields(target, name)
