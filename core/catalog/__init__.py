@@ -6,12 +6,15 @@ after the provider's SDK: :class:`Catalog` loads it on first use,
 :class:`CatalogCommands` is the connector's ``commands`` mapping (its
 hand-written models first), :class:`Operation` checks params against the
 description and builds the request, :class:`ParamsError` names the JSON
-path of the first problem. :class:`EventSchemas` gives an Event type its
+path of the first problem; :class:`Expansions` and :class:`ExpandCheck`
+check the dot paths of an expansion param (``expand``) against what the
+response can expand. :class:`EventSchemas` gives an Event type its
 payload's schema (CloudEvents ``dataschema``).
 """
 
 from ._commands import Catalog, CatalogCommands, OperationParams
 from ._events import EventSchemas, schema_uri
+from ._expand import ExpandCheck, Expansions
 from ._operation import BODY, Operation, Param
 from ._schema import ParamsError, closest, compile_schema
 
@@ -20,6 +23,8 @@ __all__ = [
     "Catalog",
     "CatalogCommands",
     "EventSchemas",
+    "ExpandCheck",
+    "Expansions",
     "Operation",
     "OperationParams",
     "Param",

@@ -28,6 +28,7 @@ from core.apicall import ApiCall, CallContext
 from core.connector import CommandParams
 from core.errors import FatalConfigError
 
+from ._expand import Expansions
 from ._export import params_schema
 from ._operation import Operation
 from ._schema import ParamsError, SchemaSet
@@ -125,6 +126,7 @@ class Catalog:
         self._defaults = defaults
         self._lines: _Lines | None = None
         self._schemas: SchemaSet | None = None
+        self._expansions: Expansions | None = None
         self._operations: dict[str, Operation] = {}
         self._classes: dict[str, type[OperationParams]] = {}
 
@@ -151,6 +153,15 @@ class Catalog:
     def schemas(self) -> Mapping[str, Any]:
         return self._load().schemas
 
+    @property
+    def expansions(self) -> Expansions | None:
+        """What expansion params may hold (None: the catalog does not say)."""
+        rule = self.header.get("expand")
+        if rule is not None and self._expansions is None:
+            lines = self._load()
+            self._expansions = Expansions(rule["param"], int(rule["depth"]), lines.expansions)
+        return self._expansions
+
     def names(self) -> list[str]:
         return list(self._load().operations)
 
@@ -163,7 +174,13 @@ class Catalog:
             lines = self._load()
             if self._schemas is None:
                 self._schemas = SchemaSet(lines.schemas)
-            op = Operation(name, lines.operations[name], self._schemas, optional=self.defaulted)
+            op = Operation(
+                name,
+                lines.operations[name],
+                self._schemas,
+                optional=self.defaulted,
+                expansions=self.expansions,
+            )
             self._operations[name] = op
         return op
 
@@ -227,7 +244,7 @@ class _Lines:
     def __init__(self, raw: bytes) -> None:
         first = raw.index(b"\n")
         self.header: dict[str, Any] = json.loads(raw[:first])
-        spans: dict[bytes, dict[str, tuple[int, int]]] = {b"O": {}, b"S": {}}
+        spans: dict[bytes, dict[str, tuple[int, int]]] = {b"O": {}, b"S": {}, b"E": {}}
         pos = first + 1
         while pos < len(raw):
             end = raw.index(b"\n", pos)
@@ -236,6 +253,7 @@ class _Lines:
             pos = end + 1
         self.operations = _Entries(raw, spans[b"O"])
         self.schemas = _Entries(raw, spans[b"S"])
+        self.expansions = _Entries(raw, spans[b"E"])
 
 
 def _field_names(model: type[CommandParams]) -> frozenset[str]:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from core.apicall import ApiCall, BodyKind, fill_path, path_value_problem
 from core.encoding import form_encode
 
+from ._expand import ExpandCheck, Expansions
 from ._schema import Check, ParamsError, SchemaSet, closest
 
 __all__ = ["BODY", "Operation", "Param"]
@@ -109,6 +110,7 @@ class Operation:
         schemas: SchemaSet,
         *,
         optional: frozenset[str] = frozenset(),
+        expansions: Expansions | None = None,
     ) -> None:
         self.name = name
         self.operation_id: str = entry["op"]
@@ -160,6 +162,10 @@ class Operation:
                 self.body_required_fields = required - set(self.params)
         self._checks: dict[str, Check] | None = None
         self._body_check: Check | None = None
+        #: the entries the expansion param may hold (None: not checked past its schema)
+        self.expand: ExpandCheck | None = None
+        if expansions is not None and entry.get("expand") is not None:
+            self.expand = expansions.check(entry["expand"])
 
     def _resolved(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
         while "$ref" in schema:
@@ -246,6 +252,8 @@ class Operation:
                 key in self.params and self.params[key].style == "deepObject"
             )
             _check_wire(value, f"{where}.{key}", bracketed)
+        if self.expand is not None and self.expand.param in params:
+            self.expand(params[self.expand.param], f"{where}.{self.expand.param}")
         return dict(params)
 
     @staticmethod
@@ -258,8 +266,19 @@ class Operation:
                 raise ParamsError(where, problem)
         elif param.location == "query":
             pairs = _styled(param.name, value, param.style, param.explode)
-            listed = param.explode and isinstance(value, list | tuple)
-            if pairs == [(param.name, "")] and not listed:
+            # an exploded list of one "" is a value of an array (not of a
+            # string-or-array, which reads ``?a=`` as an empty string)
+            listed = (
+                param.explode
+                and isinstance(value, list | tuple)
+                and param.schema.get("type") == "array"
+            )
+            empty = (
+                pairs == [(param.name, "")]
+                if param.style == "deepObject"
+                else any(v == "" for _, v in pairs)
+            )
+            if empty and not listed:
                 raise ParamsError(where, "an empty value is not allowed in the query")
 
     def _form_pairs(self, key: str, value: Any) -> list[tuple[str, str]]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 
 import click
 
 from core.apicall import safety
-from core.catalog import BODY, CatalogCommands, closest
+from core.catalog import BODY, CatalogCommands, ExpandCheck, closest
 from core.connector import CommandParams, Connector, unknown_type_message
 
 from ._common import EXIT_USAGE, fail
@@ -193,3 +194,19 @@ def _print_params(
             else ""
         )
         click.echo(f"  {param:<28} {where:<6} {flags:<8} {_summary(sub, defs)}{default}")
+    check = getattr(op, "expand", None)
+    if check is not None:
+        _show_expand(check)
+
+
+def _show_expand(check: ExpandCheck) -> None:
+    """The valid entries of the operation's expansion param (two levels when the
+    first has one name only, as a list response's ``data``)."""
+    levels = 1 if len(check.names(1)) != 1 else 2
+    names = check.names(levels)
+    deeper = [n for n in check.names(levels + 1) if n.count(".") == levels]
+    example = f" (e.g. {deeper[0]})" if deeper else ""
+    depth = check.expansions.depth
+    click.echo(f"{check.param}: any of these; a dot path goes deeper, to {depth} segments{example}")
+    text = ", ".join(names) if names else "none (nothing in the response can be expanded)"
+    click.echo(textwrap.fill(text, width=96, initial_indent="  ", subsequent_indent="  "))

@@ -1,11 +1,13 @@
 """Every catalog operation against an independent judge.
 
 For each operation of the Stripe, GitHub and Twilio catalogs: params drawn
-from its JSON Schema (hypothesis-jsonschema) are accepted by
+from its JSON Schema (hypothesis-jsonschema; each ``expand`` entry then
+mapped onto a valid one, two levels deep) are accepted by
 ``Operation.validate``; the request ``api_call`` builds is judged by
 openapi-core against the provider's description, encoded as the wire
 carries it; and params that break the schema (an unknown key, a missing
-required param, a wrong type) are refused before any request, with a
+required param, a wrong type, an entry of ``expand`` that names no
+expandable field) are refused before any request, with a
 JSON path under ``params``.
 
 openapi-core cannot judge everything: it decodes deepObject one level deep
@@ -65,14 +67,23 @@ def _resolved(catalog: Catalog, schema: Mapping[str, Any]) -> Mapping[str, Any]:
     return schema
 
 
-def _refused(op: Operation, params: dict[str, Any], what: str) -> str | None:
+def _refused(op: Operation, params: dict[str, Any], what: str, at: str = "") -> str | None:
+    """None when ``params`` are refused with a path under params (or ``at`` exactly)."""
     try:
         op.validate(params)
     except ParamsError as exc:
-        if exc.path.startswith("params"):
+        if exc.path == at or (not at and exc.path.startswith("params")):
             return None
-        return f"{op.name}: {what}: error path {exc.path!r} not under params"
+        return f"{op.name}: {what}: error path {exc.path!r} not {at or 'under params'}"
     return f"{op.name}: {what}: accepted {params!r:.200}"
+
+
+def _accepted(op: Operation, params: dict[str, Any]) -> bool:
+    try:
+        op.validate(params)
+    except ParamsError:
+        return False
+    return True
 
 
 def _negatives(catalog: Catalog, op: Operation, valid: dict[str, Any]) -> list[str]:
@@ -81,6 +92,11 @@ def _negatives(catalog: Catalog, op: Operation, valid: dict[str, Any]) -> list[s
     if required:
         dropped = {k: v for k, v in valid.items() if k != required[0]}
         problems.append(_refused(op, dropped, f"without required {required[0]}"))
+    if op.expand is not None and op.expand.param in op.field_names():
+        param = op.expand.param
+        entries = [*(valid.get(param) or []), "zz_not_expandable"]
+        at = f"params.{param}[{len(entries) - 1}]" if _accepted(op, valid) else ""
+        problems.append(_refused(op, {**valid, param: entries}, "zz_not_expandable", at))
     for name in op.field_names():
         ok, wrong = wrong_value(_resolved(catalog, op.field_schema(name)))
         if ok:
@@ -102,11 +118,12 @@ def _check(connector: str) -> tuple[oracle.Tally, list[str]]:
     for name in catalog.names():
         op = catalog.operation(name)
         tally.ops += 1
-        drawn = oracle.examples(catalog.params_schema(name))
+        drawn = oracle.examples(catalog.params_schema(name), bracketed=op.media != "json")
         if drawn.fallback:
             tally.fallbacks.append(name)
         server = oracle.server(connector, op.base)
-        for params in drawn.values:
+        mapped = [oracle.with_expansions(p, op) for p in drawn.values]
+        for params in mapped:
             if connector == "twilio" and "AccountSid" in op.params:
                 params.setdefault("AccountSid", oracle.TWILIO_SID)
             tally.examples += 1
@@ -120,7 +137,7 @@ def _check(connector: str) -> tuple[oracle.Tally, list[str]]:
                 continue
             tally.accepted += 1
             oracle.judge(connector, op, op.api_call(values, server), tally)
-        refusals.extend(_negatives(catalog, op, drawn.values[0]))
+        refusals.extend(_negatives(catalog, op, mapped[0]))
     return tally, refusals
 
 

@@ -59,3 +59,14 @@ def test_send_suggests_the_closest_type() -> None:
     code, out = invoke("send", "stripe.invoice.create", "--json", "{}")
     assert code == 2
     assert "did you mean stripe.invoices.create" in out
+
+
+def test_show_lists_the_values_expand_takes() -> None:
+    code, out = invoke("commands", "show", "stripe.customers.retrieve")
+    assert code == 0
+    listed = out.split("\nexpand: ", 1)[1]
+    assert "to 4 segments" in listed.splitlines()[0]
+    assert "default_source" in listed
+    assert "invoice_settings" in listed
+    code, out = invoke("commands", "show", "stripe.customers.list")
+    assert "data.default_source" in out.split("\nexpand: ", 1)[1]

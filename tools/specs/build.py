@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .derive import catalog
+from .expand import add_expansions
 from .names import github_name, stripe_names, twilio_names
 from .sources import SOURCES
 
@@ -72,6 +73,7 @@ def build_catalogs(stripped: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
                 base=prefix,
             )
         )
+    add_expansions(stripe, out["stripe"])
     twilio = parts[0]
     clash = set(twilio["operations"]) & set(parts[1]["operations"])
     if clash:
@@ -91,18 +93,24 @@ def write_json_gz(path: Path, value: Any) -> None:
     path.write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
 
 
+_SECTIONS = ("operations", "schemas", "expansions")
+
+
 def _compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
 def catalog_lines(cat: Mapping[str, Any]) -> bytes:
     """A catalog as lines a connector can index without parsing them all:
-    the header object, then ``O <name> <entry>`` per operation and
-    ``S <name> <schema>`` per component schema (sorted)."""
-    header = {k: v for k, v in cat.items() if k not in ("operations", "schemas")}
+    the header object, then ``O <name> <entry>`` per operation,
+    ``S <name> <schema>`` per component schema and ``E <name> <fields>``
+    per expansion node (each sorted)."""
+    header = {k: v for k, v in cat.items() if k not in _SECTIONS}
     lines = [_compact(header)]
     lines += [f"O {name} {_compact(entry)}" for name, entry in sorted(cat["operations"].items())]
     lines += [f"S {name} {_compact(schema)}" for name, schema in sorted(cat["schemas"].items())]
+    nodes = sorted(cat.get("expansions", {}).items())
+    lines += [f"E {name} {_compact(node)}" for name, node in nodes]
     return ("\n".join(lines) + "\n").encode()
 
 
