@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: per connector: which description judges an operation of which ``base``
 DESCRIPTIONS: dict[str, dict[str, str]] = {
-    "stripe": {"": "stripe.openapi.json.gz"},
-    "github": {"": "github.openapi.json.gz"},
+    "stripe": {"": "stripe.openapi.json.gz", "files": "stripe.openapi.json.gz"},
+    "github": {"": "github.openapi.json.gz", "uploads": "github.openapi.json.gz"},
     "twilio": {
         "": "twilio_api_v2010.openapi.json.gz",
         "messaging": "twilio_messaging_v1.openapi.json.gz",
@@ -262,10 +262,6 @@ def judges(connector: str, base: str, deep: bool = True) -> tuple[Any, Any, str]
         V30RequestBodyValidator(app.spec, style_deserializers_factory=styles),
         server,
     )
-
-
-def server(connector: str, base: str) -> str:
-    return judges(connector, base)[2]
 
 
 def _causes(exc: BaseException) -> Iterator[Any]:
