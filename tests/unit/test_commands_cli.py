@@ -59,3 +59,15 @@ def test_send_suggests_the_closest_type() -> None:
     code, out = invoke("send", "stripe.invoice.create", "--json", "{}")
     assert code == 2
     assert "did you mean stripe.invoices.create" in out
+
+
+def test_show_says_how_a_file_is_given_and_where_it_goes() -> None:
+    code, out = invoke("commands", "show", "stripe.files.create")
+    assert code == 0
+    assert "host:   https://files.stripe.com/" in out
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.split()[:1] == ["file"])
+    assert "required string | object" in lines[at]
+    assert '"base64"' in lines[at + 1] and "text" in lines[at + 1]
+    code, out = invoke("commands", "show", "stripe.quotes.retrieve")
+    assert "host:" not in out  # the connector's base URL
