@@ -12,7 +12,9 @@ Encoding follows the description: path values percent-encoded as one
 segment (:func:`core.apicall.fill_path`); query values per ``style``
 (``deepObject``: ``created[gte]=1``; ``form``: repeated keys, or commas
 when ``explode`` is false); form bodies per field encoding (``deepObject``:
-bracket nesting, else repeated keys); JSON bodies as JSON.
+bracket nesting, else repeated keys); JSON bodies as JSON; multipart
+bodies as form fields in parts, a file field as a file part (given as
+text or base64: :mod:`core.catalog._files`).
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from core.apicall import ApiCall, BodyKind, fill_path, path_value_problem
-from core.encoding import form_encode
+from core.encoding import FilePart, form_encode
 
+from ._files import FILE_SCHEMA, file_part, is_file_field
 from ._schema import Check, ParamsError, SchemaSet, closest
 
 __all__ = ["BODY", "Operation", "Param"]
@@ -114,6 +117,7 @@ class Operation:
         self.body_fields: dict[str, Mapping[str, Any]] = {}
         self.flat = False
         self.body_required_fields: frozenset[str] = frozenset()
+        self.file_fields: frozenset[str] = frozenset()
         if body is not None:
             self.media = _MEDIA.get(body["media"], "bytes")
             self.body_required = bool(body.get("required"))
@@ -126,8 +130,23 @@ class Operation:
                 self.body_fields = {k: v for k, v in props.items() if k not in self.params}
                 required = frozenset(resolved.get("required") or ())
                 self.body_required_fields = required - set(self.params)
+                if self.media == "multipart":
+                    self._take_files(resolved)
         self._checks: dict[str, Check] | None = None
         self._body_check: Check | None = None
+
+    def _take_files(self, resolved: Mapping[str, Any]) -> None:
+        """File fields take a file as JSON can carry it (:data:`FILE_SCHEMA`)."""
+        files = {k for k, v in self.body_fields.items() if is_file_field(self._resolved(v))}
+        if not files:
+            return
+        self.file_fields = frozenset(files)
+        self.body_fields = {k: FILE_SCHEMA if k in files else v for k, v in self.body_fields.items()}
+        props = resolved["properties"]
+        self.body_schema = {
+            **resolved,
+            "properties": {k: FILE_SCHEMA if k in files else v for k, v in props.items()},
+        }
 
     def _resolved(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
         while "$ref" in schema:
@@ -257,6 +276,16 @@ class Operation:
         if self.media == "json":
             kind: BodyKind = "json" if body is not None or self.body_required else "none"
             return ApiCall(self.method, path, kind, body, params=query or None, headers=headers)
+        if self.media == "multipart" and isinstance(body, Mapping):
+            parts: list[tuple[str, str | FilePart]] = []
+            for key, value in body.items():
+                if key in self.file_fields and value is not None:
+                    parts.append((key, file_part(value)))
+                else:
+                    parts.extend(self._form_pairs(key, value))
+            return ApiCall(
+                self.method, path, "multipart", parts, params=query or None, headers=headers
+            )
         if self.media in ("form", "multipart") and isinstance(body, Mapping):
             pairs: list[tuple[str, str]] = []
             for key, value in body.items():

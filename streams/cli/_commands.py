@@ -124,6 +124,17 @@ def _summary(schema: Any, defs: Mapping[str, Any], depth: int = 0) -> str:
     return f"{kind} ({', '.join(limits)})" if limits else str(kind)
 
 
+def _host(connector: Connector, base: str) -> str:
+    """Where an operation of another host goes with the default settings."""
+    commands = connector.commands
+    try:
+        if isinstance(commands, CatalogCommands):
+            return commands.catalog.base_url(base, connector.settings())
+    except (ValueError, KeyError):  # settings that cannot be made without values
+        pass
+    return f"the {base!r} host of the connector's settings"
+
+
 @commands_group.command("show")
 @click.argument("command_type")
 @click.option("--json", "as_json", is_flag=True, help="The params' JSON Schema.")
@@ -147,6 +158,8 @@ def show_cmd(command_type: str, as_json: bool) -> None:
     path = op.path if op is not None else endpoint.path if endpoint is not None else ""
     click.echo(f"{command_type}  {method or '-'} {path}".rstrip())
     click.echo(f"safety: {safety(method, _idempotency(connector))}")
+    if op is not None and op.base:
+        click.echo(f"host:   {_host(connector, op.base)}")
     if op is not None and op.doc:
         click.echo(f"docs:   {op.doc}")
     version = model.api_version() or getattr(
@@ -170,3 +183,5 @@ def show_cmd(command_type: str, as_json: bool) -> None:
             else ""
         )
         click.echo(f"  {param:<28} {where:<6} {flags:<8} {_summary(sub, defs)}{default}")
+        if op is not None and isinstance(sub, Mapping) and sub.get("description"):
+            click.echo(f"  {'':<28} {sub['description']}")  # ours: the descriptions' prose is stripped
