@@ -108,7 +108,8 @@ class ApiCall:
     :mod:`core.encoding`) or a list of pairs (``form``, ``query``), named
     text and :class:`~core.encoding.FilePart` parts (``multipart``),
     ``{"query", "variables"}`` (``graphql``), or bytes sent as they are
-    (``content``, with a Content-Type header). ``idempotency_key`` is filled in by :meth:`ClientSetup.prepare`.
+    (``content``, with a Content-Type header). ``idempotency_key`` is filled
+    in by :meth:`ClientSetup.prepare`.
     ``success_statuses`` narrows success: another 2xx is a FatalRequestError.
     ``extract(data, headers)`` maps the parsed response to the Result's
     ``response`` and may raise a :mod:`core.errors` error for an in-band

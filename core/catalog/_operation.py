@@ -27,6 +27,7 @@ from core.apicall import ApiCall, BodyKind, fill_path, path_value_problem
 from core.encoding import FilePart, form_encode
 
 from ._files import FILE_SCHEMA, file_part, is_file_field
+from ._form import UNSENT, as_sent
 from ._schema import Check, ParamsError, SchemaSet, closest
 
 __all__ = ["BODY", "Operation", "Param"]
@@ -141,7 +142,8 @@ class Operation:
         if not files:
             return
         self.file_fields = frozenset(files)
-        self.body_fields = {k: FILE_SCHEMA if k in files else v for k, v in self.body_fields.items()}
+        fields = self.body_fields
+        self.body_fields = {k: FILE_SCHEMA if k in files else v for k, v in fields.items()}
         props = resolved["properties"]
         self.body_schema = {
             **resolved,
@@ -221,14 +223,33 @@ class Operation:
                     for name in self.body_required_fields & set(body):
                         if not self._form_pairs(name, body[name]):
                             raise ParamsError(
-                                f"{where}.{name}",
-                                "required, and an empty value is not sent in a form body",
+                                f"{where}.{name}", f"{UNSENT}: give it at least one field or item"
                             )
                 if body or self.body_required:
                     self._body_check(body, where)
+                    if self.media in ("form", "multipart"):
+                        self._check_as_sent(body, where)
             elif BODY in params:
                 self._body_check(params[BODY], f"{where}.{BODY}")
         return dict(params)
+
+    def _check_as_sent(self, body: Mapping[str, Any], where: str) -> None:
+        """The form body as the provider reads it (empties left out) fits too."""
+        assert self._body_check is not None
+        sent = as_sent(body, where)
+        if sent == body:
+            return
+        try:
+            self._body_check(sent, where)
+        except ParamsError as exc:
+            if exc.message == "required":
+                fix = "give it at least one field or item, or leave out the object holding it"
+                raise ParamsError(exc.path, f"{UNSENT}: {fix}") from None
+            raise ParamsError(
+                exc.path,
+                f"{exc.message}, once the empty values a form body does not carry are left "
+                "out: give them a value or leave them out",
+            ) from None
 
     @staticmethod
     def _sendable(param: Param, value: Any, where: str) -> None:

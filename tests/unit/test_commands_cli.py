@@ -68,6 +68,7 @@ def test_show_says_how_a_file_is_given_and_where_it_goes() -> None:
     lines = out.splitlines()
     at = next(i for i, line in enumerate(lines) if line.split()[:1] == ["file"])
     assert "required string | object" in lines[at]
-    assert '"base64"' in lines[at + 1] and "text" in lines[at + 1]
+    assert '"base64"' in lines[at + 1]
+    assert "text" in lines[at + 1]
     code, out = invoke("commands", "show", "stripe.quotes.retrieve")
     assert "host:" not in out  # the connector's base URL
