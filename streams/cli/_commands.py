@@ -184,4 +184,5 @@ def show_cmd(command_type: str, as_json: bool) -> None:
         )
         click.echo(f"  {param:<28} {where:<6} {flags:<8} {_summary(sub, defs)}{default}")
         if op is not None and isinstance(sub, Mapping) and sub.get("description"):
-            click.echo(f"  {'':<28} {sub['description']}")  # ours: the descriptions' prose is stripped
+            # ours (a file's shape): the descriptions' own prose is stripped
+            click.echo(f"  {'':<28} {sub['description']}")
