@@ -65,7 +65,7 @@ __all__ = [
 
 COMMAND_ID_HEADER = "X-Switchboard-Command-Id"
 
-BodyKind = Literal["none", "json", "form", "query", "graphql", "content"]
+BodyKind = Literal["none", "json", "form", "multipart", "query", "graphql", "content"]
 Idempotency = Literal["key", "ledger"]
 Safety = Literal["read", "idempotent", "key", "ledger"]
 
@@ -106,9 +106,11 @@ class ApiCall:
 
     ``path`` is relative to the policy's base URL (or absolute). ``body``
     is a JSON value (``json``), a mapping (bracket-encoded, see
-    :mod:`core.encoding`) or a list of pairs (``form``, ``query``), ``{"query", "variables"}``
-    (``graphql``), or bytes sent as they are (``content``, with a Content-Type
-    header). ``idempotency_key`` is filled in by :meth:`ClientSetup.prepare`.
+    :mod:`core.encoding`) or a list of pairs (``form``, ``query``), named
+    text and :class:`~core.encoding.FilePart` parts (``multipart``),
+    ``{"query", "variables"}`` (``graphql``), or bytes sent as they are
+    (``content``, with a Content-Type header). ``idempotency_key`` is filled
+    in by :meth:`ClientSetup.prepare`.
     ``success_statuses`` narrows success: another 2xx is a FatalRequestError.
     ``extract(data, headers)`` maps the parsed response to the Result's
     ``response`` and may raise a :mod:`core.errors` error for an in-band
@@ -275,6 +277,7 @@ async def execute(
             params=query or None,
             json=call.body if kind == "json" else None,
             data=form,
+            multipart=call.body if kind == "multipart" else None,
             content=call.body if kind == "content" else None,
             headers=call.headers,
             idempotency_key=call.idempotency_key,

@@ -66,7 +66,7 @@ from core._client_policy import ClientPolicy, ConnectionLimits, Timeouts
 from core._response_body import network_error, read_body
 from core._transports import PolicyTransport
 from core.breaker import BreakerRegistry
-from core.encoding import FormData, encode_body
+from core.encoding import FormData, MultipartData, encode_body
 from core.observability import METRICS, Metrics, log_event
 from core.ratelimit import BUDGETS, Budget, BudgetRegistry
 from core.redaction import RedactingFilter, redact_url
@@ -218,6 +218,7 @@ class ProviderClient:
         params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
         json: Any = None,
         data: FormData | None = None,
+        multipart: MultipartData | None = None,
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
@@ -229,8 +230,9 @@ class ProviderClient:
         """Send one logical request (with retries). See the module docstring.
 
         The body is ``json`` (orjson), ``data`` (a form: a nested mapping
-        bracket-encoded or pairs, see :mod:`core.encoding`) or raw
-        ``content``; this is the one place any of them is encoded.
+        bracket-encoded or pairs, see :mod:`core.encoding`), ``multipart``
+        (named text and file parts) or raw ``content``; this is the one
+        place any of them is encoded.
         ``idempotent`` overrides the method's default (e.g. True for a
         GraphQL query sent by POST). ``validate`` runs on each successful
         attempt and may raise an error from :mod:`core.errors` (retried if
@@ -243,7 +245,9 @@ class ProviderClient:
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS or idempotency_key is not None
         try:
-            content, content_type = encode_body(json=json, data=data, content=content)
+            content, content_type = encode_body(
+                json=json, data=data, multipart=multipart, content=content
+            )
             if content_type is not None:
                 hdrs.setdefault("Content-Type", content_type)
             query: Any = params  # httpx takes a mapping or pairs; it checks the values

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 from typing_extensions import TypeVar
 
 from core.apicall import ApiCall, CallContext, ClientSetup, Endpoint, Idempotency
@@ -87,9 +87,28 @@ class HandshakeReply:
 
 
 class ConnectorSettings(BaseModel):
-    """Base of a connector's settings section (``SWITCHBOARD_<NAME>__...``)."""
+    """Base of a connector's settings section (``SWITCHBOARD_<NAME>__...``).
+
+    ``follow_base_url`` names the URL settings of the provider's other hosts
+    (some operations are served from one of their own): each one not set
+    explicitly takes the value of ``base_url`` when that is not its default,
+    so a section pointed at a mock or a proxy sends every call there.
+    """
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
+    follow_base_url: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _hosts_follow_base_url(self) -> ConnectorSettings:
+        if not self.follow_base_url:
+            return self
+        base = getattr(self, "base_url")  # noqa: B009 (declared by the subclass)
+        if str(base) == str(type(self).model_fields["base_url"].default):
+            return self
+        for name in self.follow_base_url:
+            if name not in self.model_fields_set:
+                self.__dict__[name] = base  # still not set explicitly (a dump shows the user's)
+        return self
 
 
 S = TypeVar("S", bound=ConnectorSettings, default=Any)

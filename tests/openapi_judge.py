@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: per connector: which description judges an operation of which ``base``
 DESCRIPTIONS: dict[str, dict[str, str]] = {
-    "stripe": {"": "stripe.openapi.json.gz"},
-    "github": {"": "github.openapi.json.gz"},
+    "stripe": {"": "stripe.openapi.json.gz", "files": "stripe.openapi.json.gz"},
+    "github": {"": "github.openapi.json.gz", "uploads": "github.openapi.json.gz"},
     "twilio": {
         "": "twilio_api_v2010.openapi.json.gz",
         "messaging": "twilio_messaging_v1.openapi.json.gz",

@@ -63,6 +63,8 @@ class Described:
     status: int
     media: str | None
     schema: Any
+    #: where the description serves it (an operation's own ``servers`` first)
+    server: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,9 @@ def _operations(connector: str) -> list[Described]:
                         int(code),
                         media,
                         schema,
+                        str(
+                            (op.get("servers") or item.get("servers") or spec["servers"])[0]["url"]
+                        ).rstrip("/"),
                     )
                 )
     # the most literal template first: ``/repos/{o}/{r}/compare/{a}...{b}``
@@ -180,7 +185,7 @@ class SpecResponder(Sandbox):
             return web.json_response({"error": found.failure}, status=404)
         raw = await request.read()
         judged = wire_request(
-            server_of(self.connector, op.base),
+            op.server or server_of(self.connector, op.base),
             request.method,
             path,
             op.template,

@@ -64,7 +64,9 @@ COMMANDS: dict[str, type[CommandParams]] = {
     "issues.add_labels": IssuesAddLabels,
 }
 
-CATALOG = Catalog(__package__ or "connectors.github")
+CATALOG = Catalog(
+    __package__ or "connectors.github", base_urls=lambda s: {"uploads": str(s.uploads_base_url)}
+)
 """Every operation of GitHub's REST description (``make specs``), after
 Octokit's method names (``pulls/create-review`` -> ``pulls.create_review``);
 the models above take precedence (``issues.comment`` is today's name of

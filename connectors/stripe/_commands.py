@@ -161,6 +161,8 @@ COMMANDS: dict[str, type[CommandParams]] = {
     "subscriptions.cancel": SubscriptionsCancel,
 }
 
-CATALOG = Catalog(__package__ or "connectors.stripe")
+CATALOG = Catalog(
+    __package__ or "connectors.stripe", base_urls=lambda s: {"files": str(s.files_base_url)}
+)
 """Every operation of Stripe's API description (``make specs``), after
 stripe-python's ``StripeClient`` names; the models above take precedence."""

@@ -14,6 +14,7 @@ Routes (form-encoded bodies, bracket nesting)::
     POST   /v1/subscriptions/{id}            update
     DELETE /v1/subscriptions/{id}            cancel (again: the canceled subscription)
     GET    /v1/events                        the event log, newest first (see below)
+    POST   /v1/files                         a multipart upload (connectors.stripe._sandbox_files)
 
 The key authenticates as at Stripe: ``Authorization: Bearer <key>`` or HTTP
 Basic with the key as the username and any (usually empty) password --
@@ -60,6 +61,7 @@ from connectors._sandbox import ProviderSandbox, json_response
 from core.testing import RecordedRequest
 
 from ._sandbox_events import EventLog
+from ._sandbox_files import StripeFiles
 from ._sandbox_form import Invalid, Unchanged, decode_form, merge_metadata, missing, stripe_error
 from ._sandbox_payments import StripePayments
 from ._sandbox_subscriptions import StripeSubscriptions
@@ -70,7 +72,7 @@ __all__ = ["StripeSandbox", "decode_form"]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class StripeSandbox(StripePayments, StripeSubscriptions):
+class StripeSandbox(StripePayments, StripeSubscriptions, StripeFiles):
     """Stripe's API, in memory. ``api_key`` is the only key accepted."""
 
     name = "stripe"
@@ -84,6 +86,7 @@ class StripeSandbox(StripePayments, StripeSubscriptions):
         self.payment_intents: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, dict[str, Any]] = {}
         self.event_log = EventLog()
         #: a list request with a cursor gets the page that handed it out again
         self.repeat_cursor = False
@@ -103,7 +106,8 @@ class StripeSandbox(StripePayments, StripeSubscriptions):
         self.repeat_cursor = False
         self.event_log.clear()
         with self.lock:
-            for table in (self.customers, self.payment_intents, self.refunds, self.subscriptions):
+            tables = (self.customers, self.payment_intents, self.refunds, self.subscriptions)
+            for table in (*tables, self.files):
                 table.clear()
 
     def routes(self, router: web.UrlDispatcher) -> None:
@@ -119,6 +123,7 @@ class StripeSandbox(StripePayments, StripeSubscriptions):
         add("POST", "/v1/subscriptions/{id}", self._wrap(self._sub_update))
         add("DELETE", "/v1/subscriptions/{id}", self._wrap(self._sub_cancel))
         add("GET", "/v1/events", self.list_events)
+        add("POST", "/v1/files", self._wrap(self._file_create))
 
     async def _handle(
         self,
@@ -147,12 +152,12 @@ class StripeSandbox(StripePayments, StripeSubscriptions):
         self, fn: Callable[[str | None, dict[str, Any]], dict[str, Any] | Unchanged]
     ) -> Callable[[web.Request], Any]:
         async def handler(request: web.Request) -> web.Response:
-            pairs = await self.form(request)
-            if request.method in ("GET", "DELETE"):
-                pairs = list(request.query.items())
             request_id = f"req_{self.new_id('')}"
             call = {"id": request_id, "idempotency_key": request.headers.get("Idempotency-Key")}
             try:
+                pairs = await self.decoded_pairs(request)
+                if request.method in ("GET", "DELETE"):
+                    pairs = list(request.query.items())
                 with self.lock:
                     self._pending.clear()
                     obj = fn(request.match_info.get("id"), decode_form(pairs))

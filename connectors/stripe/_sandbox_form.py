@@ -32,7 +32,7 @@ __all__ = [
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 
 
-def decode_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+def decode_form(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """Bracket-nested form pairs back to nested dicts/lists (what Stripe parses)."""
     root: dict[str, Any] = {}
     for key, value in pairs:

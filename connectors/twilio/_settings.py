@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field, HttpUrl, SecretStr, model_validator
 
 from core.connector import ConnectorSettings
@@ -8,6 +10,12 @@ __all__ = ["TwilioSettings"]
 
 
 class TwilioSettings(ConnectorSettings):
+    """The ``twilio`` section. ``messaging_base_url`` is where the Messaging
+    API (``messaging.*`` commands) is served (messaging.twilio.com); left
+    unset, it follows ``base_url`` when that is not the default (a mock or a
+    proxy gets those calls too)."""
+
+    follow_base_url: ClassVar[tuple[str, ...]] = ("messaging_base_url",)
     account_sid: str | None = None
     auth_tokens: list[SecretStr] = Field(
         default_factory=list,
@@ -24,7 +32,8 @@ class TwilioSettings(ConnectorSettings):
     base_url: HttpUrl = HttpUrl("https://api.twilio.com")
     messaging_base_url: HttpUrl = Field(
         default=HttpUrl("https://messaging.twilio.com"),
-        description="where the Messaging API (messaging.* commands) is served",
+        description="where the Messaging API (messaging.* commands) is served; unset: "
+        "base_url when that is not the default",
     )
     poll_messages: bool = Field(
         default=False, description="poll the account's message list (stream messages)"

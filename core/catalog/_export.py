@@ -53,7 +53,7 @@ def params_schema(title: str, schemas: Mapping[str, Any], op: Operation) -> dict
             unsent = _NOT_A_SEGMENT if param.location == "path" else _EMPTY
             properties[name] = {"allOf": [properties[name], {"not": unsent}]}
     if op.media in ("form", "multipart"):
-        for name in op.body_required_fields:
+        for name in op.body_required_fields - op.file_fields:  # a file is never empty
             properties[name] = {"allOf": [properties[name], {"not": _NOT_IN_A_FORM}]}
     schema: dict[str, Any] = {
         "$schema": _DIALECT,

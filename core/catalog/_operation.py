@@ -12,7 +12,9 @@ Encoding follows the description: path values percent-encoded as one
 segment (:func:`core.apicall.fill_path`); query values per ``style``
 (``deepObject``: ``created[gte]=1``; ``form``: repeated keys, or commas
 when ``explode`` is false); form bodies per field encoding (``deepObject``:
-bracket nesting, else repeated keys); JSON bodies as JSON.
+bracket nesting, else repeated keys); JSON bodies as JSON; multipart
+bodies as form fields in parts, a file field as a file part (given as
+text or base64: :mod:`core.catalog._files`).
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from core.apicall import ApiCall, BodyKind, fill_path, path_value_problem
-from core.encoding import form_encode
+from core.encoding import FilePart, form_encode
 
 from ._expand import ExpandCheck, Expansions
+from ._files import FILE_SCHEMA, file_part, is_file_field
+from ._form import UNSENT, as_sent
 from ._schema import Check, ParamsError, SchemaSet, closest
 
 __all__ = ["BODY", "Operation", "Param"]
@@ -148,6 +152,7 @@ class Operation:
         self.body_fields: dict[str, Mapping[str, Any]] = {}
         self.flat = False
         self.body_required_fields: frozenset[str] = frozenset()
+        self.file_fields: frozenset[str] = frozenset()
         if body is not None:
             self.media = _MEDIA.get(body["media"], "bytes")
             self.body_required = bool(body.get("required"))
@@ -160,12 +165,28 @@ class Operation:
                 self.body_fields = {k: v for k, v in props.items() if k not in self.params}
                 required = frozenset(resolved.get("required") or ())
                 self.body_required_fields = required - set(self.params)
+                if self.media == "multipart":
+                    self._take_files(resolved)
         self._checks: dict[str, Check] | None = None
         self._body_check: Check | None = None
         #: the entries the expansion param may hold (None: not checked past its schema)
         self.expand: ExpandCheck | None = None
         if expansions is not None and entry.get("expand") is not None:
             self.expand = expansions.check(entry["expand"])
+
+    def _take_files(self, resolved: Mapping[str, Any]) -> None:
+        """File fields take a file as JSON can carry it (:data:`FILE_SCHEMA`)."""
+        files = {k for k, v in self.body_fields.items() if is_file_field(self._resolved(v))}
+        if not files:
+            return
+        self.file_fields = frozenset(files)
+        fields = self.body_fields
+        self.body_fields = {k: FILE_SCHEMA if k in files else v for k, v in fields.items()}
+        props = resolved["properties"]
+        self.body_schema = {
+            **resolved,
+            "properties": {k: FILE_SCHEMA if k in files else v for k, v in props.items()},
+        }
 
     def _resolved(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
         while "$ref" in schema:
@@ -240,11 +261,12 @@ class Operation:
                     for name in self.body_required_fields & set(body):
                         if not self._form_pairs(name, body[name]):
                             raise ParamsError(
-                                f"{where}.{name}",
-                                "required, and an empty value is not sent in a form body",
+                                f"{where}.{name}", f"{UNSENT}: give it at least one field or item"
                             )
                 if body or self.body_required:
                     self._body_check(body, where)
+                    if self.media in ("form", "multipart"):
+                        self._check_as_sent(body, where)
             elif BODY in params:
                 self._body_check(params[BODY], f"{where}.{BODY}")
         for key, value in params.items():
@@ -255,6 +277,24 @@ class Operation:
         if self.expand is not None and self.expand.param in params:
             self.expand(params[self.expand.param], f"{where}.{self.expand.param}")
         return dict(params)
+
+    def _check_as_sent(self, body: Mapping[str, Any], where: str) -> None:
+        """The form body as the provider reads it (empties left out) fits too."""
+        assert self._body_check is not None
+        sent = as_sent(body, where)
+        if sent == body:
+            return
+        try:
+            self._body_check(sent, where)
+        except ParamsError as exc:
+            if exc.message == "required":
+                fix = "give it at least one field or item, or leave out the object holding it"
+                raise ParamsError(exc.path, f"{UNSENT}: {fix}") from None
+            raise ParamsError(
+                exc.path,
+                f"{exc.message}, once the empty values a form body does not carry are left "
+                "out: give them a value or leave them out",
+            ) from None
 
     @staticmethod
     def _sendable(param: Param, value: Any, where: str) -> None:
@@ -319,6 +359,14 @@ class Operation:
             body = values.get(BODY)
         if self.media == "json":
             return call("json" if body is not None or self.body_required else "none", body)
+        if self.media == "multipart" and isinstance(body, Mapping):
+            parts: list[tuple[str, str | FilePart]] = []
+            for key, value in body.items():
+                if key in self.file_fields and value is not None:
+                    parts.append((key, file_part(value)))
+                else:
+                    parts.extend(self._form_pairs(key, value))
+            return call("multipart", parts)
         if self.media in ("form", "multipart") and isinstance(body, Mapping):
             pairs: list[tuple[str, str]] = []
             for key, value in body.items():

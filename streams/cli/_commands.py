@@ -121,6 +121,17 @@ def _summary(schema: Any, defs: Mapping[str, Any], depth: int = 0) -> str:
     return f"{kind} ({', '.join(limits)})" if limits else str(kind)
 
 
+def _host(connector: Connector, base: str) -> str:
+    """Where an operation of another host goes with the default settings."""
+    commands = connector.commands
+    try:
+        if isinstance(commands, CatalogCommands):
+            return commands.catalog.base_url(base, connector.settings())
+    except (ValueError, KeyError):  # settings that cannot be made without values
+        pass
+    return f"the {base!r} host of the connector's settings"
+
+
 @commands_group.command("show")
 @click.argument("command_type")
 @click.option("--json", "as_json", is_flag=True, help="The params' JSON Schema.")
@@ -147,6 +158,8 @@ def show_cmd(command_type: str, as_json: bool) -> None:
         method, path = described.operation.method, described.operation.path
     click.echo(f"{command_type}  {method or '-'} {path}".rstrip())
     click.echo(f"safety: {safety(method, connector.idempotency)}")
+    if op is not None and op.base:
+        click.echo(f"host:   {_host(connector, op.base)}")
     if op is not None and op.doc:
         click.echo(f"docs:   {op.doc}")
     version = model.api_version() or getattr(
@@ -165,6 +178,9 @@ def show_cmd(command_type: str, as_json: bool) -> None:
             "(validated and sent as described; the fields above keep their checks):"
         )
         _print_params(dschema, described.operation, skip=shown)
+    check = getattr(op if op is not None else getattr(described, "operation", None), "expand", None)
+    if check is not None:
+        _show_expand(check)
 
 
 def _placeholders(path: str) -> frozenset[str]:
@@ -194,9 +210,9 @@ def _print_params(
             else ""
         )
         click.echo(f"  {param:<28} {where:<6} {flags:<8} {_summary(sub, defs)}{default}")
-    check = getattr(op, "expand", None)
-    if check is not None:
-        _show_expand(check)
+        if op is not None and isinstance(sub, Mapping) and sub.get("description"):
+            # ours (a file's shape): the descriptions' own prose is stripped
+            click.echo(f"  {'':<28} {sub['description']}")
 
 
 def _show_expand(check: ExpandCheck) -> None:

@@ -13,17 +13,11 @@ from core.catalog import Catalog, Operation, ParamsError
 from core.envelopes import Command
 from tests.minimal_values import NoValue, minimal, wrong_value
 
-#: served from another host in the description (operation-level ``servers``):
-#: the catalog sends them to the API's main host until it has a base per host
-OTHER_HOST: dict[str, frozenset[str]] = {
-    "stripe": frozenset({"files.create", "quotes.pdf"}),
-    "github": frozenset({"repos.upload_release_asset"}),
-    "twilio": frozenset(),
-}
-#: multipart bodies, which the catalog sends form-encoded (Stripe's only one
-#: is files.create, also in OTHER_HOST)
-MULTIPART: dict[str, frozenset[str]] = {
-    "stripe": frozenset({"files.create"}),
+#: operations answering bytes that are not text (a PDF): a Result's
+#: ``response`` carries JSON or text only, so these fail "not UTF-8 text"
+#: (a known gap: binary answers need a shape of their own)
+BINARY_ANSWER: dict[str, frozenset[str]] = {
+    "stripe": frozenset({"quotes.pdf"}),
     "github": frozenset(),
     "twilio": frozenset(),
 }
@@ -53,7 +47,7 @@ def catalog(connector: str) -> Catalog:
 
 
 def left_out(connector: str) -> frozenset[str]:
-    return OTHER_HOST[connector] | MULTIPART[connector]
+    return BINARY_ANSWER[connector]
 
 
 @dataclass

@@ -12,8 +12,9 @@ Asserted: one succeeded Result per command with the described status; one
 request per command at the responder, for the command's own operation,
 valid per openapi-core; a read's Result carries the responder's body; the
 bad commands are dead-lettered as ``invalid_command`` naming the JSON path,
-and none reached the responder. Operations left out (another host, a
-multipart body) are named sets in ``catalog_sink_support``; those the
+and none reached the responder. Operations on a host of their own go
+to the responder too (their host settings follow the base URL); the one
+answering a PDF is left out, named in ``catalog_sink_support``; those the
 description answers with a redirect only (downloads) run, and succeed with
 the link. Run with ``-s`` for the tally.
 """

@@ -17,6 +17,7 @@ from hypothesis.internal.conjecture import utils as cu
 from hypothesis_jsonschema import _from_schema, from_schema
 
 from core.apicall import ApiCall
+from core.encoding import encode_body
 from tests.minimal_values import minimal
 from tests.openapi_judge import WireRequest, server, verdict, wire_request
 
@@ -183,6 +184,9 @@ def wire(call: ApiCall, template: str) -> WireRequest:
         body, content_type = json.dumps(call.body).encode(), "application/json"
     elif call.body_kind == "form":
         body, content_type = urlencode(call.body).encode(), "application/x-www-form-urlencoded"
+    elif call.body_kind == "multipart":
+        body, kind = encode_body(multipart=call.body)
+        content_type = kind or ""
     elif call.body_kind == "content":
         body, content_type = call.body, call.headers.get("Content-Type", "").lower()
     return wire_request(

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+import connectors
 from core.catalog import Catalog, Operation, ParamsError
 from core.encoding import form_encode
 from tests.minimal_values import wrong_value
@@ -40,19 +41,12 @@ CONNECTORS = ("stripe", "github", "twilio")
 UNJUDGED_BOUND = {"stripe": 10, "github": 20, "twilio": 2}
 #: examples built from required fields because generation gave up
 FALLBACK_BOUND = {"stripe": 10, "github": 10, "twilio": 5}
-#: examples refused because a required form field held only empties ({"a": []}),
-#: which a form body cannot carry and a JSON Schema cannot exclude
-UNSENDABLE_BOUND = {"stripe": 10, "github": 0, "twilio": 0}
-#: operations the description serves from another host (operation-level
-#: ``servers``) that the catalog still sends to the API's main host: a known
-#: bug of the catalog build (needs a ``base`` per host), kept visible here
-WRONG_HOST = {
-    "stripe": {"files.create", "quotes.pdf"},
-    "github": {"repos.upload_release_asset"},
-    "twilio": set(),
-}
-
-UNSENDABLE = "required, and an empty value is not sent in a form body"
+#: examples refused because a required form field, or a list item, held only
+#: empties ({"a": []}), which a form body cannot carry and a JSON Schema cannot
+#: exclude (measured: stripe 96 of 1,160, mostly an empty item in a free-form
+#: object's list); they are judged again with the empties left out
+UNSENDABLE_BOUND = {"stripe": 110, "github": 0, "twilio": 0}
+UNSENDABLE = "an empty value is not sent in a form body"
 _UNKNOWN = "zz_not_a_param"
 
 
@@ -65,6 +59,14 @@ def _resolved(catalog: Catalog, schema: Mapping[str, Any]) -> Mapping[str, Any]:
     while "$ref" in schema:
         schema = catalog.schemas[schema["$ref"].rsplit("/", 1)[-1]]
     return schema
+
+
+def _server(connector: str, catalog: Catalog, op: Operation) -> str:
+    """Where the connector's default settings send ``op``: the client's base
+    URL, or the setting of the operation's own host."""
+    settings = connectors.get(connector).settings()
+    url = catalog.base_url(op.base, settings) if op.base else str(settings.base_url)
+    return url.rstrip("/")
 
 
 def _refused(op: Operation, params: dict[str, Any], what: str, at: str = "") -> str | None:
@@ -105,10 +107,29 @@ def _negatives(catalog: Catalog, op: Operation, valid: dict[str, Any]) -> list[s
     return [p for p in problems if p]
 
 
-def _sends_nothing(op: Operation, params: dict[str, Any], path: str) -> bool:
-    """A required form field whose value, nested empties only, encodes to no pairs."""
-    name = path.removeprefix("params.")
-    return name in op.body_required_fields and not form_encode({name: params.get(name)})
+def _unsent(value: Any) -> bool:
+    return not form_encode({"v": value})
+
+
+def _holds_empties(value: Any) -> bool:
+    """An empty value ({}, [], null, or only those) somewhere inside ``value``."""
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return any(_unsent(v) or _holds_empties(v) for v in items)
+
+
+def _without_empties(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_empties(v) for k, v in value.items() if not _unsent(v)}
+    if isinstance(value, list):
+        return [_without_empties(v) for v in value if not _unsent(v)]
+    return value
+
+
+def _sends_nothing(op: Operation, params: dict[str, Any]) -> bool:
+    """A form body holding values that encode to no pairs ({"a": []}), which the
+    refusal said lose something (a required field, a list item)."""
+    body = {k: v for k, v in params.items() if k in op.body_fields}
+    return op.media in ("form", "multipart") and _holds_empties(body)
 
 
 def _check(connector: str) -> tuple[oracle.Tally, list[str]]:
@@ -118,10 +139,13 @@ def _check(connector: str) -> tuple[oracle.Tally, list[str]]:
     for name in catalog.names():
         op = catalog.operation(name)
         tally.ops += 1
-        drawn = oracle.examples(catalog.params_schema(name), bracketed=op.media != "json")
+        bracketed = op.media in ("form", "multipart") or any(
+            p.style == "deepObject" for p in op.params.values()
+        )
+        drawn = oracle.examples(catalog.params_schema(name), bracketed=bracketed)
         if drawn.fallback:
             tally.fallbacks.append(name)
-        server = oracle.server(connector, op.base)
+        server = _server(connector, catalog, op)
         mapped = [oracle.with_expansions(p, op) for p in drawn.values]
         for params in mapped:
             if connector == "twilio" and "AccountSid" in op.params:
@@ -129,13 +153,17 @@ def _check(connector: str) -> tuple[oracle.Tally, list[str]]:
             tally.examples += 1
             try:
                 values = op.validate(params)
+                tally.accepted += 1
             except ParamsError as exc:
-                if exc.message == UNSENDABLE and _sends_nothing(op, params, exc.path):
-                    tally.unsendable.append(name)  # no JSON Schema for "encodes to something"
+                if not (UNSENDABLE in exc.message and _sends_nothing(op, params)):
+                    refused = f"{name}: refused its own schema's {params!r:.200}: {exc}"
+                    tally.failures.append(refused)
                     continue
-                tally.failures.append(f"{name}: refused its own schema's {params!r:.200}: {exc}")
-                continue
-            tally.accepted += 1
+                tally.unsendable.append(name)  # no JSON Schema for "encodes to something"
+                try:  # judged as it can be sent, when that still fits
+                    values = op.validate(_without_empties(params))
+                except ParamsError:
+                    continue
             oracle.judge(connector, op, op.api_call(values, server), tally)
         refusals.extend(_negatives(catalog, op, mapped[0]))
     return tally, refusals
@@ -159,7 +187,7 @@ def test_every_operation_matches_its_description(
     assert not refusals, "\n".join(refusals[:30])
     assert tally.accepted + len(tally.unsendable) == tally.examples
     assert len(tally.unsendable) <= UNSENDABLE_BOUND[connector], tally.unsendable
-    assert tally.wrong_host == WRONG_HOST[connector]
+    assert not tally.wrong_host, sorted(tally.wrong_host)  # each sent to its described host
     assert len(tally.unjudged) <= UNJUDGED_BOUND[connector], tally.line(connector)
     assert len(tally.fallbacks) <= FALLBACK_BOUND[connector], tally.fallbacks
     assert tally.oracle_valid > 0

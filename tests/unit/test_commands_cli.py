@@ -70,3 +70,16 @@ def test_show_lists_the_values_expand_takes() -> None:
     assert "invoice_settings" in listed
     code, out = invoke("commands", "show", "stripe.customers.list")
     assert "data.default_source" in out.split("\nexpand: ", 1)[1]
+
+
+def test_show_says_how_a_file_is_given_and_where_it_goes() -> None:
+    code, out = invoke("commands", "show", "stripe.files.create")
+    assert code == 0
+    assert "host:   https://files.stripe.com/" in out
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.split()[:1] == ["file"])
+    assert "required string | object" in lines[at]
+    assert '"base64"' in lines[at + 1]
+    assert "text" in lines[at + 1]
+    code, out = invoke("commands", "show", "stripe.quotes.retrieve")
+    assert "host:" not in out  # the connector's base URL

@@ -45,6 +45,7 @@ def build_catalogs(stripped: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             api_version=API_VERSIONS["stripe"],
             source=_source("stripe"),
             namer=lambda m, p, _op: names[(m, p)],
+            hosts={"https://files.stripe.com": "files"},
             doc_url=_stripe_doc,
         ),
         "github": catalog(
@@ -53,6 +54,7 @@ def build_catalogs(stripped: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             api_version=API_VERSIONS["github"],
             source=_source("github"),
             namer=lambda _m, _p, op: github_name(op["operationId"]),
+            hosts={"https://uploads.github.com": "uploads"},
         ),
     }
     parts = []

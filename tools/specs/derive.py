@@ -145,6 +145,35 @@ def _answer(doc: Mapping[str, Any], op: Mapping[str, Any]) -> str | None:
     return str(media[0])
 
 
+def _host(url: str) -> str:
+    return url.rstrip("/")
+
+
+def _base(
+    doc: Mapping[str, Any],
+    item: Mapping[str, Any],
+    op: Mapping[str, Any],
+    base: str,
+    hosts: Mapping[str, str],
+    command: str,
+) -> str:
+    """The ``base`` of an operation: ``base`` when it is served where the
+    description's first server is, else its host's name in ``hosts``
+    (an operation's ``servers`` beat its path's)."""
+    servers = op.get("servers") or item.get("servers")
+    if not servers:
+        return base
+    url = _host(servers[0]["url"])
+    if url == _host(doc["servers"][0]["url"]):
+        return base
+    if url not in hosts:
+        raise ValueError(
+            f"{command} is served from {url}, which has no base name: add it to the "
+            "catalog's hosts (and a setting for it to the connector)"
+        )
+    return hosts[url]
+
+
 def catalog(
     doc: Mapping[str, Any],
     *,
@@ -153,12 +182,17 @@ def catalog(
     source: str,
     namer: Callable[[str, str, Mapping[str, Any]], str],
     base: str = "",
+    hosts: Mapping[str, str] | None = None,
     doc_url: Callable[[str, Mapping[str, Any]], str | None] = lambda _n, op: None,
 ) -> dict[str, Any]:
     """The runtime catalog of a stripped description.
 
     ``namer(method, path, op)`` names each operation; ``base`` names the
     server the operations go to when it is not the connector's default;
+    ``hosts`` names the other servers single operations are served from
+    (URL -> base name, e.g. ``{"https://files.example.com": "files"}``): an
+    operation whose ``servers`` name one gets that ``base``, and a host not
+    in ``hosts`` is an error (a request must not go to the wrong host);
     ``doc_url(name, op)`` links to the provider's page for it.
     """
     ops: dict[str, Any] = {}
@@ -181,8 +215,8 @@ def catalog(
             body = _body(doc, method, op)
             if body is not None:
                 entry["body"] = body
-            if base:
-                entry["base"] = base
+            if op_base := _base(doc, item, op, base, hosts or {}, command):
+                entry["base"] = op_base
             if answer := _answer(doc, op):
                 entry["answer"] = answer
             if url := (op.get("externalDocs") or {}).get("url") or doc_url(command, op):
