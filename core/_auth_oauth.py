@@ -11,6 +11,11 @@ Contract of every :class:`OAuth2Auth`:
 - every new token is written to the :class:`~core.tokenstore.TokenStore`
   (when one is given) before it is used, so a rotated refresh token
   survives a crash; on first use a stored token is loaded;
+- with a store, a refresh runs under the store's
+  :meth:`~core.tokenstore.TokenStore.refreshing` and first re-reads the
+  store: a token another process stored meanwhile (not the one being
+  replaced, not due) is used instead of a second refresh, and a refresh
+  starts from the newest stored refresh token;
 - async only: using one with a sync ``httpx.Client`` raises RuntimeError.
 
 Token endpoint failures map into the error tree as
@@ -140,12 +145,31 @@ class OAuth2Auth(httpx.Auth):
             return await self._replace(current)
 
     async def _replace(self, previous: OAuthToken | None) -> OAuthToken:
-        token = await self.fetch(previous)
-        self.fetches += 1
-        if self.store is not None:
+        if self.store is None:
+            token = await self.fetch(previous)
+            self.fetches += 1
+            self._token = token
+            return token
+        async with self.store.refreshing(self.store_key):
+            # another process may have refreshed while we waited for the store
+            stored = await self.store.get(self.store_key)
+            if stored is not None and self._fresher(stored, previous):
+                register_token(stored)
+                self._token = stored
+                return stored
+            token = await self.fetch(stored or previous)
+            self.fetches += 1
             await self.store.put(self.store_key, token)
         self._token = token
         return token
+
+    def _fresher(self, stored: OAuthToken, previous: OAuthToken | None) -> bool:
+        """A stored token another holder obtained, not due: use it instead of refreshing."""
+        if previous is not None and (
+            stored.access_token.get_secret_value() == previous.access_token.get_secret_value()
+        ):
+            return False
+        return not stored.due(self.clock(), self.refresh_margin)
 
     async def aclose(self) -> None:
         await self.endpoint.aclose()

@@ -70,11 +70,13 @@ class PolicyTransport(httpx.AsyncBaseTransport):
         register_request_secrets(request.headers.raw, request.url.query)
         breaker = self.breaker_for(request.url.host)
         permit = breaker.acquire() if breaker is not None else None  # may raise CircuitOpen
+        sent_at: float | None = None
         try:
             if self.budget is not None:
                 waited = await self.budget.acquire(low_priority=self.low_priority)
                 if waited > 0:
                     self._wait_metric.inc(waited)
+                sent_at = self.budget.now()
             response = await self.inner.handle_async_request(request)
         except httpx.TransportError:
             if permit is not None:
@@ -95,7 +97,7 @@ class PolicyTransport(httpx.AsyncBaseTransport):
         if status == 429:
             self._throttled_metric.inc()
         if self.budget is not None:
-            self.budget.observe(response.headers, status)
+            self.budget.observe(response.headers, status, sent_at=sent_at)
         return response
 
     async def aclose(self) -> None:

@@ -20,6 +20,13 @@ The effective rate is ``min(policy.rate, provider's announced quota/window)
   the reset;
 - IETF ``RateLimit-Policy`` (quota per window) lowers the rate to the
   announced one, never above ``policy.rate``;
+- a 429 with none of these (no ``Retry-After``, no rate header) is
+  congestion the provider does not explain: AIMD. The rate is halved
+  (never below 1/1000 of ``policy.rate``), at most once per "window" -- a
+  429 for a request sent before the last decrease reflects the old rate
+  and does not halve it again -- and every success after that adds back
+  ``policy.rate / 10`` requests/s spread over one second's worth of
+  successes (``step * min(1, 1/rate)`` each), up to the configured rate;
 - a GraphQL API's cost (``extensions.cost.throttleStatus``) feeds a second
   bucket of cost points (:meth:`Budget.observe_graphql_cost`,
   :meth:`Budget.acquire_points`).
@@ -42,12 +49,13 @@ from pydantic import Field, model_validator
 
 from core._policy import PolicyModel
 from core._ratelimit_headers import RateSignal, parse_rate_headers
+from core._token_bucket import EPS as _EPS
+from core._token_bucket import TokenBucket
 from core.errors import RateLimitedError
 
 __all__ = ["BUDGETS", "Budget", "BudgetRegistry", "RatePolicy", "TokenBucket"]
 
 Sleep = Callable[[float], Awaitable[None]]
-_EPS = 1e-9
 _NO_SIGNAL = RateSignal()
 _MIN_WAIT = 1e-4  # never sleep less: a tiny sleep may not move a coarse clock
 
@@ -74,55 +82,6 @@ class RatePolicy(PolicyModel):
         return self
 
 
-class TokenBucket:
-    """``rate`` tokens per second up to ``capacity``; not async itself.
-
-    :meth:`take` either takes ``cost`` tokens and returns 0, or returns the
-    seconds until it could. Costs above capacity are clamped to capacity.
-    """
-
-    def __init__(
-        self, rate: float, capacity: float, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.rate = rate
-        self.capacity = capacity
-        self.tokens = capacity
-        self._clock = clock
-        self._last = clock()
-
-    def refill(self) -> None:
-        now = self._clock()
-        elapsed = max(0.0, now - self._last)
-        self._last = now
-        self.tokens = min(self.capacity, self.tokens + elapsed * self.rate)
-
-    def take(self, cost: float = 1.0) -> float:
-        self.refill()
-        cost = min(cost, self.capacity)
-        if self.tokens >= cost - _EPS:  # float dust must not become an endless tiny wait
-            self.tokens = max(0.0, self.tokens - cost)
-            return 0.0
-        if self.rate <= 0:
-            return 1.0
-        return (cost - self.tokens) / self.rate
-
-    def configure(
-        self,
-        *,
-        rate: float | None = None,
-        capacity: float | None = None,
-        tokens: float | None = None,
-    ) -> None:
-        self.refill()
-        if rate is not None:
-            self.rate = rate
-        if capacity is not None:
-            self.capacity = capacity
-        if tokens is not None:
-            self.tokens = tokens
-        self.tokens = min(self.tokens, self.capacity)
-
-
 class Budget:
     """The request budget of one credential. See the module docstring."""
 
@@ -147,6 +106,8 @@ class Budget:
         self._remote_left: float | None = None
         self._remote_reset_at = 0.0
         self._points: TokenBucket | None = None
+        self._congestion_rate: float | None = None  # AIMD's rate after a bare 429
+        self._decreased_at = float("-inf")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
         self._points_lock = asyncio.Lock()
@@ -170,6 +131,10 @@ class Budget:
     @property
     def share(self) -> float:
         return self._share
+
+    def now(self) -> float:
+        """The budget's clock (pass a reading taken at send time to :meth:`observe`)."""
+        return self._clock()
 
     def blocked_for(self) -> float:
         """Seconds until a Retry-After block ends (0 when not blocked)."""
@@ -266,8 +231,16 @@ class Budget:
         seconds = min(max(0.0, seconds), self.policy.max_block)
         self._blocked_until = max(self._blocked_until, self._clock() + seconds)
 
-    def observe(self, headers: Mapping[str, str], status: int | None = None) -> RateSignal:
-        """Adapt to a response's rate headers; returns what was understood."""
+    def observe(
+        self, headers: Mapping[str, str], status: int | None = None, *, sent_at: float | None = None
+    ) -> RateSignal:
+        """Adapt to a response's rate headers; returns what was understood.
+
+        ``sent_at`` (a :meth:`now` reading when the request left) lets a
+        bare 429 halve the rate once per window, not once per request in flight.
+        """
+        if status is not None and status < 400 and self._congestion_rate is not None:
+            self._additive_increase()
         if not headers and status != 429:
             return _NO_SIGNAL
         if not self.policy.adapt:
@@ -276,6 +249,8 @@ class Budget:
             signal = parse_rate_headers(headers, now=self._wall())
         if signal.empty:
             if status == 429:
+                if self.policy.adapt:
+                    self._multiplicative_decrease(sent_at)
                 self.block_for(1.0 / max(self._bucket.rate, 1e-3))
             return signal
         if signal.retry_after is not None and (status == 429 or status == 503 or status is None):
@@ -314,10 +289,32 @@ class Budget:
         self._share = max(share, 1e-3)  # owning no partition: keep a trickle, never divide by 0
         self._apply_rate()
 
-    def _apply_rate(self) -> None:
+    def _multiplicative_decrease(self, sent_at: float | None) -> None:
+        if sent_at is not None and sent_at < self._decreased_at:
+            return  # sent at the old rate: this window was already halved
+        current = self._congestion_rate or self._ceiling()
+        self._congestion_rate = max(current / 2, self.policy.rate / 1000)
+        self._decreased_at = self._clock()
+        self._apply_rate()
+
+    def _additive_increase(self) -> None:
+        current = self._congestion_rate or self._ceiling()
+        step = self.policy.rate / 10
+        raised = current + step * min(1.0, 1.0 / current)
+        self._congestion_rate = None if raised >= self._ceiling() else raised
+        self._apply_rate()
+
+    def _ceiling(self) -> float:
+        """The rate before congestion control: configured, or the provider's if lower."""
         rate = self.policy.rate
         if self._provider_rate is not None:
             rate = min(rate, self._provider_rate)
+        return rate
+
+    def _apply_rate(self) -> None:
+        rate = self._ceiling()
+        if self._congestion_rate is not None:
+            rate = min(rate, self._congestion_rate)
         self._bucket.configure(rate=rate * self._share)
 
 

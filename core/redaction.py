@@ -10,8 +10,8 @@ logged or stored:
 - :func:`redact_text` scrubs free text: ``Bearer``/``Basic`` credentials,
   ``key=value`` pairs with a sensitive name, well-known token shapes
   (``sk_live_...``, ``xoxb-...``, ``ghp_...``, JWTs), every value passed
-  to :func:`register_secret` and ``name=value`` for every name passed to
-  :func:`register_secret_name`;
+  to :func:`register_secret` (a short one only as a whole value) and
+  ``name=value`` for every name passed to :func:`register_secret_name`;
 - :func:`redact_mapping` applies the above recursively to log extras;
 - :class:`RedactingFilter` is a ``logging.Filter`` that does it for every
   record a handler sees (message, args and extras).
@@ -89,27 +89,55 @@ _secrets: dict[str, None] = {}  # insertion-ordered set
 _MAX_SECRETS = 512
 _secret_re: re.Pattern[str] | None = None
 _MIN_SECRET = 8  # shorter values would shred ordinary words everywhere
+# Short secrets (3 to 7 characters: "abc", "test", a PIN) are words as often
+# as credentials, so they are redacted only where they stand as a whole
+# value: a header's value, a query parameter's, a string in log extras, the
+# value of ``name=value`` / ``name: value`` in text -- never inside prose or
+# another word. One or two characters are no secret worth shredding every
+# "1" and "ok" for, and are ignored.
+_MIN_SHORT = 3
+_short: dict[str, None] = {}
+_short_re: re.Pattern[str] | None = None  # name=<short secret> in free text
 
 
 def register_secret(*values: str | None) -> None:
     """Scrub these exact values from everything redacted from now on.
 
-    Values shorter than 8 characters are ignored (they would shred ordinary
-    text). The newest 512 values are kept (rotated tokens age out). Safe to
-    call from any thread, any number of times.
+    A value of 8 characters or more is scrubbed anywhere it occurs. A
+    shorter one (3 to 7 characters) only where it is a whole value: a header
+    or query parameter value, a string in a mapping, the value of a
+    ``name=value`` or ``name: value`` pair in text; the same word in prose or
+    inside a longer word is left alone. One or two characters are ignored.
+    The newest 512 values of each kind are kept (rotated tokens age out).
+    Safe to call from any thread, any number of times.
     """
-    global _secret_re
-    new = [v for v in values if isinstance(v, str) and len(v) >= _MIN_SECRET]
-    if all(v in _secrets for v in new):
+    global _secret_re, _short_re
+    given = [v for v in values if isinstance(v, str)]
+    new = [v for v in given if len(v) >= _MIN_SECRET]
+    short = [v for v in given if _MIN_SHORT <= len(v) < _MIN_SECRET]
+    if all(v in _secrets for v in new) and all(v in _short for v in short):
         return
     with _lock:
-        for value in new:
-            _secrets.pop(value, None)
-            _secrets[value] = None
-        while len(_secrets) > _MAX_SECRETS:  # rotated tokens: forget the oldest
-            del _secrets[next(iter(_secrets))]
-        ordered = sorted(_secrets, key=len, reverse=True)
-        _secret_re = re.compile("|".join(re.escape(s) for s in ordered))
+        for registry, items in ((_secrets, new), (_short, short)):
+            for value in items:
+                registry.pop(value, None)
+                registry[value] = None
+            while len(registry) > _MAX_SECRETS:  # rotated tokens: forget the oldest
+                del registry[next(iter(registry))]
+        if _secrets:
+            ordered = sorted(_secrets, key=len, reverse=True)
+            _secret_re = re.compile("|".join(re.escape(s) for s in ordered))
+        if _short:
+            alternatives = "|".join(re.escape(s) for s in sorted(_short, key=len, reverse=True))
+            _short_re = re.compile(
+                r"(?<![A-Za-z0-9_.-])([A-Za-z0-9_.-]{1,64}[\"']?\s{0,4}[:=]\s{0,4}[\"']?)"
+                rf"(?:{alternatives})(?![^\"'&\s,;}}])"
+            )
+
+
+def _short_secret(value: str) -> bool:
+    """True when ``value`` is, as a whole, a registered short secret."""
+    return value in _short
 
 
 _NOT_SENSITIVE = frozenset({"idempotency-key", "idempotency_key", "x-idempotency-key"})
@@ -194,6 +222,10 @@ def redact_text(text: str) -> str:
     try:
         if _secret_re is not None:
             text = _secret_re.sub(REDACTED, text)
+        if _short_secret(text):
+            return REDACTED
+        if _short_re is not None:
+            text = _short_re.sub(lambda m: m.group(1) + REDACTED, text)
         if _name_re is not None:
             text = _name_re.sub(lambda m: m.group(1) + REDACTED, text)
         for i, pattern in enumerate(_PATTERNS):
@@ -228,7 +260,10 @@ def redact_url(url: object) -> str:
         if query:
             pairs = parse_qsl(query, keep_blank_values=True)
             query = urlencode(
-                [(k, REDACTED if is_sensitive_name(k) or k == "code" else v) for k, v in pairs],
+                [
+                    (k, REDACTED if is_sensitive_name(k) or k == "code" or _short_secret(v) else v)
+                    for k, v in pairs
+                ],
                 safe="[]",
             )
         return redact_text(urlunsplit((parts.scheme, netloc, parts.path, query, "")))

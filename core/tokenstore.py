@@ -35,8 +35,10 @@ read as version 0 so an upgrade keeps working tokens, and rewritten bound
 on the next ``put`` (every refresh); a bound record ever read for the key
 outranks them.
 
-The file store serialises writers inside one process; several processes
-must not share one file (use the Kafka store for that).
+Several processes may share one file: writes are atomic, and a refresh
+runs under :meth:`TokenStore.refreshing`, which the file store makes an
+``fcntl.flock`` on ``<file>.lock`` beside it, so processes refreshing the
+same credential at once cause one refresh and all use its token.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ from typing import Any, NamedTuple
 import orjson
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from core._file_lock import exclusive
 
 __all__ = [
     "LEGACY_VERSION",
@@ -253,6 +257,12 @@ class TokenStore(ABC):
     @abstractmethod
     async def delete(self, key: str) -> None: ...
 
+    def refreshing(self, key: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Held while a token for ``key`` is re-read, refreshed and stored, so
+        holders elsewhere (other processes) wait and then read the new token.
+        The default excludes nothing (one process: the auth's own lock is enough)."""
+        return contextlib.nullcontext()
+
 
 class MemoryTokenStore(TokenStore):
     """In-process store (no encryption: nothing is at rest). ``writes`` counts puts."""
@@ -314,6 +324,10 @@ class FileTokenStore(TokenStore):
     async def delete(self, key: str) -> None:
         async with self._lock:
             await asyncio.to_thread(self._update, key, None)
+
+    def refreshing(self, key: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """An exclusive ``flock`` on ``<file>.lock`` (one for the whole file)."""
+        return exclusive(self.path.with_name(self.path.name + ".lock"))
 
     def _read(self) -> dict[str, str]:
         try:

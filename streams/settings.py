@@ -110,6 +110,11 @@ class LocalKafkaSettings(Section):
         ),
         description="cache of jars (with its own Maven repository) and broker data",
     )
+    run_root: Path | None = Field(
+        default=None,
+        description="where each broker's directory (data, logs, pid) lives: <run_root>/<port>;"
+        " default <home>/run",
+    )
     heap: str = Field(default="1g", pattern=r"^\d+[mg]$")
     start_timeout_s: float = Field(default=120.0, gt=0)
 

@@ -45,15 +45,22 @@ def _base_settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A broker the suite starts keeps its data in a directory of its own (a
+    session temporary directory, deleted after it stops), never in the
+    user's ``<home>/run``; the jar cache is shared."""
     settings = _base_settings()
+    own = settings.local_kafka.model_copy(update={"run_root": tmp_path_factory.mktemp("kafka-run")})
+    settings = settings.model_copy(update={"local_kafka": own})
     bootstrap, started = localkafka.ensure_broker(settings)
     try:
         yield bootstrap
     finally:
         if started:
             port = localkafka.parse_servers(bootstrap)[0][1]
-            localkafka.stop(settings.local_kafka.model_copy(update={"port": port}))
+            cfg = own.model_copy(update={"port": port})
+            localkafka.stop(cfg)
+            localkafka.wipe(cfg)
 
 
 @pytest.fixture

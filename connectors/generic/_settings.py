@@ -6,7 +6,11 @@ from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 
 from core.auth import AuthSettings
 from core.connector import ConnectorSettings
-from core.webhooks import GenericHmacSettings
+from core.webhooks import (
+    GenericHmacSettings,
+    decode_standard_public_key,
+    decode_standard_secret,
+)
 
 from ._commands import RequestTemplate
 from ._poll import GenericPoll
@@ -16,7 +20,11 @@ __all__ = ["GenericSettings"]
 
 class GenericSettings(ConnectorSettings):
     webhook_secrets: list[SecretStr] = Field(
-        default_factory=list, description="Standard Webhooks whsec_... secrets"
+        default_factory=list, description="Standard Webhooks v1 (HMAC) whsec_... secrets"
+    )
+    webhook_public_keys: list[str] = Field(
+        default_factory=list,
+        description="Standard Webhooks v1a (ed25519) whpk_... public keys",
     )
     webhook_tolerance_s: float = Field(default=300, gt=0)
     hmac: GenericHmacSettings | None = Field(
@@ -35,6 +43,26 @@ class GenericSettings(ConnectorSettings):
     polls: list[GenericPoll] = Field(
         default_factory=list, description="declared poll streams (see connectors.generic._poll)"
     )
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _standard_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for secret in value:
+            decode_standard_secret(
+                secret.get_secret_value(),
+                setting="webhook_secrets",
+                keys_setting="webhook_public_keys",
+            )
+        return value
+
+    @field_validator("webhook_public_keys")
+    @classmethod
+    def _standard_public_keys(cls, value: list[str]) -> list[str]:
+        for key in value:
+            decode_standard_public_key(
+                key, setting="webhook_public_keys", secrets_setting="webhook_secrets"
+            )
+        return value
 
     @field_validator("polls")
     @classmethod

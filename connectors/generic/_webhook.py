@@ -13,7 +13,8 @@ and dedup keys on that, so a replay under a new id is still one event.
 
 The scheme: core's :class:`~core.webhooks.GenericHmacSettings` when the
 section sets ``hmac``, else :class:`~core.webhooks.StandardWebhooksSettings`
-built from ``webhook_secrets`` and ``webhook_tolerance_s``.
+built from ``webhook_secrets`` (``v1``, HMAC), ``webhook_public_keys``
+(``v1a``, ed25519) and ``webhook_tolerance_s``.
 """
 
 from __future__ import annotations
@@ -39,13 +40,15 @@ __all__ = ["normalize", "scheme"]
 
 
 def scheme(settings: GenericSettings) -> GenericHmacSettings | StandardWebhooksSettings | None:
-    """The section's scheme settings; None (route off) without a secret."""
+    """The section's scheme settings; None (route off) without a secret or key."""
     if settings.hmac is not None:
         return settings.hmac
-    if not settings.webhook_secrets:
+    if not settings.webhook_secrets and not settings.webhook_public_keys:
         return None
     return StandardWebhooksSettings(
-        secrets=settings.webhook_secrets, tolerance=settings.webhook_tolerance_s
+        secrets=settings.webhook_secrets,
+        public_keys=settings.webhook_public_keys,
+        tolerance=settings.webhook_tolerance_s,
     )
 
 

@@ -26,12 +26,13 @@ from collections.abc import Sequence
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from core.webhooks import GenericHmacSettings
 
 __all__ = [
     "generate_sendgrid_key",
+    "generate_standard_webhooks_key",
     "sign_generic",
     "sign_github",
     "sign_sendgrid",
@@ -136,6 +137,19 @@ def sign_sendgrid(
     }
 
 
+def generate_standard_webhooks_key() -> tuple[str, str]:
+    """A fresh Standard Webhooks ``v1a`` key pair: ``(whsk_<base64 32-byte
+    ed25519 seed>, whpk_<base64 32-byte raw public key>)``."""
+    private = ed25519.Ed25519PrivateKey.generate()
+    seed = private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    public = private.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    return "whsk_" + base64.b64encode(seed).decode(), "whpk_" + base64.b64encode(public).decode()
+
+
 def sign_standard_webhooks(
     body: bytes,
     secret: str | Sequence[str],
@@ -145,16 +159,23 @@ def sign_standard_webhooks(
     svix: bool = False,
 ) -> dict[str, str]:
     """``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` (one
-    ``v1,<base64>`` per ``whsec_`` secret); the ``svix-*`` names with ``svix=True``.
+    ``v1,<base64>`` per ``whsec_`` secret, one ``v1a,<base64>`` ed25519
+    signature per ``whsk_`` private key of :func:`generate_standard_webhooks_key`,
+    in the order given); the ``svix-*`` names with ``svix=True``.
     ``msg_id`` defaults to a fresh ``msg_<uuid>``."""
     ts = str(_now(timestamp))
     msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+    content = f"{msg_id}.{ts}.".encode() + body
     sigs = []
     for s in _secrets(secret):
+        if s.startswith("whsk_"):
+            seed = base64.b64decode(s.removeprefix("whsk_"))
+            private = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+            sigs.append("v1a," + base64.b64encode(private.sign(content)).decode())
+            continue
         text = s.removeprefix("whsec_")
         key = base64.b64decode(text + "=" * (-len(text) % 4))
-        mac = _hmac(key, f"{msg_id}.{ts}.".encode() + body)
-        sigs.append("v1," + base64.b64encode(mac).decode())
+        sigs.append("v1," + base64.b64encode(_hmac(key, content)).decode())
     prefix = "svix" if svix else "webhook"
     return {
         f"{prefix}-id": msg_id,

@@ -25,7 +25,8 @@ header parsing (:class:`Headers`, :func:`parse_timestamp`, :func:`hexdecode`,
 (:class:`TimestampedHmac`), ECDSA P-256 (:class:`EcdsaKeys`) -- and the
 settings bases a scheme is configured with (:class:`SecretsSettings`,
 :class:`TimestampedSecretsSettings`, :class:`PublicKeysSettings`), plus two
-complete schemes: :class:`StandardWebhooksVerifier` (also Svix) and
+complete schemes: :class:`StandardWebhooksVerifier` (also Svix; ``v1`` HMAC and
+``v1a`` ed25519) and
 :class:`GenericHmacVerifier` (HMAC over chosen parts of the request). A
 provider's own scheme and its settings live in its connector
 (``connectors/<name>/_webhook.py``).
@@ -65,7 +66,11 @@ from core.webhooks._private.settings import (
     build_verifier,
     webhook_settings_adapter,
 )
-from core.webhooks._private.standard import StandardWebhooksVerifier
+from core.webhooks._private.standard import (
+    StandardWebhooksVerifier,
+    decode_standard_public_key,
+    decode_standard_secret,
+)
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -97,6 +102,8 @@ __all__ = [
     "body_digest",
     "build_verifier",
     "check_tolerance",
+    "decode_standard_public_key",
+    "decode_standard_secret",
     "hexdecode",
     "load_p256_public_key",
     "nonempty_secrets",

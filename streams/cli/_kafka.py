@@ -75,17 +75,31 @@ def start(ctx: Context, port: int | None) -> None:
 
 @kafka_group.command("stop")
 @_port_option
+@click.option(
+    "--wipe",
+    is_flag=True,
+    help="After stopping, delete the broker's data directory (every topic and offset); "
+    "the next start begins with an empty cluster.",
+)
 @pass_ctx
 @friendly_errors
-def stop(ctx: Context, port: int | None) -> None:
+def stop(ctx: Context, port: int | None, wipe: bool) -> None:
     """Stop the local broker started by `switchboard kafka start` (no process is left)."""
-    before = localkafka.stop(_local(ctx, port))
+    cfg = _local(ctx, port)
+    before = localkafka.stop(cfg)
     if before.state in {"running", "starting"}:
         click.echo(f"stopped the broker on port {before.port} (pid {before.pid})")
     elif before.state == "foreign":
         fail(f"{before.describe()}; not stopping a broker switchboard did not start")
     else:
         click.echo(f"no local broker was running on port {before.port}")
+    if wipe:
+        wiped = localkafka.wipe(cfg)
+        if wiped is None:
+            click.echo(f"no data to delete ({localkafka.data_dir(cfg)} does not exist)")
+        else:
+            path, size = wiped
+            click.echo(f"deleted {path} ({size / 2**20:.1f} MiB)")
 
 
 @kafka_group.command("status")

@@ -5,7 +5,7 @@ test suite's session fixture (the same code path)."""
 from __future__ import annotations
 
 from ..kafka.probe import PortState, is_loopback, parse_servers, probe
-from ._broker import BrokerStatus, StartResult, run_dir, start, status, stop
+from ._broker import BrokerStatus, StartResult, data_dir, run_dir, start, status, stop, wipe
 from ._ensure import configured_broker, ensure_broker, local_broker
 from ._errors import LocalKafkaError
 from ._runtime import is_resolved, resolve
@@ -16,6 +16,7 @@ __all__ = [
     "PortState",
     "StartResult",
     "configured_broker",
+    "data_dir",
     "ensure_broker",
     "is_loopback",
     "is_resolved",
@@ -27,4 +28,5 @@ __all__ = [
     "start",
     "status",
     "stop",
+    "wipe",
 ]

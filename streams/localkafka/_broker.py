@@ -1,6 +1,8 @@
 """Start, inspect and stop a single-node KRaft broker (broker + controller).
 
-Everything of one broker lives in ``<home>/run/<port>/``: its
+Everything of one broker lives in ``<run_root>/<port>/`` (``run_root``
+defaults to ``<home>/run``; the test suite points it at a directory of its
+own so it never touches a user's broker data): its
 ``server.properties``, ``data/`` (kept across restarts), ``logs/``,
 ``kafka.out`` and ``kafka.pid``. The JVM runs in its own session so it
 outlives the command that started it; ``stop`` ends the whole process group.
@@ -22,6 +24,7 @@ import base64
 import contextlib
 import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -105,7 +108,12 @@ class StartResult:
 
 
 def run_dir(cfg: LocalKafkaSettings) -> Path:
-    return cfg.home / "run" / str(cfg.port)
+    return (cfg.run_root or cfg.home / "run") / str(cfg.port)
+
+
+def data_dir(cfg: LocalKafkaSettings) -> Path:
+    """The broker's Kafka log directory (topics, offsets, cluster metadata)."""
+    return run_dir(cfg) / "data"
 
 
 def _controller_port(cfg: LocalKafkaSettings) -> int:
@@ -351,6 +359,26 @@ def _wait_ready(
                 f"last log lines ({directory}):\n{_log_tail(directory)}"
             )
         time.sleep(0.2)
+
+
+def wipe(cfg: LocalKafkaSettings) -> tuple[Path, int] | None:
+    """Delete the data directory of the stopped broker for ``cfg.port``:
+    ``(path, bytes deleted)``, or None when there was none. Its next start
+    formats a fresh cluster. Raises :class:`LocalKafkaError` while a broker
+    started for that directory still runs."""
+    with _lock(cfg):
+        directory = run_dir(cfg)
+        pid = _read_pid(directory)
+        if pid is not None and _is_our_broker(pid, directory):
+            raise LocalKafkaError(
+                f"the broker on port {cfg.port} (pid {pid}) is running: stop it first"
+            )
+        data = data_dir(cfg)
+        if not data.is_dir():
+            return None
+        size = sum(f.stat().st_size for f in data.rglob("*") if f.is_file())
+        shutil.rmtree(data)
+        return data, size
 
 
 def stop(cfg: LocalKafkaSettings, timeout: float = 30.0) -> BrokerStatus:

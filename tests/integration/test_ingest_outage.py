@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,16 +36,16 @@ SECRET = "whsec_outage_" + "o" * 20
 
 
 @pytest.fixture
-def own_broker(kafka_bootstrap: str) -> Iterator[LocalKafkaSettings]:
+def own_broker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[LocalKafkaSettings]:
     home = load_settings().local_kafka.home  # jars already cached by the session broker
-    cfg = LocalKafkaSettings(home=home, port=free_port(), controller_port=free_port())
+    cfg = LocalKafkaSettings(
+        home=home, run_root=tmp_path / "run", port=free_port(), controller_port=free_port()
+    )
     localkafka.start(cfg)
     try:
         yield cfg
     finally:
         localkafka.stop(cfg)
-        import shutil
-
         shutil.rmtree(localkafka.run_dir(cfg), ignore_errors=True)
 
 

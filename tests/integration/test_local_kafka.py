@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import os
 import shutil
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams import localkafka
 from streams.settings import LocalKafkaSettings, load_settings
@@ -51,19 +53,26 @@ def home() -> Path:
 
 
 @pytest.fixture
-def local_env(home: Path) -> dict[str, str]:
+def run_root(tmp_path: Path) -> Path:
+    """The brokers these tests start keep their data here, not in the user's ``<home>/run``."""
+    return tmp_path / "run"
+
+
+@pytest.fixture
+def local_env(home: Path, run_root: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
     env["SWITCHBOARD_LOCAL_KAFKA__HOME"] = str(home)
+    env["SWITCHBOARD_LOCAL_KAFKA__RUN_ROOT"] = str(run_root)
     return env
 
 
 def test_start_status_stop_on_a_second_port_leaves_no_process(
-    local_env: dict[str, str], home: Path, kafka_bootstrap: str
+    local_env: dict[str, str], home: Path, run_root: Path, kafka_bootstrap: str
 ) -> None:
     port = free_port()
     controller = free_port()
     env = {**local_env, "SWITCHBOARD_LOCAL_KAFKA__CONTROLLER_PORT": str(controller)}
-    cfg = LocalKafkaSettings(home=home, port=port)
+    cfg = LocalKafkaSettings(home=home, run_root=run_root, port=port)
     run_dir = localkafka.run_dir(cfg)
     try:
         started = cli(env, "kafka", "start", "--port", str(port))
@@ -86,6 +95,8 @@ def test_start_status_stop_on_a_second_port_leaves_no_process(
         assert stopped.returncode == 0, stopped.stderr
         assert "stopped the broker" in stopped.stdout
         assert jvms_for(run_dir) == []
+        assert run_dir.parent == run_root  # the test's own directory
+        assert not (home / "run" / str(port)).exists()  # never the user's
         assert localkafka.probe("127.0.0.1", port) is localkafka.PortState.FREE
 
         status = cli(env, "kafka", "status", "--port", str(port))
@@ -95,6 +106,53 @@ def test_start_status_stop_on_a_second_port_leaves_no_process(
         for pid in jvms_for(run_dir):
             os.kill(pid, 9)
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def topics_on(port: int, create: str | None = None) -> set[str]:
+    """The broker's topics (after creating ``create``, when given)."""
+
+    async def go() -> set[str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=f"127.0.0.1:{port}")
+        await admin.start()
+        try:
+            if create is not None:
+                await admin.create_topics([NewTopic(create, 1, 1)])
+            return set(await admin.list_topics())
+        finally:
+            await admin.close()
+
+    return asyncio.run(go())
+
+
+def test_stop_wipe_deletes_the_data_directory_and_says_so(
+    local_env: dict[str, str], home: Path, run_root: Path
+) -> None:
+    port = free_port()
+    env = {**local_env, "SWITCHBOARD_LOCAL_KAFKA__CONTROLLER_PORT": str(free_port())}
+    cfg = LocalKafkaSettings(home=home, run_root=run_root, port=port)
+    data = localkafka.data_dir(cfg)
+    try:
+        assert cli(env, "kafka", "start", "--port", str(port)).returncode == 0
+        assert "kept-until-wiped" in topics_on(port, create="kept-until-wiped")
+        stopped = cli(env, "kafka", "stop", "--port", str(port), "--wipe")
+        assert stopped.returncode == 0, stopped.stderr
+        lines = stopped.stdout.splitlines()
+        assert lines[0].startswith(f"stopped the broker on port {port}")
+        assert lines[1].startswith(f"deleted {data} (")
+        assert lines[1].endswith(" MiB)")
+        assert not data.exists()
+        assert jvms_for(localkafka.run_dir(cfg)) == []
+
+        again = cli(env, "kafka", "stop", "--port", str(port), "--wipe")
+        assert again.returncode == 0
+        assert again.stdout.splitlines()[1] == f"no data to delete ({data} does not exist)"
+
+        assert cli(env, "kafka", "start", "--port", str(port)).returncode == 0
+        assert "kept-until-wiped" not in topics_on(port)  # a fresh cluster
+    finally:
+        for pid in jvms_for(localkafka.run_dir(cfg)):
+            os.kill(pid, 9)
+        shutil.rmtree(localkafka.run_dir(cfg), ignore_errors=True)
 
 
 @pytest.fixture
@@ -108,27 +166,35 @@ def http_server() -> Iterator[int]:
 
 
 def test_port_taken_by_something_else_is_a_clear_error_and_no_jvm(
-    local_env: dict[str, str], home: Path, http_server: int
+    local_env: dict[str, str], home: Path, run_root: Path, http_server: int
 ) -> None:
     result = cli(local_env, "kafka", "start", "--port", str(http_server))
     assert result.returncode == 1
     assert f"port {http_server} is in use by something that is not Kafka" in result.stderr
     assert "Traceback" not in result.stderr
-    assert jvms_for(localkafka.run_dir(LocalKafkaSettings(home=home, port=http_server))) == []
+    assert (
+        jvms_for(
+            localkafka.run_dir(LocalKafkaSettings(home=home, run_root=run_root, port=http_server))
+        )
+        == []
+    )
     status = cli(local_env, "kafka", "status", "--port", str(http_server))
     assert status.returncode == 3
     assert "held by something that is not Kafka" in status.stdout
 
 
 def test_controller_port_taken_is_a_clear_error(
-    local_env: dict[str, str], home: Path, http_server: int
+    local_env: dict[str, str], home: Path, run_root: Path, http_server: int
 ) -> None:
     port = free_port()
     env = {**local_env, "SWITCHBOARD_LOCAL_KAFKA__CONTROLLER_PORT": str(http_server)}
     result = cli(env, "kafka", "start", "--port", str(port))
     assert result.returncode == 1
     assert f"controller port {http_server} is in use" in result.stderr
-    assert jvms_for(localkafka.run_dir(LocalKafkaSettings(home=home, port=port))) == []
+    assert (
+        jvms_for(localkafka.run_dir(LocalKafkaSettings(home=home, run_root=run_root, port=port)))
+        == []
+    )
 
 
 def test_missing_java_is_one_line_saying_what_to_install(tmp_path: Path) -> None:

@@ -110,6 +110,54 @@ async def test_429_without_headers_still_backs_off() -> None:
     assert b.blocked_for() > 0
 
 
+def test_bare_429_halves_the_rate_once_per_window() -> None:
+    vt = FakeClock()
+    b = budget(vt, rate=40)
+    sent = b.now()
+    vt.now += 1
+    b.observe({}, 429, sent_at=sent)
+    assert b.rate == pytest.approx(20)
+    b.observe({}, 429, sent_at=sent)  # in flight before the decrease: same window
+    assert b.rate == pytest.approx(20)
+    b.observe({}, 429, sent_at=b.now())  # sent at the lowered rate: halve again
+    assert b.rate == pytest.approx(10)
+    for _ in range(100):
+        b.observe({}, 429)  # no send time: every one counts, down to the floor
+    assert b.rate == pytest.approx(40 / 1000)
+
+
+def test_successes_raise_the_rate_additively_up_to_the_configured_one() -> None:
+    vt = FakeClock()
+    b = budget(vt, rate=40)
+    b.observe({}, 429)
+    assert b.rate == pytest.approx(20)
+    b.observe({}, 200)
+    assert b.rate == pytest.approx(20 + 4 / 20)  # step rate/10, over a second's successes
+    rates = []
+    for _ in range(200):
+        b.observe({}, 200)
+        rates.append(b.rate)
+    assert rates == sorted(rates)
+    assert rates[-1] == 40  # the configured rate, never above
+    b.observe({}, 404)  # neutral: neither up nor down
+    assert b.rate == 40
+
+
+def test_aimd_stays_under_an_announced_rate_and_off_without_adapt() -> None:
+    vt = FakeClock()
+    b = budget(vt, rate=40)
+    b.observe({"RateLimit-Policy": '"default";q=10;w=1'}, 200)
+    b.observe({}, 429)
+    assert b.rate == pytest.approx(5)
+    for _ in range(100):
+        b.observe({}, 200)
+    assert b.rate == pytest.approx(10)  # back to the provider's rate, not the configured
+    fixed = budget(vt, rate=40, adapt=False)
+    fixed.observe({}, 429)
+    assert fixed.rate == 40
+    assert fixed.blocked_for() > 0
+
+
 async def test_remaining_exhausted_waits_for_reset() -> None:
     vt = FakeClock()
     b = budget(vt, rate=1000, max_wait=300)

@@ -276,3 +276,45 @@ def test_a_json_path_under_params_is_not_taken_for_a_credential(message: str) ->
 def test_a_secret_after_such_a_name_is_still_redacted() -> None:
     assert redact_text("client_secret: params-like-but-not") == f"client_secret: {REDACTED}"
     assert redact_text("org_secret=paramsXYZ") == f"org_secret={REDACTED}"
+
+
+# --- short secrets: whole values only ------------------------------------------
+
+
+def test_short_secrets_are_not_redacted_as_plain_words() -> None:
+    """A 3-7 character secret ("abc", "test") leaves prose and longer words alone."""
+    register_secret("abc", "test")
+    prose = "this test of abc passed; testing abcdef, contest, abc's retest"
+    assert redact_text(prose) == prose
+    assert redact_url("https://x.test/test/abc?q=testing&r=abcd") == (
+        "https://x.test/test/abc?q=testing&r=abcd"
+    )
+    assert redact_mapping({"note": "a test", "tags": ["abcd"]}) == {
+        "note": "a test",
+        "tags": ["abcd"],
+    }
+
+
+def test_short_secrets_are_redacted_as_whole_values() -> None:
+    register_secret("abc", "test")
+    assert redact_headers({"X-Thing": "abc", "Accept": "test/plain"}) == {
+        "X-Thing": REDACTED,
+        "Accept": "test/plain",
+    }
+    out = redact_url("https://x.test/p?q=abc&page=2&mode=test")
+    assert "abc" not in out
+    assert "=test" not in out
+    assert "page=2" in out
+    assert redact_mapping({"detail": {"pin": ["test"]}, "n": "abc"}) == {
+        "detail": {"pin": [REDACTED]},
+        "n": REDACTED,
+    }
+    text = redact_text('got code=abc&x=1 and {"pin": "test"} then abc')
+    assert text == f'got code={REDACTED}&x=1 and {{"pin": "{REDACTED}"}} then abc'
+    assert redact_text("test") == REDACTED
+
+
+def test_one_or_two_character_values_are_never_registered() -> None:
+    register_secret("1", "ok")
+    assert redact_mapping({"page": "1", "status": "ok"}) == {"page": "1", "status": "ok"}
+    assert redact_text("n=1 ok") == "n=1 ok"

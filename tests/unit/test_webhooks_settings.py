@@ -66,6 +66,8 @@ def test_public_surface_names_no_provider() -> None:
         "body_digest",
         "build_verifier",
         "check_tolerance",
+        "decode_standard_public_key",
+        "decode_standard_secret",
         "hexdecode",
         "load_p256_public_key",
         "nonempty_secrets",

@@ -139,17 +139,20 @@ class FaultSwitches:
         *,
         announce: bool = True,
         fractional_retry_after: bool = False,
+        retry_after: bool = True,
     ) -> ServerTokenBucket:
         """Enforce ``rate`` requests/s with a token bucket ``burst`` deep (default: ``rate``).
 
-        Refused requests get 429 + ``Retry-After``; with ``announce`` every
-        response carries ``X-RateLimit-*`` and IETF ``RateLimit`` headers.
+        Refused requests get 429 + ``Retry-After`` (none with ``retry_after=False``);
+        with ``announce`` every response carries ``X-RateLimit-*`` and IETF
+        ``RateLimit`` headers.
         """
         self.rate = ServerTokenBucket(
             rate,
             burst,
             announce=announce,
             fractional_retry_after=fractional_retry_after,
+            retry_after=retry_after,
             clock=self.clock,
         )
         return self.rate

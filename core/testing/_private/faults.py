@@ -147,7 +147,9 @@ class ServerTokenBucket:
     ``RateLimit`` headers (``"default";q=<burst>;w=<burst/rate>`` and
     ``"default";r=<remaining>;t=<seconds to full>``) when ``announce`` is set.
     A refusal adds ``Retry-After``: whole seconds by default (as RFC 9110
-    says), or fractional seconds with ``fractional_retry_after``.
+    says), or fractional seconds with ``fractional_retry_after``; with
+    ``retry_after=False`` (and ``announce=False``) a refusal is a bare 429,
+    no rate header at all.
     """
 
     def __init__(
@@ -157,6 +159,7 @@ class ServerTokenBucket:
         *,
         announce: bool = True,
         fractional_retry_after: bool = False,
+        retry_after: bool = True,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -169,6 +172,7 @@ class ServerTokenBucket:
         self.capacity = float(capacity)
         self.announce = announce
         self.fractional_retry_after = fractional_retry_after
+        self.retry_after = retry_after
         self._clock = clock
         self._wall = wall_clock
         self._lock = threading.Lock()
@@ -190,7 +194,7 @@ class ServerTokenBucket:
                 self.refused += 1
             tokens = self._tokens
         headers = self._headers(tokens) if self.announce else {}
-        if not allowed:
+        if not allowed and self.retry_after:
             wait = (1 - tokens) / self.rate
             headers["Retry-After"] = (
                 f"{wait:.3f}" if self.fractional_retry_after else str(max(1, math.ceil(wait)))

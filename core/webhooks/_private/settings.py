@@ -16,15 +16,35 @@ scheme lives in its connector and subclasses one of the bases here
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, Literal, Protocol, cast
+from typing import Annotated, Any, Literal, Protocol, Self, cast
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import NoDecode
 
 from core.webhooks._private.common import DEFAULT_TOLERANCE, Clock, Verifier
 from core.webhooks._private.ecdsa import load_p256_public_key
-from core.webhooks._private.fields import KeyList, SecretList, Tolerance, nonempty_secrets
+from core.webhooks._private.fields import (
+    KeyList,
+    SecretList,
+    Tolerance,
+    as_list,
+    nonempty_secrets,
+)
 from core.webhooks._private.generic import GenericHmacSettings
-from core.webhooks._private.standard import StandardWebhooksVerifier, decode_standard_secret
+from core.webhooks._private.standard import (
+    StandardWebhooksVerifier,
+    decode_standard_public_key,
+    decode_standard_secret,
+)
 
 __all__ = [
     "PublicKeysSettings",
@@ -87,21 +107,57 @@ class PublicKeysSettings(SchemeSettings):
         return value
 
 
-class StandardWebhooksSettings(TimestampedSecretsSettings):
-    """Standard Webhooks / Svix ``whsec_<base64>`` secrets and the tolerance."""
+class StandardWebhooksSettings(SchemeSettings):
+    """Standard Webhooks / Svix: ``v1`` ``whsec_<base64>`` secrets, ``v1a``
+    ``whpk_<base64>`` ed25519 public keys (at least one of either), the tolerance.
+
+    A key of the wrong kind (a ``whpk_``/``whsk_`` key in ``secrets``, a
+    ``whsec_`` secret in ``public_keys``) fails naming the setting it belongs in.
+    """
 
     type: Literal["standard_webhooks"] = "standard_webhooks"
+    secrets: Annotated[list[SecretStr], NoDecode, BeforeValidator(as_list)] = Field(
+        default_factory=list
+    )
+    """Every currently valid ``v1`` signing secret (several while rotating)."""
+    public_keys: Annotated[list[str], NoDecode, BeforeValidator(as_list)] = Field(
+        default_factory=list
+    )
+    """Every currently valid ``v1a`` public key (not secret; several while rotating)."""
+    tolerance: Tolerance = DEFAULT_TOLERANCE
 
     @field_validator("secrets")
     @classmethod
     def _decodable(cls, value: list[SecretStr]) -> list[SecretStr]:
-        for secret in value:
+        for secret in nonempty_secrets(value):
             decode_standard_secret(secret.get_secret_value())
         return value
 
+    @field_validator("public_keys")
+    @classmethod
+    def _loadable(cls, value: list[str]) -> list[str]:
+        for key in value:
+            decode_standard_public_key(key)
+        return value
+
+    @model_validator(mode="after")
+    def _some_key(self) -> Self:
+        if not self.secrets and not self.public_keys:
+            raise ValueError("secrets: give a whsec_ secret (v1) or public_keys a whpk_ key (v1a)")
+        return self
+
+    def secret_values(self) -> list[str]:
+        """The secrets in plain text, for the verifier only."""
+        return [s.get_secret_value() for s in self.secrets]
+
     def build(self, *, clock: Clock = time.time) -> StandardWebhooksVerifier:
         """The verifier these settings describe."""
-        return StandardWebhooksVerifier(self.secret_values(), tolerance=self.tolerance, clock=clock)
+        return StandardWebhooksVerifier(
+            self.secret_values(),
+            public_keys=self.public_keys,
+            tolerance=self.tolerance,
+            clock=clock,
+        )
 
 
 WebhookSettings = Annotated[
