@@ -28,6 +28,7 @@ Result -- is :mod:`core.executor`'s.
 
 from __future__ import annotations
 
+import base64
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -118,6 +119,7 @@ class ApiCall:
     (anything else is an InvalidBodyError) or ``text`` (an operation
     described as answering text/html, text/plain ...: the response is the
     body as a string; a body that is not UTF-8 is an InvalidBodyError) or
+    ``bytes`` (a file, e.g. a PDF: ``{"content_type", "size", "base64"}``) or
     ``redirect`` (an operation described as answering a redirect, e.g. a
     download link: the 3xx is the success, not followed, and the response is
     ``{"location": ...}``).
@@ -132,7 +134,7 @@ class ApiCall:
     idempotency_key: str | None = None
     success_statuses: frozenset[int] | None = None
     extract: Extract | None = None
-    answer: Literal["json", "text", "redirect"] = "json"
+    answer: Literal["json", "text", "bytes", "redirect"] = "json"
 
 
 #: values that are not a path segment of their own: httpx (RFC 3986) removes
@@ -315,6 +317,12 @@ def _data(call: ApiCall, resp: ProviderResponse) -> Any:
         return {"location": resp.headers.get("location")}
     if call.answer == "json":
         return resp.data
+    if call.answer == "bytes":
+        return {
+            "content_type": resp.headers.get("content-type"),
+            "size": len(resp.content),
+            "base64": base64.b64encode(resp.content).decode("ascii"),
+        }
     try:
         return resp.content.decode()
     except UnicodeDecodeError:

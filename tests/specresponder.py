@@ -163,7 +163,8 @@ class SpecResponder(Sandbox):
         if op.media is None or op.schema is None:
             return b""
         if "json" not in op.media:
-            return b"x"
+            text = op.media.startswith("text/") or op.media.endswith(("/xml", "+xml"))
+            return b"x" if text else b"%PDF-1.4\n\xff\xfe\x00binary"  # not UTF-8
         minimal = self._minimal.get(op.base)
         if minimal is None:
             schemas = description(self.connector, op.base).get("components", {}).get("schemas")

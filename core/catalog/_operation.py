@@ -36,7 +36,7 @@ __all__ = ["BODY", "Operation", "Param"]
 BODY = "body"
 Location = Literal["path", "query", "header"]
 Media = Literal["json", "form", "multipart", "text", "bytes"]
-Answer = Literal["json", "text", "redirect"]
+Answer = Literal["json", "text", "bytes", "redirect"]
 
 _MEDIA: dict[str, Media] = {
     "application/json": "json",
@@ -78,6 +78,16 @@ def _styled(name: str, value: Any, style: str, explode: bool) -> list[tuple[str,
             return [(str(k), _scalar(v)) for k, v in value.items()]
         return [(name, ",".join(f"{k},{_scalar(v)}" for k, v in value.items()))]
     return [(name, _scalar(value))]
+
+
+def _answer_kind(media: str | None) -> Answer:
+    if not media:
+        return "json"
+    if media == "redirect":
+        return "redirect"
+    if media.startswith("text/") or media.endswith(("/xml", "+xml")):
+        return "text"
+    return "bytes"
 
 
 _INT64 = range(-(2**63), 2**63)
@@ -125,11 +135,8 @@ class Operation:
         self.deprecated = bool(entry.get("deprecated"))
         #: what a success carries (the catalog's ``answer``): ``redirect``
         #: when the description answers with a 3xx only, ``text`` when with
-        #: another media type than JSON
-        answer = entry.get("answer")
-        self.answer: Answer = (
-            "json" if not answer else "redirect" if answer == "redirect" else "text"
-        )
+        #: text (text/*, XML), ``bytes`` when with another media type (a PDF)
+        self.answer: Answer = _answer_kind(entry.get("answer"))
         self._schemas = schemas
         self.params: dict[str, Param] = {}
         for raw in entry["params"]:

@@ -13,14 +13,15 @@ request per command at the responder, for the command's own operation,
 valid per openapi-core; a read's Result carries the responder's body; the
 bad commands are dead-lettered as ``invalid_command`` naming the JSON path,
 and none reached the responder. Operations on a host of their own go
-to the responder too (their host settings follow the base URL); the one
-answering a PDF is left out, named in ``catalog_sink_support``; those the
+to the responder too (their host settings follow the base URL); a file
+answer (Stripe's quote PDF) comes back base64 in ``response``; those the
 description answers with a redirect only (downloads) run, and succeed with
 the link. Run with ``-s`` for the tally.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import AsyncIterator
@@ -116,6 +117,10 @@ async def test_every_operation_runs_once_through_the_sink(rig: SinkRig) -> None:
             redirects += 1
         elif op.method == "GET" and body and described.media and "json" in described.media:
             assert result.response == json.loads(body), name
+        elif op.answer == "bytes":  # a file (a PDF): its bytes, base64
+            assert result.response is not None, name
+            assert base64.b64decode(result.response["base64"]) == body, name
+            assert result.response["content_type"] == described.media, name
     assert seen == {}, f"requests no command explains: {list(seen)[:10]}"
 
     # bad input: dead-lettered with the JSON path, never sent

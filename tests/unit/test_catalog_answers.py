@@ -6,6 +6,8 @@ operation still refuses a body that is not JSON."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 import connectors
@@ -25,7 +27,7 @@ def test_the_catalog_knows_which_operations_answer_text() -> None:
     catalog = CATALOG
     answers = {n: catalog.operation(n).answer for n in catalog.names()}
     text = {n for n, kind in answers.items() if kind == "text"}
-    assert text == {"markdown.render", "markdown.render_raw", "meta.get_octocat", "meta.get_zen"}
+    assert text == {"markdown.render", "markdown.render_raw", "meta.get_zen"}
     call = catalog.operation("meta.get_zen").api_call({})
     assert call.answer == "text"
     assert catalog.operation("meta.root").api_call({}).answer == "json"
@@ -33,7 +35,7 @@ def test_the_catalog_knows_which_operations_answer_text() -> None:
 
 @pytest.mark.parametrize(
     ("name", "params"),
-    [("meta.get_zen", {}), ("markdown.render", {"text": "# hi"}), ("meta.get_octocat", {})],
+    [("meta.get_zen", {}), ("markdown.render", {"text": "# hi"})],
 )
 async def test_a_text_answer_is_the_response(name: str, params: dict[str, str]) -> None:
     async with SpecResponder("github") as responder:
@@ -85,3 +87,32 @@ async def test_a_described_redirect_is_the_answer_and_carries_its_location() -> 
     assert result.status == 302
     assert result.data == {"location": f"{url}/_download"}
     assert len(responder.seen) == 2
+
+
+def test_every_file_answer_is_known() -> None:
+    from connectors.stripe import CATALOG as STRIPE
+    from connectors.twilio import CATALOG as TWILIO
+
+    kinds = {
+        (cat.name, n): cat.operation(n).answer
+        for cat in (STRIPE, CATALOG, TWILIO)
+        for n in cat.names()
+    }
+    # GitHub's octocat is described as application/octocat-stream, not text
+    files = {("stripe", "quotes.pdf"), ("github", "meta.get_octocat")}
+    assert {k for k, kind in kinds.items() if kind == "bytes"} == files
+
+
+async def test_a_file_answer_is_its_bytes_base64() -> None:
+    from connectors.stripe import StripeSettings
+
+    async with SpecResponder("stripe") as responder:
+        section = StripeSettings(api_key="sk_test_x", base_url=responder.url)
+        async with CommandRunner(connectors.get("stripe"), section) as runner:
+            result = await runner.run("quotes.pdf", {"quote": "qt_1"}, "cmd-pdf")
+    assert result.status == 200
+    assert result.data["content_type"] == "application/pdf"
+    assert base64.b64decode(result.data["base64"]) == b"%PDF-1.4\n\xff\xfe\x00binary"
+    assert result.data["size"] == len(b"%PDF-1.4\n\xff\xfe\x00binary")
+    [seen] = responder.seen
+    assert seen.verdict.valid  # sent to the files host (it follows base_url here)
