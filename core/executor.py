@@ -56,14 +56,17 @@ def validate_params(
     """``params`` of ``command_type`` (``<connector>.<command>``) validated by
     ``connector``'s model for it; raises :class:`InvalidCommand` (one line).
 
-    ``params`` is a mapping, or an instance of exactly that model.
+    ``params`` is a mapping, or an instance of exactly that model (or of
+    one the model ``accepts``).
     """
     _prefix, _, name = command_type.partition(".")
     model = connector.commands.get(name)
     if model is None or _prefix != connector.name:
         raise InvalidCommand(unknown_type_message(command_type, connector.command_types()))
     if isinstance(params, CommandParams):
-        if type(params) is not model:
+        # a hand-written model that also takes its described operation's
+        # params makes instances of either (core.catalog.overlay)
+        if type(params) not in getattr(model, "accepts", (model,)):
             raise InvalidCommand(
                 f"params of {command_type} must be a {model.__qualname__}, "
                 f"got a {type(params).__qualname__}"

@@ -88,7 +88,11 @@ def _first_success(responses: Mapping[str, Any]) -> str:
 
 def _operations(connector: str) -> list[Described]:
     found: list[Described] = []
-    for base in DESCRIPTIONS[connector]:
+    files: set[str] = set()
+    for base, file in DESCRIPTIONS[connector].items():
+        if file in files:  # another host of the same description (its ops have servers)
+            continue
+        files.add(file)
         spec = description(connector, base)
         components = spec.get("components", {})
         for template, item in spec["paths"].items():

@@ -274,6 +274,7 @@ def overlay(hand: type[CommandParams], described: type[OperationParams]) -> type
     and wire behaviour). Params with any other name are validated by the
     description and sent as it says, and the fields of ``hand`` among them
     still pass ``hand``'s checks (its stricter rules hold either way).
+    Its instances are ``hand``'s or ``described``'s (``accepts``).
     """
     known = _field_names(hand)
     renames = _path_renames(hand, described.operation.path)
@@ -299,10 +300,12 @@ def overlay(hand: type[CommandParams], described: type[OperationParams]) -> type
             "__annotations__": {
                 "described": ClassVar[type[OperationParams]],
                 "renames": ClassVar[dict[str, str]],
+                "accepts": ClassVar[tuple[type[CommandParams], ...]],
             },
             "model_validate": classmethod(model_validate),
             "described": described,
             "renames": renames,
+            "accepts": (hand, described),
         },
     )
 
