@@ -69,3 +69,15 @@ def test_integers_beyond_64_bits(amount: int) -> None:
     assert info.value.path == "params.amount"
     assert "64-bit" in info.value.message
     validate("stripe", "application_fees.refunds.create", {"id": "fee_1", "amount": 2**63 - 1})
+
+
+def test_an_integer_past_64_bits_read_as_a_float_is_refused_too() -> None:
+    """orjson (the CLI's and the sink's parser) reads such integers as floats."""
+    import orjson
+
+    params = orjson.loads(b'{"frozen_time": -450216942208329232123166720}')
+    assert isinstance(params["frozen_time"], float)
+    with pytest.raises(ParamsError) as info:
+        validate("stripe", "test_helpers.test_clocks.create", params)
+    assert info.value.path == "params.frozen_time"
+    assert "integer" in info.value.message
