@@ -24,6 +24,7 @@ from .clients import (
     connect,
     consumer,
     producer,
+    iter_since,
     read_since,
     ssl_context,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "consumer",
     "kafka_ready",
     "producer",
+    "iter_since",
     "read_since",
     "ssl_context",
 ]
