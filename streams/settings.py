@@ -188,7 +188,7 @@ class SinkSettings(Section):
     ledger_max_ids: int = Field(
         default=200_000,
         ge=1,
-        description="command ids remembered per commands partition at most (oldest forgotten first)",
+        description="command ids remembered per commands partition (oldest forgotten first)",
     )
     drain_timeout_s: float = Field(
         default=20.0, gt=0, description="wait for calls in flight on rebalance or stop"

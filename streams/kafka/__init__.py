@@ -23,8 +23,8 @@ from .clients import (
     client_options,
     connect,
     consumer,
-    producer,
     iter_since,
+    producer,
     read_since,
     ssl_context,
 )
@@ -39,9 +39,9 @@ __all__ = [
     "client_options",
     "connect",
     "consumer",
+    "iter_since",
     "kafka_ready",
     "producer",
-    "iter_since",
     "read_since",
     "ssl_context",
 ]

@@ -40,8 +40,8 @@ __all__ = [
     "client_options",
     "connect",
     "consumer",
-    "producer",
     "iter_since",
+    "producer",
     "read_since",
     "ssl_context",
 ]
