@@ -16,9 +16,12 @@ partitioned like its input, and only one key can decide the partition, so
 a second lookup on a key of another partition would miss on every worker
 but the one owning both.
 
-Expiry: an entry older than the window counts as unseen, and each agent
-sweeps the expired entries of the partition it is processing (deleting
-from the partition the key lives in, which is what a faust table needs).
+Bounds (:mod:`streams._seen`): an entry older than the window counts as
+unseen, and after each write the partition's entries past the window or
+past ``worker.dedup_max_ids`` (oldest first) are deleted from the table, in
+the partition the key lives in (what a faust table needs). The changelog
+is compacted and also deleted past the window, so restoring reads about the
+live entries.
 
 Processing guarantee: at-least-once into the table, with a fixed order per
 record: the event is sent and acknowledged first, then the table entry is
@@ -44,6 +47,7 @@ from prometheus_client import Counter
 
 from core.envelopes import DlqHeaders, EnvelopeError, Event
 
+from ._seen import SeenBounds, seen_at
 from .kafka.topics import TopicNames
 from .settings import Settings
 
@@ -54,7 +58,11 @@ log = logging.getLogger(__name__)
 DEDUP = Counter(
     "switchboard_dedup_total", "Ingest records by connector and outcome", ["connector", "outcome"]
 )
-SWEEP_EVERY_S = 600.0
+DEDUP_FORGOTTEN = Counter(
+    "switchboard_dedup_forgotten_total",
+    "Seen ids dropped from the dedup table (past the window or the per-partition cap)",
+    ["connector"],
+)
 
 
 def register_dedup(app: Any, settings: Settings, connector: str) -> Any:
@@ -72,24 +80,11 @@ def register_dedup(app: Any, settings: Settings, connector: str) -> Any:
         value_type=str,
         partitions=settings.kafka.partitions,
         help=f"first-seen time of each {connector} event id",
+        extra_topic_configs=changelog_config(retention),
     )
-    last_sweep: dict[int, float] = {}
-
-    def sweep(partition: int, now: float) -> None:
-        if now - last_sweep.get(partition, 0.0) < SWEEP_EVERY_S:
-            return
-        last_sweep[partition] = now
-        expired = [
-            key
-            for key, value in list(seen.items())
-            if value is not None
-            and _partition_of(value) == partition
-            and now - _seen_at(value) >= retention
-        ]
-        for key in expired:
-            del seen[key]
-        if expired:
-            log.info("dedup %s: expired %d ids of partition %d", connector, len(expired), partition)
+    bounds = SeenBounds(
+        seen, retention, settings.worker.dedup_max_ids, lambda: int(app.rebalancing_count)
+    )
 
     async def dedup(stream: Any) -> None:
         async for record in stream.events():
@@ -107,7 +102,7 @@ def register_dedup(app: Any, settings: Settings, connector: str) -> Any:
             # still dedups on the digest, on the worker that owns both keys
             event_id = event.bodydigest.encode() if event.bodydigest else key or event.id.encode()
             previous = seen.get(event_id)
-            if previous is not None and now - _seen_at(previous) < retention:
+            if previous is not None and now - seen_at(previous) < retention:
                 DEDUP.labels(connector, "duplicate").inc()
                 continue
             await send_with_input(
@@ -120,9 +115,10 @@ def register_dedup(app: Any, settings: Settings, connector: str) -> Any:
             )
             # Only after the event is acknowledged: a crash in between can
             # duplicate this event, never lose it.
-            seen[event_id] = f"{now:.3f}:{message.partition}"
+            evicted = bounds.record(event_id, message.partition, now)
             DEDUP.labels(connector, "forwarded").inc()
-            sweep(message.partition, now)
+            if evicted:
+                DEDUP_FORGOTTEN.labels(connector).inc(evicted)
 
     return app.agent(ingest, name=f"dedup-{connector}")(dedup)
 
@@ -148,13 +144,16 @@ def dedup_readiness(app: Any) -> tuple[bool, str]:
     return True, "tables restored"
 
 
-def _seen_at(value: str) -> float:
-    return float(value.split(":", 1)[0])
-
-
-def _partition_of(value: str) -> int:
-    parts = value.split(":", 1)
-    return int(parts[1]) if len(parts) == 2 else -1
+def changelog_config(retention_s: float) -> dict[str, str]:
+    """The seen-ids changelog: compacted (one record per live key, deletions
+    tombstoned) and also deleted past the window, in segments of at most an
+    hour, so a restore reads about the live ids, never the whole history."""
+    window_ms = int(retention_s * 1000)
+    return {
+        "cleanup.policy": "compact,delete",
+        "retention.ms": str(window_ms),
+        "segment.ms": str(min(window_ms, 3_600_000)),
+    }
 
 
 async def send_with_input(

@@ -129,6 +129,11 @@ class WorkerSettings(Section):
     roles: list[Role] = Field(default_factory=lambda: list(ROLES))
     data_dir: Path = Path("./switchboard-data")
     dedup_retention_s: float = Field(default=7 * 24 * 3600, gt=0)
+    dedup_max_ids: int = Field(
+        default=200_000,
+        ge=1,
+        description="event ids the dedup table keeps per ingest partition (oldest forgotten first)",
+    )
     session_timeout_s: float = Field(
         default=30.0,
         ge=6,
@@ -184,6 +189,11 @@ class SinkSettings(Section):
         default=7 * 24 * 3600,
         gt=0,
         description="how long a command id is remembered as executed (results/ledger retention)",
+    )
+    ledger_max_ids: int = Field(
+        default=200_000,
+        ge=1,
+        description="command ids remembered per commands partition (oldest forgotten first)",
     )
     drain_timeout_s: float = Field(
         default=20.0, gt=0, description="wait for calls in flight on rebalance or stop"

@@ -226,7 +226,8 @@ def offsets_reset(
 
     Every item from there is polled again and produced to <c>.ingest; dedup
     keeps <c>.events clean: items already seen within the dedup retention
-    window (worker.dedup_retention_s, 7 days by default) are dropped, older
+    window (worker.dedup_retention_s, 7 days by default) and among the last
+    worker.dedup_max_ids (200,000) ids of their partition are dropped, older
     ones come out again. Confirmation, --yes and --timeout work as in
     `offsets set`.
 
@@ -252,7 +253,8 @@ def offsets_reset(
         'new:     cursor {"mark":null}'
         + (f", backfill {backfill.isoformat()}" if backfill else ", no backfill"),
         f"  the stream re-reads from {where}; dedup drops items already seen "
-        f"within {days} (worker.dedup_retention_s here)",
+        f"within {days} (worker.dedup_retention_s here) and among the last "
+        f"{settings.worker.dedup_max_ids:,} ids of their partition (worker.dedup_max_ids)",
     ]
     configured_from = settings.poll.backfill_from
     if backfill is None and configured_from is not None:

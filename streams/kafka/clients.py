@@ -40,6 +40,7 @@ __all__ = [
     "client_options",
     "connect",
     "consumer",
+    "iter_since",
     "producer",
     "read_since",
     "ssl_context",
@@ -181,8 +182,16 @@ async def connect(settings: Settings, client: C) -> AsyncIterator[C]:
 
 async def read_since(settings: Settings, tps: list[TopicPartition], since_ms: int) -> list[Any]:
     """Every record of ``tps`` written since ``since_ms``, up to their ends now."""
+    return [m async for m in iter_since(settings, tps, since_ms)]
+
+
+async def iter_since(
+    settings: Settings, tps: list[TopicPartition], since_ms: int, last: int | None = None
+) -> AsyncIterator[Any]:
+    """The records of ``tps`` written since ``since_ms`` up to their ends now,
+    as they are fetched (nothing is held); with ``last``, at most the last
+    ``last`` offsets of each partition (the start is the later of the two)."""
     consumer_ = consumer(settings, group_id=None, enable_auto_commit=False)
-    out: list[Any] = []
     async with connect(settings, consumer_):
         consumer_.assign(tps)
         ends = await consumer_.end_offsets(tps)
@@ -190,6 +199,8 @@ async def read_since(settings: Settings, tps: list[TopicPartition], since_ms: in
         todo = {}
         for tp in tps:
             start = found[tp].offset if found.get(tp) is not None else ends[tp]
+            if last is not None:
+                start = max(start, ends[tp] - last)
             if start < ends[tp]:
                 consumer_.seek(tp, start)
                 todo[tp] = ends[tp]
@@ -197,9 +208,10 @@ async def read_since(settings: Settings, tps: list[TopicPartition], since_ms: in
         while todo:
             batch = await consumer_.getmany(*todo, timeout_ms=1000, max_records=5000)
             for tp, messages in batch.items():
-                out.extend(m for m in messages if m.offset < todo.get(tp, -1))
+                for m in messages:
+                    if m.offset < todo.get(tp, -1):
+                        yield m
             for tp in list(todo):
                 if await consumer_.position(tp) >= todo[tp]:
                     del todo[tp]
                     consumer_.pause(tp)
-    return out

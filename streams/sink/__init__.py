@@ -24,7 +24,9 @@ At most one side effect per command id -- the ledger
     call to a provider without idempotency keys (``ClientSetup.idempotency
     == "ledger"``) the sink also writes a ``started`` marker to
     ``<c>.ledger`` partition P and waits for its ack. When P is assigned,
-    both partitions are read back for the last ``sink.ledger_window_s``:
+    both partitions are read back for the last ``sink.ledger_window_s``
+    (and at most their last ``sink.ledger_max_ids`` records; the ledger
+    forgets ids past either bound, oldest first):
 
     - a command whose offset already has a Result is a redelivery: skipped;
     - a command id with a *succeeded* Result (e.g. replayed twice from the

@@ -186,6 +186,7 @@ class Sink(PartitionOwner[PartitionState]):
             self.ledger_topic,
             [p.tp.partition for p in parts],
             self.cfg.ledger_window_s,
+            self.cfg.ledger_max_ids,
         )
         for part in parts:
             part.ledger = ledgers[part.tp.partition]
