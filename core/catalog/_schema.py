@@ -68,8 +68,7 @@ def _is(kind: str, value: Any) -> bool:
     if kind == "number":
         return actual == "integer"
     if kind == "integer" and actual == "number":
-        # an integer past 64 bits is a float to a JSON parser (orjson): not one
-        return float(value).is_integer() and -(2**63) <= value < 2**63
+        return float(value).is_integer() and -(2**63) <= value < 2**63  # orjson: past 64 bits
     return False
 
 
