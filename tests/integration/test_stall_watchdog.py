@@ -149,7 +149,8 @@ def test_a_stall_that_does_not_recover_ends_the_worker_with_one_line(
     assert proc.returncode == 1, err
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, err
-    assert "still stalled" in errors[0] and commands in errors[0], errors
+    assert "still stalled" in errors[0], errors
+    assert commands in errors[0], errors
     assert "Traceback" not in err
 
 

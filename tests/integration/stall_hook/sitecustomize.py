@@ -32,5 +32,5 @@ if STALL_TOPIC:
     def _no_resume(self: AIOKafkaConsumer, *partitions: Any) -> None:
         _resume(self, *[tp for tp in partitions if tp.topic != STALL_TOPIC])
 
-    AIOKafkaConsumer.getmany = _paused_getmany  # type: ignore[method-assign]
-    AIOKafkaConsumer.resume = _no_resume  # type: ignore[method-assign]
+    AIOKafkaConsumer.getmany = _paused_getmany
+    AIOKafkaConsumer.resume = _no_resume
