@@ -51,7 +51,7 @@ from ._seen import SeenBounds, seen_at
 from .kafka.topics import TopicNames
 from .settings import Settings
 
-__all__ = ["dedup_readiness", "register_dedup"]
+__all__ = ["DedupProbe", "dedup_readiness", "register_dedup"]
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,35 @@ def changelog_config(retention_s: float) -> dict[str, str]:
         "retention.ms": str(window_ms),
         "segment.ms": str(min(window_ms, 3_600_000)),
     }
+
+
+class DedupProbe:
+    """The stall watchdog's view of the dedup agents' faust consumer
+    (:class:`streams.watchdog.StallProbe`): the assigned ingest partitions,
+    all excused while faust rebalances or restores tables."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def assigned(self) -> set[Any]:
+        changelogs = self.app.tables.changelog_topics
+        return {tp for tp in self.app.consumer.assignment() if tp.topic not in changelogs}
+
+    def excused(self) -> set[Any]:
+        app = self.app
+        holding = app.in_recovery or app.rebalancing or app.rebalancing_count == 0
+        return self.assigned() if holding else set()
+
+    async def positions(self, tps: Any) -> dict[Any, int | None]:
+        return {tp: await self.app.consumer.position(tp) for tp in tps}
+
+    async def end_offsets(self, tps: Any) -> dict[Any, int]:
+        return dict(await self.app.consumer.highwaters(*tps))
+
+    async def recover(self, tp: Any, position: int) -> None:
+        consumer = self.app.consumer
+        consumer.resume_partitions([tp])  # faust's active set (faust-streaming#629)
+        await consumer._thread.recover_partition(tp, position)  # aiokafka's pause
 
 
 async def send_with_input(

@@ -45,6 +45,7 @@ from core.retry import Backoff, RetryPolicy
 from streams.settings import Settings
 
 from . import kafka
+from .watchdog import StallWatchdog
 
 __all__ = [
     "LOAD_RETRY",
@@ -59,6 +60,8 @@ log = logging.getLogger(__name__)
 
 #: pauses between tries to load an assigned partition's state: 0.5 s, doubling up to 10 s
 LOAD_RETRY = RetryPolicy(initial_delay=0.5, max_delay=10.0, jitter="none")
+#: how long the stall watchdog waits for a partition's fetch position
+POSITION_WAIT_S = 1.0
 #: the longest a member may go between two polls of the group consumer
 MAX_POLL_INTERVAL_MS = 300_000
 
@@ -123,6 +126,8 @@ class PartitionOwner(ABC, Generic[P]):
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self.started = asyncio.Event()
+        self.watchdog = StallWatchdog(role, settings.worker.stall_timeout_s)
+        self.paused_all = False  # the subclass paused every partition on purpose
 
     # -- what subclasses give ------------------------------------------------------
     @abstractmethod
@@ -181,9 +186,12 @@ class PartitionOwner(ABC, Generic[P]):
             consumer.subscribe([self.topic], listener=RebalanceListener(self))
             self.on_started()
             self.started.set()
+            watch = asyncio.create_task(self.watchdog.watch(_ConsumerProbe(self, consumer)))
             try:
-                await self._consume(consumer)
+                await self._consume(consumer, watch)
             finally:
+                watch.cancel()
+                await asyncio.gather(watch, return_exceptions=True)
                 await self.release(list(self._parts.values()), stopping=True)
                 self._parts.clear()
                 await self.close()
@@ -192,12 +200,26 @@ class PartitionOwner(ABC, Generic[P]):
     def stop(self) -> None:
         self._stopping.set()
 
+    @property
+    def consumer(self) -> AIOKafkaConsumer | None:
+        """The group consumer while :meth:`run` runs."""
+        return self._consumer
+
+    def excused(self) -> set[TopicPartition]:
+        """Partitions held on purpose, not stalls (see :mod:`streams.watchdog`):
+        all while :attr:`paused_all`, else those whose state is loading."""
+        if self.paused_all:
+            return {part.tp for part in self._parts.values()}
+        return {part.tp for part in self._parts.values() if not part.ready.is_set()}
+
     def owned_partitions(self) -> list[int]:
         """The partitions of :attr:`topic` this member owns with their state loaded."""
         return sorted(n for n, part in self._parts.items() if part.ready.is_set())
 
-    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+    async def _consume(self, consumer: AIOKafkaConsumer, watch: asyncio.Task[None]) -> None:
         while not self._stopping.is_set():
+            if watch.done():
+                watch.result()  # raises PartitionStalled: the worker exits
             self.before_fetch(consumer)
             batch = await consumer.getmany(
                 timeout_ms=self.fetch_timeout_ms, max_records=self.max_records
@@ -256,3 +278,42 @@ class RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         await self.owner.assigned(list(assigned))
+
+
+class _ConsumerProbe:
+    """A :class:`~streams.watchdog.StallProbe` of an owner's aiokafka consumer."""
+
+    def __init__(self, owner: PartitionOwner[Any], consumer: AIOKafkaConsumer) -> None:
+        self.owner = owner
+        self.consumer = consumer
+
+    def assigned(self) -> set[TopicPartition]:
+        return {tp for tp in self.consumer.assignment() if tp.topic == self.owner.topic}
+
+    def excused(self) -> set[TopicPartition]:
+        return self.owner.excused()
+
+    async def positions(self, tps: Any) -> dict[TopicPartition, int | None]:
+        return {tp: await self._position(tp) for tp in tps if tp in self.consumer.assignment()}
+
+    async def _position(self, tp: TopicPartition) -> int | None:
+        """The fetch position; a partition paused before it had one (aiokafka's
+        ``position`` would wait for it) is where it would start: its committed
+        offset, else its first."""
+        try:
+            return int(await asyncio.wait_for(self.consumer.position(tp), POSITION_WAIT_S))
+        except TimeoutError:
+            committed = await self.consumer.committed(tp)
+            if committed is not None:
+                return int(committed)
+            first: dict[TopicPartition, int] = await self.consumer.beginning_offsets([tp])
+            return first.get(tp)
+
+    async def end_offsets(self, tps: Any) -> dict[TopicPartition, int]:
+        ends: dict[TopicPartition, int] = await self.consumer.end_offsets(list(tps))
+        return ends
+
+    async def recover(self, tp: TopicPartition, position: int) -> None:
+        if tp in self.consumer.paused():
+            self.consumer.resume(tp)
+        self.consumer.seek(tp, position)

@@ -140,6 +140,12 @@ class WorkerSettings(Section):
         le=300,
         description="how soon the group notices a dead worker and moves its partitions",
     )
+    stall_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="an assigned partition not fetched this long while records wait is stalled",
+    )
     # faust's exactly_once is not offered: with two workers its transactional
     # producers are fenced after a rebalance and the app crashes (README).
     processing_guarantee: Literal["at_least_once"] = "at_least_once"

@@ -159,6 +159,17 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
                 consumer.seek(tp, 0)
         return committed  # type: ignore[return-value]  # None where nothing was committed, as faust expects
 
+    async def recover_partition(self, tp: TP, position: int) -> None:
+        """Resume ``tp`` in aiokafka if paused and re-seek it to ``position``
+        (the stall watchdog's recovery, :mod:`streams.watchdog`)."""
+        await self.call_thread(self._recover_partition, tp, position)
+
+    async def _recover_partition(self, tp: TP, position: int) -> None:
+        consumer = self._ensure_consumer()
+        if tp in consumer.paused():
+            consumer.resume(tp)
+        consumer.seek(tp, position)
+
 
 class Consumer(faust_aiokafka.Consumer):
     _thread: ConsumerThread

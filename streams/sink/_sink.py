@@ -122,7 +122,6 @@ class Sink(PartitionOwner[PartitionState]):
         self._queues = KeyQueues(self.name, self._handle)
         self._held = 0
         self._config_error: e.SwitchboardError | None = None
-        self._paused = False
         self._committer = OffsetCommitter(self.name, cfg.commit_interval_s)
 
     # the partition owner's part --------------------------------------------
@@ -151,13 +150,13 @@ class Sink(PartitionOwner[PartitionState]):
         assigned = [p.tp for p in self._parts.values()]
         if pause and assigned:
             consumer.pause(*assigned)
-        elif not pause and self._paused and assigned:
+        elif not pause and self.paused_all and assigned:
             consumer.resume(*assigned)
-        if pause != self._paused:
+        if pause != self.paused_all:
             PAUSED.labels(self.name).set(1 if pause else 0)
             if self._held and pause:
                 log.warning("sink %s: breaker open, consumption paused", self.name)
-        self._paused = pause
+        self.paused_all = pause
 
     def new_partition(self, tp: TopicPartition) -> PartitionState:
         return PartitionState(tp)
@@ -175,7 +174,7 @@ class Sink(PartitionOwner[PartitionState]):
 
     # partitions ------------------------------------------------------------
     async def assigned(self, tps: Sequence[TopicPartition]) -> None:
-        self._paused = False  # aiokafka resets pauses on assignment
+        self.paused_all = False  # aiokafka resets pauses on assignment
         await super().assigned(tps)
 
     async def load(self, parts: Sequence[PartitionState]) -> None:

@@ -8,13 +8,22 @@ the app (one dedup agent per connector, :mod:`streams.dedup`) and starts
 and stops the other roles (:class:`~streams.worker.roles.WorkerRoles`) as
 one of its services, with ``/readyz`` waiting for the dedup tables; without
 it, the roles run alone on an asyncio loop.
+
+A stall a role's watchdog could not recover (:mod:`streams.watchdog`) ends
+the worker with exit status 1 and its one-line reason on stderr: without
+faust the roles are stopped first (calls in flight drain as on SIGTERM);
+under faust, whose shutdown cannot be given an exit status, the process
+exits at once after the line (no acknowledged record is lost either way:
+offsets are committed only for finished work).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import sys
 from typing import Any
 
 import connectors
@@ -23,6 +32,7 @@ from ..app import create_app
 from ..kafka import HOW_TO_START, MAX_MESSAGE_BYTES, KafkaUnavailable, kafka_ready
 from ..kafka.topics import connector_topics, ensure_topics, shared_topics
 from ..settings import Settings
+from ..watchdog import PartitionStalled, StallWatchdog
 from .log import configure_logging, logging_config
 from .roles import WorkerRoles
 
@@ -69,15 +79,39 @@ def _roles_service(settings: Settings, app: Any) -> Any:
     ``/readyz`` waits for ``app``'s tables (:func:`streams.dedup.dedup_readiness`)."""
     from mode import Service
 
-    from ..dedup import dedup_readiness
+    from ..dedup import DedupProbe, dedup_readiness
 
-    roles = WorkerRoles(settings, lambda: {"dedup": dedup_readiness(app)})
+    def exit_now(reason: str) -> None:
+        sys.stderr.write(f"error: {reason}\n")
+        sys.stderr.flush()
+        os._exit(1)
+
+    dedup_watch = StallWatchdog("dedup", settings.worker.stall_timeout_s)
+    watching = "dedup" in settings.worker.roles
+    roles = WorkerRoles(
+        settings,
+        lambda: {"dedup": dedup_readiness(app)},
+        on_fatal=exit_now,
+        watchdogs=[dedup_watch] if watching else [],
+    )
+
+    async def watch_dedup() -> None:
+        try:
+            await dedup_watch.watch(DedupProbe(app))
+        except PartitionStalled as exc:
+            exit_now(str(exc))
+
+    tasks: list[asyncio.Task[None]] = []
 
     class WorkerServices(Service):
         async def on_start(self) -> None:
             await roles.start()
+            if watching:
+                tasks.append(asyncio.create_task(watch_dedup()))
 
         async def on_stop(self) -> None:
+            for task in tasks:
+                task.cancel()
             await roles.stop()
 
     return WorkerServices()
@@ -85,8 +119,14 @@ def _roles_service(settings: Settings, app: Any) -> Any:
 
 async def _serve_without_faust(settings: Settings) -> None:
     """A worker without faust roles: the roles alone until SIGTERM/SIGINT."""
-    roles = WorkerRoles(settings)
     stop = asyncio.Event()
+    fatal: list[str] = []
+
+    def on_fatal(reason: str) -> None:
+        fatal.append(reason)
+        stop.set()
+
+    roles = WorkerRoles(settings, on_fatal=on_fatal)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -95,6 +135,8 @@ async def _serve_without_faust(settings: Settings) -> None:
         await stop.wait()
     finally:
         await roles.stop()
+    if fatal:
+        raise SystemExit(f"error: {fatal[0]}")
 
 
 def run_worker(settings: Settings) -> None:
