@@ -165,7 +165,7 @@ class WorkerSettings(Section):
     max_connections: int | None = Field(
         default=None,
         ge=1,
-        description="open connections at most (default: half the open-files limit, <= 1024)",
+        description="open connections at most (default: a quarter of the open-files limit, <=1024)",
     )
     ops_host: str = Field(
         default="127.0.0.1", description="bind address of /healthz /readyz /metrics on ops_port"
