@@ -72,7 +72,7 @@ async def exchange(
         async with asyncio.timeout(timeout):
             for i, part in enumerate(parts):
                 if i and gap_s:
-                    await asyncio.sleep(gap_s)  # the stimulus: a client writing slowly
+                    await asyncio.sleep(gap_s)  # allowed: the stimulus, a client writing slowly
                 writer.write(part)
                 await writer.drain()
             return await read_reply(reader)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from importlib import resources
 from typing import Any, ClassVar, Self, cast
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, ValidationError
 
 from core.apicall import ApiCall, CallContext
 from core.connector import CommandParams
@@ -328,8 +328,6 @@ def _path_renames(hand: type[CommandParams], path: str) -> dict[str, str]:
 def _check_known(hand: type[CommandParams], given: Mapping[str, Any]) -> None:
     """``hand``'s checks on the fields it knows; a field it requires that the
     description does not is not demanded here (the description judged it)."""
-    from pydantic import ValidationError
-
     try:
         hand.model_validate(given)
     except ValidationError as exc:

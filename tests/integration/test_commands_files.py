@@ -5,13 +5,10 @@ follows ``base_url`` pointed at the sandbox), kept to one side effect."""
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-import connectors
-from connectors.stripe import StripeSettings
 from core import errors as e
 from core.apicall import ApiCall
 from core.testing.commands import CommandRunner
@@ -27,17 +24,8 @@ UPLOAD = {
 UPLOAD["file"]["base64"] = base64.b64encode(PNG).decode()  # type: ignore[index]
 
 
-@pytest.fixture
-async def stripe() -> AsyncIterator[tuple[Any, CommandRunner]]:
-    connector = connectors.get("stripe")
-    async with connector.new_sandbox() as sb:
-        section = StripeSettings(api_key="sk_test_sandbox", base_url=sb.url, rate=1000)
-        async with CommandRunner(connector, section) as runner:
-            yield sb, runner
-
-
-async def test_a_file_is_uploaded_as_multipart(stripe: tuple[Any, CommandRunner]) -> None:
-    sb, runner = stripe
+async def test_a_file_is_uploaded_as_multipart(stripe_commands: tuple[Any, CommandRunner]) -> None:
+    sb, runner = stripe_commands
     result = await runner.run("files.create", UPLOAD, "cmd-file-1")
     file = result.data
     assert file["object"] == "file"
@@ -53,8 +41,8 @@ async def test_a_file_is_uploaded_as_multipart(stripe: tuple[Any, CommandRunner]
     assert sb.side_effects("cmd-file-1") == 1
 
 
-async def test_text_is_a_file_too(stripe: tuple[Any, CommandRunner]) -> None:
-    _, runner = stripe
+async def test_text_is_a_file_too(stripe_commands: tuple[Any, CommandRunner]) -> None:
+    _, runner = stripe_commands
     result = await runner.run(
         "files.create", {"purpose": "dispute_evidence", "file": "a,b\n1,2\n"}, "cmd-file-2"
     )
@@ -62,9 +50,9 @@ async def test_text_is_a_file_too(stripe: tuple[Any, CommandRunner]) -> None:
 
 
 async def test_the_sandbox_refuses_a_form_where_a_file_goes(
-    stripe: tuple[Any, CommandRunner],
+    stripe_commands: tuple[Any, CommandRunner],
 ) -> None:
-    sb, runner = stripe
+    sb, runner = stripe_commands
     call = ApiCall("POST", "/v1/files", "form", [("purpose", "dispute_evidence"), ("file", "x")])
     with pytest.raises(e.FatalRequestError) as raised:
         await runner.raw(call, "cmd-file-3")

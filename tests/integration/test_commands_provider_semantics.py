@@ -18,21 +18,11 @@ from connectors.github._sandbox import GitHubSandbox
 from connectors.shopify import ShopifySettings
 from connectors.shopify._sandbox import ShopifySandbox
 from connectors.slack import SlackSettings
-from connectors.stripe import StripeSettings
 from core import errors as e
 from core.apicall import COMMAND_ID_HEADER
 from core.testing.commands import CommandRunner
 from tests.fakeclock import FakeClock
 from tests.waiting import eventually
-
-
-@pytest.fixture
-async def stripe() -> AsyncIterator[tuple[Any, CommandRunner]]:
-    connector = connectors.get("stripe")
-    async with connector.new_sandbox() as sb:
-        section = StripeSettings(api_key="sk_test_sandbox", base_url=sb.url, rate=1000)
-        async with CommandRunner(connector, section) as runner:
-            yield sb, runner
 
 
 @pytest.fixture
@@ -51,9 +41,9 @@ ISSUE = {"owner": "octo", "repo": "demo", "title": "t"}
 
 
 async def test_stripe_same_key_different_body_is_fatal_and_sent_once(
-    stripe: tuple[Any, CommandRunner],
+    stripe_commands: tuple[Any, CommandRunner],
 ) -> None:
-    sb, r = stripe
+    sb, r = stripe_commands
     await r.run("customers.create", {"email": "a@example.com"}, "k-1")
     with pytest.raises(e.FatalRequestError) as info:
         await r.run("customers.create", {"email": "b@example.com"}, "k-1")
@@ -66,9 +56,9 @@ async def test_stripe_same_key_different_body_is_fatal_and_sent_once(
 
 
 async def test_stripe_same_key_same_body_replays_without_a_new_side_effect(
-    stripe: tuple[Any, CommandRunner],
+    stripe_commands: tuple[Any, CommandRunner],
 ) -> None:
-    sb, r = stripe
+    sb, r = stripe_commands
     first = await r.run("payment_intents.create", {"amount": 900, "currency": "usd"}, "k-2")
     again = await r.run("payment_intents.create", {"amount": 900, "currency": "usd"}, "k-2")
     assert again.data == first.data
@@ -77,8 +67,10 @@ async def test_stripe_same_key_same_body_replays_without_a_new_side_effect(
     assert sb.total_side_effects() == 1
 
 
-async def test_stripe_concurrent_same_key_is_409(stripe: tuple[Any, CommandRunner]) -> None:
-    sb, r = stripe
+async def test_stripe_concurrent_same_key_is_409(
+    stripe_commands: tuple[Any, CommandRunner],
+) -> None:
+    sb, r = stripe_commands
     sb.hold()
     first = asyncio.create_task(r.run("customers.create", {"email": "a@example.com"}, "k-3"))
     # claimed, waiting before its handler
@@ -95,10 +87,12 @@ async def test_stripe_concurrent_same_key_is_409(stripe: tuple[Any, CommandRunne
     assert sb.side_effects("k-3") == 1
 
 
-async def test_stripe_refused_request_releases_its_key(stripe: tuple[Any, CommandRunner]) -> None:
+async def test_stripe_refused_request_releases_its_key(
+    stripe_commands: tuple[Any, CommandRunner],
+) -> None:
     # Stripe saves no result when a request fails validation: after a fix,
     # the same command id (a DLQ replay) goes through.
-    sb, r = stripe
+    sb, r = stripe_commands
     with pytest.raises(e.FatalRequestError) as invalid:
         await r.run("payment_intents.create", {"amount": 10, "currency": "usd"}, "k-4")
     assert invalid.value.provider_code == "amount_too_small"
@@ -108,8 +102,10 @@ async def test_stripe_refused_request_releases_its_key(stripe: tuple[Any, Comman
     assert sb.side_effects("k-4") == 1
 
 
-async def test_stripe_cancel_redelivered_counts_once(stripe: tuple[Any, CommandRunner]) -> None:
-    sb, r = stripe
+async def test_stripe_cancel_redelivered_counts_once(
+    stripe_commands: tuple[Any, CommandRunner],
+) -> None:
+    sb, r = stripe_commands
     cus = await r.run("customers.create", {"email": "a@example.com"})
     sub = await r.run(
         "subscriptions.create", {"customer": cus.data["id"], "items": [{"price": "price_a"}]}
@@ -187,9 +183,9 @@ async def test_outage_for_a_while_then_recovery() -> None:
 
 
 async def test_outage_until_removed_retried_by_key_provider(
-    stripe: tuple[Any, CommandRunner],
+    stripe_commands: tuple[Any, CommandRunner],
 ) -> None:
-    sb, r = stripe
+    sb, r = stripe_commands
     fault = sb.outage(503, path="/v1/customers")
     with pytest.raises(e.ServerError) as info:
         await r.run("customers.create", {"email": "a@example.com"}, "o-4")

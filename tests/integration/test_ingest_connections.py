@@ -88,7 +88,7 @@ async def test_a_connection_that_trickles_its_headers_is_closed(make_server: Mak
         async def trickle() -> None:  # the slowloris: a header byte every 50 ms
             for _ in range(10_000):
                 writer.write(b"X")
-                await asyncio.sleep(0.05)  # stimulus: one byte every 50 ms
+                await asyncio.sleep(0.05)  # allowed: stimulus, one byte every 50 ms
 
         task = asyncio.create_task(trickle())
         try:

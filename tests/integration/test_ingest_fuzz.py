@@ -256,7 +256,7 @@ def send(port: int, request: Fuzzed) -> tuple[int | None, bytes]:
         try:
             for i, part in enumerate(request.wire()):
                 if i:
-                    time.sleep(request.gaps[(i - 1) % len(request.gaps)])  # stimulus: slow client
+                    time.sleep(request.gaps[(i - 1) % len(request.gaps)])  # allowed: stimulus
                 sock.sendall(part)
             if request.framing == "none":
                 sock.shutdown(socket.SHUT_WR)  # the body ends where the connection does

@@ -17,7 +17,7 @@ async def test_a_second_holder_waits_and_a_cancelled_waiter_leaves_no_lock(
     async with exclusive(path):
         waiter = asyncio.create_task(_hold(path, order, "second"))
         cancelled = asyncio.create_task(_hold(path, order, "cancelled"))
-        await asyncio.sleep(0)  # both tasks start waiting (no time passes in the test)
+        await asyncio.sleep(0)  # allowed: a yield so both tasks start waiting (no time passes)
         cancelled.cancel()
         order.append("first")
     await waiter
