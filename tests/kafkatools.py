@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition, errors
 
 from streams import kafka
 from streams.kafka.topics import partitions_of
@@ -89,8 +89,17 @@ async def committed_offsets(settings: Settings, topic: str, group: str) -> tuple
 async def group_state(settings: Settings, group: str) -> tuple[str, int]:
     """The consumer group's state as its coordinator reports it ("Stable"
     once every member has its partitions; "Empty", "PreparingRebalance",
-    "CompletingRebalance", "Dead") and how many members it has."""
+    "CompletingRebalance", "Dead") and how many members it has. A broker
+    whose coordinator is not up yet (a fresh one creates ``__consumer_offsets``
+    on the first lookup) gives "CoordinatorNotAvailable": a state to poll past."""
     async with kafka.connect(settings, kafka.admin(settings)) as admin:
-        (response,) = await admin.describe_consumer_groups([group])
+        try:
+            (response,) = await admin.describe_consumer_groups([group])
+        except (
+            errors.GroupCoordinatorNotAvailableError,
+            errors.NotCoordinatorForGroupError,
+            errors.GroupLoadInProgressError,
+        ):
+            return "CoordinatorNotAvailable", 0
     (described,) = response.groups  # error_code, group, state, protocol_type, protocol, members
     return str(described[2]), len(described[5])
