@@ -39,7 +39,10 @@ Contracts of :meth:`ProviderClient.request`:
 - at most ``policy.limits.max_connections`` requests are in flight per
   client; more wait in a FIFO gate (see :class:`ConnectionLimits`);
 - a request that cannot be built (unserialisable JSON, bad header) raises
-  FatalRequestError; nothing is sent.
+  FatalRequestError; nothing is sent;
+- inside :func:`guard_attempts`, its check runs before each attempt is sent
+  (after the connection gate); what it raises ends the request, unsent and
+  not retried (a worker's fence: the work is no longer its own).
 
 Sinks and polls: share one client per (connector, credential); on
 RateLimitedError / CircuitOpenError pause until ``err.retry_at``; on
@@ -62,6 +65,7 @@ import httpx
 import orjson
 
 from core import errors as e
+from core._attempt_guard import attempt_guard, guard_attempts
 from core._client_policy import ClientPolicy, ConnectionLimits, Timeouts
 from core._response_body import network_error, read_body
 from core._transports import PolicyTransport
@@ -81,6 +85,7 @@ __all__ = [
     "ProviderResponse",
     "Timeouts",
     "credential_fingerprint",
+    "guard_attempts",
 ]
 
 log = logging.getLogger("switchboard.client")
@@ -284,9 +289,13 @@ class ProviderClient:
         redirect_is_answer: bool = False,
     ) -> ProviderResponse:
         started = time.perf_counter()
-        status: int | str = "error"
+        status: int | str = "unsent"  # the guard refused it: not counted
         try:
             async with self._gate:
+                guard = attempt_guard()
+                if guard is not None:
+                    await guard()
+                status = "error"
                 try:
                     response = await self._http.send(request, stream=True)
                 except httpx.HTTPError as exc:
@@ -333,8 +342,9 @@ class ProviderClient:
             raise
         finally:
             elapsed = time.perf_counter() - started
-            self._count(request.method, status, elapsed)
-            if log.isEnabledFor(logging.DEBUG):
+            if status != "unsent":
+                self._count(request.method, status, elapsed)
+            if status != "unsent" and log.isEnabledFor(logging.DEBUG):
                 log_event(
                     log,
                     logging.DEBUG,

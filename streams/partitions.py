@@ -24,7 +24,12 @@ lives by the group's assignment. :class:`PartitionOwner` is that life, once:
   because its load re-positions the consumer after what it read);
 - on revocation (and on stop) the subclass's :meth:`~PartitionOwner.release`
   finishes or stops what runs for those partitions before the group moves
-  them on, and their state is dropped.
+  them on, and their state is dropped;
+- each partition is stamped with the group generation it was assigned in,
+  and :attr:`PartitionOwner.membership` (:class:`streams.membership.Membership`)
+  tells whether the member may still act for it: the fence a subclass
+  checks before every write and call, so a member that was paused out of
+  the group answers nothing for partitions it lost.
 
 :func:`seek_all` moves a consumer to given offsets, partition by partition.
 """
@@ -45,6 +50,7 @@ from core.retry import Backoff, RetryPolicy
 from streams.settings import Settings
 
 from . import kafka
+from .membership import NO_GENERATION, Membership
 from .watchdog import StallWatchdog
 
 __all__ = [
@@ -76,11 +82,16 @@ def group_consumer(settings: Settings, *, group_id: str, **overrides: Any) -> AI
     options: dict[str, Any] = {
         "group_id": group_id,
         "session_timeout_ms": int(session_s * 1000),
-        "heartbeat_interval_ms": int(session_s * 1000 / 10),
+        "heartbeat_interval_ms": int(heartbeat_interval_s(settings) * 1000),
         "max_poll_interval_ms": MAX_POLL_INTERVAL_MS,
         **overrides,
     }
     return kafka.consumer(settings, **options)
+
+
+def heartbeat_interval_s(settings: Settings) -> float:
+    """Ten heartbeats per session."""
+    return settings.worker.session_timeout_s / 10
 
 
 def seek_all(consumer: AIOKafkaConsumer, offsets: Mapping[TopicPartition, int]) -> None:
@@ -95,6 +106,7 @@ class OwnedPartition:
 
     tp: TopicPartition
     ready: asyncio.Event = field(default_factory=asyncio.Event)  # state loaded
+    generation: int = NO_GENERATION  # the group generation it was assigned in
 
 
 P = TypeVar("P", bound=OwnedPartition)
@@ -127,6 +139,9 @@ class PartitionOwner(ABC, Generic[P]):
         self._consumer: AIOKafkaConsumer | None = None
         self.started = asyncio.Event()
         self.watchdog = StallWatchdog(role, settings.worker.stall_timeout_s)
+        self.membership = Membership(
+            settings.worker.session_timeout_s, heartbeat_interval_s(settings)
+        )
         self.paused_all = False  # the subclass paused every partition on purpose
 
     # -- what subclasses give ------------------------------------------------------
@@ -183,6 +198,7 @@ class PartitionOwner(ABC, Generic[P]):
         consumer = group_consumer(settings, group_id=self.group_id, **self.consumer_options())
         async with kafka.connect(settings, producer), kafka.connect(settings, consumer):
             self._producer, self._consumer = producer, consumer
+            self.membership.attach(consumer)
             consumer.subscribe([self.topic], listener=RebalanceListener(self))
             self.on_started()
             self.started.set()
@@ -195,6 +211,7 @@ class PartitionOwner(ABC, Generic[P]):
                 await self.release(list(self._parts.values()), stopping=True)
                 self._parts.clear()
                 await self.close()
+                self.membership.detach()
                 self._producer = self._consumer = None
 
     def stop(self) -> None:
@@ -235,14 +252,23 @@ class PartitionOwner(ABC, Generic[P]):
         a new assignment arrive before the rebalance listener ran."""
         part = self._parts.get(tp.partition)
         if part is None and tp in consumer.assignment():
-            part = self._parts[tp.partition] = self.new_partition(tp)
+            part = self._parts[tp.partition] = self._stamped(tp)
+        return part
+
+    def _stamped(self, tp: TopicPartition) -> P:
+        part = self.new_partition(tp)
+        part.generation = self.membership.generation()
         return part
 
     # -- the group's assignment --------------------------------------------------
     async def assigned(self, tps: Sequence[TopicPartition]) -> None:
         """Load the state of the newly assigned partitions, retrying until it is read."""
+        self.membership.joined()
         new = [tp for tp in tps if tp.topic == self.topic]
-        parts = [self._parts.setdefault(tp.partition, self.new_partition(tp)) for tp in new]
+        for tp in new:
+            if tp.partition not in self._parts:
+                self._parts[tp.partition] = self._stamped(tp)
+        parts = [self._parts[tp.partition] for tp in new]
         parts = [p for p in parts if not p.ready.is_set()]
         if not parts:
             return

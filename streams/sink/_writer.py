@@ -9,14 +9,18 @@
 - a best-effort copy of the Result to the command's ``reply_to``.
 
 Every write but the reply copy waits for Kafka's ack and is retried while
-Kafka is unavailable, with the backoff of :mod:`core.retry`.
+Kafka is unavailable, with the backoff of :mod:`core.retry`. Every write,
+and each try of it, is first let through by ``guard(part)``: the sink's
+fence (:meth:`streams.membership.Membership.check`), which raises
+:class:`~streams.membership.WorkLost` once the partition is not this
+member's any more.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -49,7 +53,8 @@ _SEND_BACKOFF = RetryPolicy(initial_delay=0.2, max_delay=5.0)
 class ResultWriter:
     """Produces one connector's Results, DLQ records, markers and reply copies.
 
-    ``producer()`` is the sink's producer while it runs.
+    ``producer()`` is the sink's producer while it runs; ``guard(part)``
+    returns when the sink may still write for ``part``.
     """
 
     def __init__(
@@ -61,6 +66,7 @@ class ResultWriter:
         dlq_topic: str,
         reply_timeout_s: float,
         producer: Callable[[], AIOKafkaProducer | None],
+        guard: Callable[[PartitionState], Awaitable[None]],
     ) -> None:
         self.name = name
         self.results_topic = results_topic
@@ -68,6 +74,7 @@ class ResultWriter:
         self.dlq_topic = dlq_topic
         self._reply_timeout_s = reply_timeout_s
         self._producer = producer
+        self._guard = guard
         self._bad_replies: dict[str, tuple[float, str]] = {}  # topic -> (when, reason)
         self._reply_logged: set[tuple[str, str]] = set()
 
@@ -76,7 +83,7 @@ class ResultWriter:
     ) -> None:
         """The ledger marker ``started`` (before a ledger provider's call) or ``released``."""
         value = orjson.dumps({"offset": record.offset, "state": state, "at": time.time()})
-        await self._send(self.ledger_topic, command_id.encode(), value, [], part.tp.partition)
+        await self._send(part, self.ledger_topic, command_id.encode(), value, [], part.tp.partition)
         part.ledger.add_marker(command_id, record.offset, state)
 
     async def fail(
@@ -123,6 +130,7 @@ class ResultWriter:
         """The DLQ record (if ``dlq``), then the Result, then its ``reply_to`` copy."""
         if dlq is not None:
             await self._send(
+                part,
                 self.dlq_topic,
                 record.key,
                 record.value,
@@ -137,10 +145,11 @@ class ResultWriter:
         ]
         value = result.to_json()
         await self._send(
-            self.results_topic, result.command_id.encode(), value, headers, part.tp.partition
+            part, self.results_topic, result.command_id.encode(), value, headers, part.tp.partition
         )
         part.ledger.add_result(result.command_id, record.offset, result.status)
         if reply_to:
+            await self._guard(part)
             await self._reply(reply_to, result.command_id.encode(), value, headers)
 
     async def _reply(
@@ -192,6 +201,7 @@ class ResultWriter:
 
     async def _send(
         self,
+        part: PartitionState,
         topic: str,
         key: bytes | None,
         value: bytes | None,
@@ -205,6 +215,7 @@ class ResultWriter:
         assert producer is not None
         backoff: Backoff | None = None  # made on the first failure only
         while True:
+            await self._guard(part)
             try:
                 await producer.send_and_wait(
                     topic,

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from core import errors as e
-from core.client import ClientPolicy, ProviderClient
+from core.client import ClientPolicy, ProviderClient, guard_attempts
 from core.observability import Metrics
 from core.ratelimit import BudgetRegistry
 from core.retry import RetryPolicy
@@ -136,3 +136,34 @@ async def test_retry_after_on_503_sets_the_delay(sandbox: DemoSandbox) -> None:
         sandbox.fail_next(1, status=503, retry_after=7)
         assert (await client.get("/echo")).attempts == 2
     assert slept == [7.0]
+
+
+async def test_the_attempt_guard_runs_before_every_try_and_a_refusal_sends_nothing(
+    sandbox: DemoSandbox, make_client: Callable[..., ProviderClient], registry: CollectorRegistry
+) -> None:
+    client = make_client()
+    checks: list[int] = []
+
+    class Lost(Exception):
+        pass
+
+    async def check() -> None:
+        checks.append(len(sandbox.requests_to("/echo")))
+        if len(checks) == 3:
+            raise Lost("no longer ours")
+
+    sandbox.fail_next(5, status=503)
+    with guard_attempts(check), pytest.raises(Lost):
+        await client.get("/echo")
+    # checked before each of the three tries; the third was refused, unsent and not retried
+    assert checks == [0, 1, 2]
+    assert len(sandbox.requests_to("/echo")) == 2
+    labels = {"connector": "demo", "method": "GET"}
+    assert (
+        registry.get_sample_value("switchboard_http_requests_total", {**labels, "status": "503"})
+        == 2
+    )
+    assert (
+        registry.get_sample_value("switchboard_http_requests_total", {**labels, "status": "unsent"})
+        is None
+    )
