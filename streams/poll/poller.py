@@ -97,7 +97,12 @@ class Poller(PartitionOwner[CursorPartition]):
     def on_started(self) -> None:
         assert self._producer is not None
         self._runner = StreamRunner(
-            self._producer, self.cursors_topic, self.cfg, clock=self._clock, rng=self._rng
+            self._producer,
+            self.cursors_topic,
+            self.cfg,
+            clock=self._clock,
+            rng=self._rng,
+            guard=self.membership.check,
         )
         log.info("poll: %d stream(s) configured, group %s", len(self.targets), self.group_id)
 
@@ -124,6 +129,7 @@ class Poller(PartitionOwner[CursorPartition]):
         runner = self._runner
         assert runner is not None
         states = {p.tp.partition: p.states for p in parts}
+        generations = {p.tp.partition: p.generation for p in parts}
         started = []
         for sid, target in self.targets.items():
             partition = partition_for(sid, self._partition_count)
@@ -138,6 +144,7 @@ class Poller(PartitionOwner[CursorPartition]):
                 record=found.latest.get(sid) or CursorRecord(sid, status="new"),
                 plan=schedule.plan_for(self.cfg, sid, target.stream),
                 backoff=Backoff(schedule.retry_policy(self.cfg), rng=self._rng),
+                generation=generations[partition],
                 # A change the last owner never applied (it wrote a page's cursor
                 # after the change landed, then lost the stream) still wins.
                 pending=found.changes.get(sid),

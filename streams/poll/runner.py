@@ -9,6 +9,11 @@ an outage, Kafka or the network) ends the run with the cursor at the last
 acknowledged page (``status=throttled``) and the stream tries again after a
 growing pause; anything else stops it (``status=failed``) until its cursor
 is changed. When is decided by :mod:`streams.poll.schedule`.
+
+Every write (a page's events, a cursor) and each attempt of every provider
+call is first let through by ``guard(stream)``, the zombie fence of
+:mod:`streams.membership`: a poller paused out of its group writes and calls
+nothing for the streams it lost; their tasks end (``WorkLost``).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaProducer
@@ -24,10 +30,12 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 
 from core import errors as e
+from core.client import guard_attempts
 from core.envelopes import Event
 from core.poll import poll_run
 from core.redaction import redact_text
 
+from ..membership import WorkLost
 from ..offsets.cursors import CursorRecord
 from . import schedule
 from ._prefetch import prefetched
@@ -57,18 +65,26 @@ class StreamRunner:
         *,
         clock: schedule.Clock,
         rng: random.Random,
+        guard: Callable[[OwnedStream], Awaitable[None]],
     ) -> None:
         self.producer = producer
         self.cursors_topic = cursors_topic
         self.cfg = cfg
         self.clock = clock
         self.rng = rng
+        self.guard = guard
 
     def _now(self) -> float:
         return self.clock.now().monotonic
 
     async def run(self, stream: OwnedStream) -> None:
-        """The stream's task, until it is cancelled."""
+        """The stream's task, until it is cancelled or the stream is lost."""
+        try:
+            await self._run(stream)
+        except WorkLost as exc:  # a zombie: its new owner polls it
+            log.warning("poll %s: stopped, not written: %s", stream.id, exc)
+
+    async def _run(self, stream: OwnedStream) -> None:
         due = schedule.first_due(stream.plan, stream.record, self.clock.now(), self.rng)
         while True:
             timeout = due - self._now()
@@ -111,6 +127,7 @@ class StreamRunner:
         log.info("poll %s: cursor changed by %s", stream.id, change.worker or "the CLI")
 
     async def _save(self, stream: OwnedStream, record: CursorRecord) -> None:
+        await self.guard(stream)
         await self.producer.send_and_wait(
             self.cursors_topic,
             record.to_json(),
@@ -134,36 +151,38 @@ class StreamRunner:
                 backfill=backfill,
                 max_pages=self.cfg.max_pages_per_run,
             )
-            async for page in prefetched(pages_in):
-                if stream.pending is not None:
-                    return "interrupted"
-                acks = [
-                    await producer.send(
-                        stream.topic, ev.to_json(), key=ev.id.encode(), headers=_CONTENT_TYPE
+            with guard_attempts(lambda: self.guard(stream)):
+                async for page in prefetched(pages_in):
+                    if stream.pending is not None:
+                        return "interrupted"
+                    await self.guard(stream)
+                    acks = [
+                        await producer.send(
+                            stream.topic, ev.to_json(), key=ev.id.encode(), headers=_CONTENT_TYPE
+                        )
+                        for ev in page.events
+                    ]
+                    if acks:
+                        await asyncio.gather(*acks)
+                    if stream.pending is not None:
+                        return "interrupted"  # a CLI change wins over this page's cursor
+                    pages += 1
+                    record = record.evolve(
+                        cursor=page.cursor,
+                        origin="poller",
+                        request=None,
+                        status="not_modified" if page.not_modified else "ok",
+                        error=None,
+                        polled_at=self.clock.now().wall.isoformat(),
+                        failed_at=None,
+                        records=page.records,
+                        pages=pages,
                     )
-                    for ev in page.events
-                ]
-                if acks:
-                    await asyncio.gather(*acks)
-                if stream.pending is not None:
-                    return "interrupted"  # a CLI change wins over this page's cursor
-                pages += 1
-                record = record.evolve(
-                    cursor=page.cursor,
-                    origin="poller",
-                    request=None,
-                    status="not_modified" if page.not_modified else "ok",
-                    error=None,
-                    polled_at=self.clock.now().wall.isoformat(),
-                    failed_at=None,
-                    records=page.records,
-                    pages=pages,
-                )
-                await self._save(stream, record)
-                POLLED.labels(sid).inc(page.records)
-                PAGES.labels(sid, "not_modified" if page.not_modified else "ok").inc()
-                LAST_POLL.labels(sid).set_to_current_time()
-        except asyncio.CancelledError:
+                    await self._save(stream, record)
+                    POLLED.labels(sid).inc(page.records)
+                    PAGES.labels(sid, "not_modified" if page.not_modified else "ok").inc()
+                    LAST_POLL.labels(sid).set_to_current_time()
+        except (asyncio.CancelledError, WorkLost):
             raise
         except (e.SwitchboardError, KafkaError, OSError) as exc:
             retry = isinstance(exc, KafkaError | OSError) or (

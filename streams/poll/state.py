@@ -76,6 +76,7 @@ class OwnedStream:
     record: CursorRecord
     plan: Plan
     backoff: Backoff
+    generation: int  # of its cursors partition's assignment (the zombie fence)
     pending: CursorRecord | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
