@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import httpx
 
+from core._attempt_guard import check_attempt
 from core.breaker import BreakerPolicy, BreakerRegistry, CircuitBreaker
 from core.observability import Metrics
 from core.ratelimit import Budget
@@ -77,6 +78,7 @@ class PolicyTransport(httpx.AsyncBaseTransport):
                 if waited > 0:
                     self._wait_metric.inc(waited)
                 sent_at = self.budget.now()
+            await check_attempt()  # the last word before the network (core._attempt_guard)
             response = await self.inner.handle_async_request(request)
         except httpx.TransportError:
             if permit is not None:

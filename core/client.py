@@ -40,9 +40,10 @@ Contracts of :meth:`ProviderClient.request`:
   client; more wait in a FIFO gate (see :class:`ConnectionLimits`);
 - a request that cannot be built (unserialisable JSON, bad header) raises
   FatalRequestError; nothing is sent;
-- inside :func:`guard_attempts`, its check runs before each attempt is sent
-  (after the connection gate); what it raises ends the request, unsent and
-  not retried (a worker's fence: the work is no longer its own).
+- inside :func:`guard_attempts`, its check runs before each attempt goes to
+  the network (after the gate, the breaker and the rate budget); what it
+  raises ends the request, unsent and not retried (a worker's fence: the
+  work is no longer its own).
 
 Sinks and polls: share one client per (connector, credential); on
 RateLimitedError / CircuitOpenError pause until ``err.retry_at``; on
@@ -65,7 +66,7 @@ import httpx
 import orjson
 
 from core import errors as e
-from core._attempt_guard import attempt_guard, guard_attempts
+from core._attempt_guard import AttemptRefused, guard_attempts
 from core._client_policy import ClientPolicy, ConnectionLimits, Timeouts
 from core._response_body import network_error, read_body
 from core._transports import PolicyTransport
@@ -289,17 +290,16 @@ class ProviderClient:
         redirect_is_answer: bool = False,
     ) -> ProviderResponse:
         started = time.perf_counter()
-        status: int | str = "unsent"  # the guard refused it: not counted
+        status: int | str = "error"
         try:
             async with self._gate:
-                guard = attempt_guard()
-                if guard is not None:
-                    await guard()
-                status = "error"
                 try:
                     response = await self._http.send(request, stream=True)
                 except httpx.HTTPError as exc:
                     raise network_error(exc, request) from None
+                except AttemptRefused as refused:
+                    status = "unsent"  # not counted
+                    raise refused.reason from None
                 status = response.status_code
                 try:
                     content = await read_body(

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.consumer.group_coordinator import GroupCoordinator
 
-from core._attempt_guard import attempt_guard, guard_attempts
+from core._attempt_guard import AttemptRefused, check_attempt, guard_attempts
 from streams.membership import NO_GENERATION, Membership, WorkLost
 
 
@@ -109,17 +109,15 @@ async def test_attempt_guard_is_the_context_s_and_undone_after() -> None:
 
     async def check() -> None:
         calls.append("checked")
+        if len(calls) > 2:
+            raise WorkLost("gone")
 
-    assert attempt_guard() is None
+    await check_attempt()  # no guard: nothing to check
     with guard_attempts(check):
-        guard = attempt_guard()
-        assert guard is not None
-        await guard()
-        inner: Any = await asyncio.create_task(_seen())  # a task started inside sees it
-        assert inner is guard
-    assert attempt_guard() is None
-    assert calls == ["checked"]
-
-
-async def _seen() -> Any:
-    return attempt_guard()
+        await check_attempt()
+        await asyncio.create_task(check_attempt())  # a task started inside has it too
+        with pytest.raises(AttemptRefused) as refused:
+            await check_attempt()
+        assert isinstance(refused.value.reason, WorkLost)
+    await check_attempt()
+    assert calls == ["checked"] * 3
