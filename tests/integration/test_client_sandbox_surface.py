@@ -31,6 +31,7 @@ def test_public_surface() -> None:
         "ProviderResponse",
         "Timeouts",
         "credential_fingerprint",
+        "guard_attempts",
     }
 
 
