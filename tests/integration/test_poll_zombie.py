@@ -31,9 +31,21 @@ def test_a_paused_poller_that_lost_its_stream_writes_nothing_for_it(rig: Rig) ->
     eventually_sync(
         lambda: (c := rig.cursor()) is not None and c.cursor.in_run and c.pages >= 2, 60
     )
+    # Paused at a known point: every page it received is written (events and
+    # cursor acked) and the request for the next one waits at the provider.
+    # (A pause between a passed check and the bytes leaving the socket is
+    # the fence's one stated gap; this test is about everything else.)
+    rig.sandbox.hold()
+
+    def next_page_waiting() -> bool:
+        c = rig.cursor()
+        return c is not None and len(rig.sandbox.requests_to("/v1/events")) == c.pages + 1
+
+    eventually_sync(next_page_waiting, 60, what="the next page's request held, the rest written")
     zombie.send_signal(signal.SIGSTOP)
     try:
         rig.sandbox.set_latency(0)
+        rig.sandbox.release()  # its answer reaches the paused worker's socket
         rig.start("poll")  # owns the stream once the group drops the paused one
 
         def finished() -> bool:
