@@ -32,6 +32,7 @@ from streams.settings import Settings
 
 from ..kafka.topics import TopicNames
 from ..partitions import PartitionOwner
+from ._drain import drain, slot
 from ._ledger import read_ledgers
 from ._metrics import COMMAND_SECONDS, COMMANDS, HEALTHY, PAUSED, log
 from ._offsets import OffsetCommitter
@@ -212,18 +213,11 @@ class Sink(PartitionOwner[PartitionState]):
         self._queues.drop(p.tp.partition for p in parts)
 
     async def _drain(self, parts: Sequence[PartitionState]) -> None:
-        """Let the calls in flight finish (bounded), then cancel the rest."""
-        tasks = {t for p in parts for t in p.tasks}
-        if not tasks:
-            return
+        """Let the calls in flight finish (bounded), start no other (see ``_drain``)."""
         # Commands blocked by a config error will not finish: do not wait for them.
         timeout = 0 if self._config_error is not None else self.cfg.drain_timeout_s
-        _done, pending = await asyncio.wait(tasks, timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
-            log.warning("sink %s: cancelled %d commands still running", self.name, len(pending))
+        if cancelled := await drain(parts, timeout):
+            log.warning("sink %s: cancelled %d commands still running", self.name, cancelled)
 
     # commands ----------------------------------------------------------------
     async def _handle(self, part: PartitionState, record: SinkRecord) -> bool:
@@ -349,7 +343,7 @@ class Sink(PartitionOwner[PartitionState]):
                 if not marked and self.executor.safety(params) == "ledger":
                     await self.writer.mark(part, record, command.id, "started")
                     marked = True
-                async with self._slots:
+                async with slot(self._slots, part):
                     times.started_at = times.started_at or utcnow()
                     maybe_sent = True
                     try:
