@@ -26,7 +26,7 @@ from core.client import ProviderClient
 from core.connector import CommandParams, Connector
 from core.envelopes import Command, Timings, utcnow
 from core.executor import CommandExecutor, InvalidCommand
-from core.outcomes import CommandExpired, OutcomeUnknown, command_result, failure_reason
+from core.outcomes import CommandExpired, command_result, failure_reason
 from core.retry import RetryPolicy, default_classifier
 from streams.settings import Settings
 
@@ -34,6 +34,7 @@ from ..kafka.topics import TopicNames
 from ..partitions import PartitionOwner
 from ._drain import drain, slot
 from ._ledger import read_ledgers
+from ._lookup import look_up
 from ._metrics import COMMAND_SECONDS, COMMANDS, HEALTHY, PAUSED, log
 from ._offsets import OffsetCommitter
 from ._partitions import KeyQueues, PartitionState, SinkRecord
@@ -265,12 +266,11 @@ class Sink(PartitionOwner[PartitionState]):
         if verdict == "duplicate":
             log.info("sink %s: %s already succeeded; not sent again", self.name, command.id)
             return verdict
-        if verdict == "outcome_unknown":
-            unknown = OutcomeUnknown(
-                "the worker running this command stopped during the call; the provider "
-                "may or may not have acted, so it is not sent again (replay it to send it)"
-            )
-            return await self._fail(part, record, command, params, verdict, unknown, times)
+        if verdict == "outcome_unknown":  # unless the provider lets us find the call
+            found = await look_up(self.executor, params, command.id, part.ledger.at(command.id))
+            if isinstance(found, CallResult):
+                return await self._answer(part, record, command, params, found, times)
+            return await self._fail(part, record, command, params, verdict, found, times)
         try:
             call = await self._call(part, record, command, params, times)
         except CommandExpired as exc:  # a failed Result, no DLQ record
@@ -340,10 +340,11 @@ class Sink(PartitionOwner[PartitionState]):
             while True:
                 if command.is_expired():
                     raise CommandExpired(f"expired at {command.expires_at}; not sent")
-                if not marked and self.executor.safety(params) == "ledger":
-                    await self.writer.mark(part, record, command.id, "started")
-                    marked = True
+                # marked once a slot is held: a command waiting for one leaves no marker
                 async with slot(self._slots, part):
+                    if not marked and self.executor.safety(params) == "ledger":
+                        await self.writer.mark(part, record, command.id, "started")
+                        marked = True
                     times.started_at = times.started_at or utcnow()
                     maybe_sent = True
                     try:
