@@ -98,9 +98,10 @@ async def test_slack_message_found_by_its_metadata(slack: tuple[Any, CommandRunn
 
 def github_mix(n: int) -> list[tuple[str, Command]]:
     """Issue creations, comments on issues 1..20 and label additions, over 150 keys."""
-    repo = {"owner": "octo", "repo": "demo"}
+    repo: dict[str, Any] = {"owner": "octo", "repo": "demo"}
     out = []
     for i in range(n):
+        params: dict[str, Any]
         if i % 3 == 0:
             name, params = "issues.create", {**repo, "title": f"t{i}"}
         elif i % 3 == 1:
@@ -118,7 +119,8 @@ def test_killed_worker_markers_found_by_lookup_or_unknown(
     cli_env: dict[str, str], topic_prefix: str, tmp_path: Path
 ) -> None:
     with process_rig("github", cli_env, topic_prefix, tmp_path, latency=0.15) as rig:
-        rig.sandbox.add_issues("octo/demo", 20)
+        sandbox: Any = rig.sandbox  # the GitHub sandbox
+        sandbox.add_issues("octo/demo", 20)
         commands = github_mix(600)
         rig.produce(commands)
         first = rig.workers.start()
