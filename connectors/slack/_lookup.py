@@ -45,30 +45,21 @@ async def find_message(params: Any, ctx: LookupContext) -> CallResult | None:
     """The message a ``chat.post_message`` call posted, found by its metadata."""
     if params.thread_ts:
         return None
-    cursor = ""
+    query = [
+        ("channel", params.channel),
+        ("oldest", f"{ctx.since.timestamp():.6f}"),
+        ("include_all_metadata", "true"),
+        ("limit", str(LIMIT)),
+    ]
     for _ in range(MAX_PAGES):
-        query = [
-            ("channel", params.channel),
-            ("oldest", f"{ctx.since.timestamp():.6f}"),
-            ("include_all_metadata", "true"),
-            ("limit", str(LIMIT)),
-        ]
-        listed = await ctx.send(
-            ApiCall(
-                "GET", "/conversations.history", params=query + [("cursor", cursor)] * bool(cursor)
-            )
-        )
+        listed = await ctx.send(ApiCall("GET", "/conversations.history", params=query))
         data = listed.data if isinstance(listed.data, dict) else {}
         for message in data.get("messages") or []:
             if _carries(message, ctx.command_id):
-                answer = {
-                    "ok": True,
-                    "channel": params.channel,
-                    "ts": message["ts"],
-                    "message": message,
-                }
-                return CallResult(200, answer, 0, listed.request_id)
+                answer = {"ok": True, "channel": params.channel, "ts": message["ts"]}
+                return CallResult(200, {**answer, "message": message}, 0, listed.request_id)
         cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
         if not data.get("has_more") or not cursor:
             return None
+        query = [*query[:4], ("cursor", cursor)]
     return None

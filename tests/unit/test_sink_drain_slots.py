@@ -57,7 +57,11 @@ async def test_a_closed_partition_starts_no_call() -> None:
 async def test_a_call_running_past_the_bound_is_cancelled() -> None:
     p = part()
     never = asyncio.Event()
-    task = asyncio.create_task(never.wait())
+
+    async def call() -> None:
+        await never.wait()
+
+    task = asyncio.create_task(call())
     p.tasks.add(task)
     assert await drain([p], timeout=0.01) == 1
     assert task.cancelled()
