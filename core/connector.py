@@ -18,6 +18,7 @@ from typing_extensions import TypeVar
 
 from core.apicall import ApiCall, CallContext, ClientSetup, Endpoint, Idempotency
 from core.envelopes import Event
+from core.lookup import SentLookup
 from core.poll import PollStream
 from core.webhooks import Verified, Verifier, WebhookScheme
 
@@ -164,11 +165,14 @@ class CommandParams(BaseModel):
     A subclass declares the provider call it makes, either with an
     :class:`~core.apicall.Endpoint` in ``endpoint`` or by overriding
     :meth:`api_call` (which must not do I/O and raises FatalRequestError
-    for params it cannot express).
+    for params it cannot express). ``sent_lookup`` finds its call at the
+    provider after a crash, where the provider keeps the command id
+    (:mod:`core.lookup`; None: it cannot be found).
     """
 
     model_config = ConfigDict(extra="forbid")
     endpoint: ClassVar[Endpoint | None] = None
+    sent_lookup: ClassVar[SentLookup | None] = None
 
     @classmethod
     def api_version(cls) -> str | None:

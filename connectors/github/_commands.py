@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import replace
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, Field, ValidationInfo
 
-from core.apicall import path_value_problem
+from core.apicall import ApiCall, CallContext, path_value_problem
 from core.catalog import Catalog
 from core.connector import CommandParams, Endpoint
+from core.lookup import SentLookup
+
+from ._lookup import find_comment, find_issue, with_marker
 
 __all__ = ["CATALOG", "COMMANDS", "IssuesAddLabels", "IssuesComment", "IssuesCreate"]
 
@@ -34,8 +38,20 @@ class _Repo(CommandParams):
     repo: Name
 
 
-class IssuesCreate(_Repo):
+class _Marked(_Repo):
+    """A call whose ``body`` ends with the command id's hidden marker, so
+    that it can be found after a crash (:mod:`connectors.github._lookup`)."""
+
+    def api_call(self, ctx: CallContext) -> ApiCall:
+        call = super().api_call(ctx)
+        body: dict[str, Any] = dict(call.body or {})
+        body["body"] = with_marker(body.get("body"), ctx.command_id)
+        return replace(call, body=body)
+
+
+class IssuesCreate(_Marked):
     endpoint = Endpoint("POST", "/repos/{owner}/{repo}/issues")
+    sent_lookup: ClassVar[SentLookup | None] = find_issue
 
     title: str = Field(min_length=1, max_length=256)
     body: str | None = Field(default=None, max_length=65536)
@@ -44,8 +60,9 @@ class IssuesCreate(_Repo):
     milestone: int | None = Field(default=None, gt=0)
 
 
-class IssuesComment(_Repo):
+class IssuesComment(_Marked):
     endpoint = Endpoint("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments")
+    sent_lookup: ClassVar[SentLookup | None] = find_comment
 
     issue_number: int = Field(gt=0)
     body: str = Field(min_length=1, max_length=65536)

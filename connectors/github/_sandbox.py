@@ -7,6 +7,7 @@ Routes (JSON bodies, ``Authorization: Bearer|token <token>``)::
     POST /repos/{owner}/{repo}/issues/{number}/labels       200 the issue's labels
     GET  /repos/{owner}/{repo}/issues   ?state=open|closed|all &sort=created|updated|comments
                                         &direction=asc|desc &since=<ISO 8601> &per_page &page
+    GET  /repos/{owner}/{repo}/issues/{number}/comments     oldest first ?since &per_page &page
     GET  /repos/{owner}/{repo}/events   newest first, the last 300; X-Poll-Interval: 60
 
 A wrong token answers 401 ``{"message": "Bad credentials"}``; an unknown
@@ -131,6 +132,7 @@ class GitHubSandbox(GitHubRepos):
         router.add_post(base + "/{number}/comments", self._comment)
         router.add_post(base + "/{number}/labels", self._labels)
         router.add_get(base, self._list_issues)
+        router.add_get(base + "/{number}/comments", self._list_comments)
         router.add_get("/repos/{owner}/{repo}/events", self._list_events)
 
     def unknown_route(self, request: web.Request) -> web.Response:
@@ -190,13 +192,16 @@ class GitHubSandbox(GitHubRepos):
             issue = self._issue(repo, request)
             if issue is None:
                 return _not_found()
+            when = self._now()
             comment = {
                 "id": 5000 + len(self.comments),
                 "body": text,
                 "issue_url": f"/repos/{repo}/issues/{issue['number']}",
+                "user": dict(issue["user"]),
+                "created_at": when,
+                "updated_at": when,
             }
             self.comments.append(comment)
-            when = self._now()
             issue["comments"] += 1
             self._touch(repo, issue, when)
             payload = {"action": "created", "issue": dict(issue), "comment": comment}
@@ -252,6 +257,26 @@ class GitHubSandbox(GitHubRepos):
         if "since" in query and since is None:
             return _invalid("Issue", "since")
         items = self._listed_issues(repo, state, sort, direction, since)
+        return list_response(request, items, repeat=self.repeat_cursor)
+
+    async def _list_comments(self, request: web.Request) -> web.Response:
+        repo = self._repo(request)
+        if isinstance(repo, web.Response):
+            return repo
+        since = parse_since(request.query["since"]) if "since" in request.query else None
+        if "since" in request.query and since is None:
+            return _invalid("IssueComment", "since")
+        with self.lock:
+            issue = self._issue(repo, request)
+            if issue is None:
+                return _not_found()
+            url = f"/repos/{repo}/issues/{issue['number']}"
+            items = [
+                dict(c)
+                for c in self.comments
+                if c["issue_url"] == url
+                and (since is None or (parse_since(c["updated_at"]) or since) >= since)
+            ]
         return list_response(request, items, repeat=self.repeat_cursor)
 
     async def _list_events(self, request: web.Request) -> web.Response:

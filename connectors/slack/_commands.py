@@ -6,11 +6,16 @@ with ``{"ok": false, "error": ...}`` for failures (see ``_api``).
 
 from __future__ import annotations
 
-from typing import Any, Self
+from dataclasses import replace
+from typing import Any, ClassVar, Self
 
 from pydantic import Field, model_validator
 
+from core.apicall import ApiCall, CallContext
 from core.connector import CommandParams, Endpoint
+from core.lookup import SentLookup
+
+from ._lookup import find_message, metadata
 
 __all__ = ["COMMANDS", "ChatPostMessage", "ChatUpdate"]
 
@@ -29,12 +34,20 @@ class _Message(CommandParams):
 
 
 class ChatPostMessage(_Message):
+    """Posted with the command id in its metadata, so that it can be found
+    after a crash (:mod:`connectors.slack._lookup`)."""
+
     endpoint = Endpoint("POST", "/chat.postMessage")
+    sent_lookup: ClassVar[SentLookup | None] = find_message
 
     thread_ts: str | None = None
     reply_broadcast: bool | None = None
     unfurl_links: bool | None = None
     mrkdwn: bool | None = None
+
+    def api_call(self, ctx: CallContext) -> ApiCall:
+        call = super().api_call(ctx)
+        return replace(call, body={**(call.body or {}), "metadata": metadata(ctx.command_id)})
 
 
 class ChatUpdate(_Message):

@@ -6,7 +6,7 @@ Routes (JSON or form bodies, ``Authorization: Bearer xoxb-...``)::
     POST /chat.update                 {"ok": true, "channel", "ts", "text"}
     GET  /conversations.history       {"ok": true, "messages", "has_more",
          ?channel&limit&oldest&latest  "response_metadata": {"next_cursor"}}
-          &inclusive&cursor
+          &inclusive&cursor&include_all_metadata
 
 Failures are HTTP 200 ``{"ok": false, "error": code}`` as at Slack:
 ``not_authed``/``invalid_auth``, ``unknown_method`` (no such route),
@@ -21,8 +21,10 @@ History, as at Slack: one channel's messages newest first, ``oldest`` and
 (default 100), thread replies left out (except broadcasts). The cursor is
 a position (the ``ts`` the next page starts below), so messages posted
 during a run do not shift its pages; the sandbox always pages from the
-newest message back. Messages posted with chat.postMessage appear there;
-``ts`` values only ever grow (one microsecond apart unless seeded).
+newest message back. Messages posted with chat.postMessage appear there,
+with the ``metadata`` they were posted with when ``include_all_metadata``
+is true; a posted message's ``ts`` is the wall clock (``wall_clock``), and
+``ts`` values only ever grow (at least one microsecond apart).
 
 Test API: ``seed_messages(channel, count, ...)`` adds many messages at once
 and returns them; ``history(channel)`` lists a channel's messages, newest
@@ -36,6 +38,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
@@ -105,9 +109,11 @@ class SlackSandbox(ProviderSandbox):
         *,
         bot_token: str = "xoxb-sandbox",  # noqa: S107
         channels: tuple[str, ...] = ("C0SANDBOX", "C0GENERAL"),
+        wall_clock: Callable[[], float] = time.time,
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
+        self.wall_clock = wall_clock
         self.bot_token = bot_token
         self.channels = set(channels)
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
@@ -172,7 +178,8 @@ class SlackSandbox(ProviderSandbox):
         return found
 
     def _next_ts(self) -> str:
-        self._last_ts += _MICRO
+        now = Decimal(f"{self.wall_clock():.6f}")
+        self._last_ts = max(self._last_ts + _MICRO, now)
         return _text(self._last_ts)
 
     def ratelimit_channel(self, channel: str, n: int = 1) -> None:
@@ -240,6 +247,8 @@ class SlackSandbox(ProviderSandbox):
             }
             if args.get("reply_broadcast") and args.get("thread_ts"):
                 message["subtype"] = "thread_broadcast"
+            if isinstance(args.get("metadata"), dict):
+                message["metadata"] = args["metadata"]
             self.messages[(args["channel"], ts)] = message
         self.count_effect(request)
         return json_response({"ok": True, "channel": args["channel"], "ts": ts, "message": message})
@@ -296,6 +305,8 @@ class SlackSandbox(ProviderSandbox):
             and (oldest is None or ts > oldest or (inclusive and ts == oldest))
             and (latest is None or ts < latest or (inclusive and ts == latest))
         ]
+        if args.get("include_all_metadata", "").lower() not in ("1", "true"):
+            chosen = [{k: v for k, v in m.items() if k != "metadata"} for m in chosen]
         page, more = chosen[:limit], len(chosen) > limit
         next_cursor = _encode_cursor(Decimal(page[-1]["ts"])) if more else ""
         if repeat and cursor:

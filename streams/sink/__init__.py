@@ -33,11 +33,21 @@ At most one side effect per command id -- the ledger
       DLQ) is not executed again: skipped;
     - a command with a ``started`` marker but no Result was in flight when
       its worker died: the provider may or may not have acted, so it is not
-      sent again but answered ``outcome_unknown`` and dead-lettered (a
+      sent again. Where its params declare a lookup (the provider keeps the
+      command id the call carried: :mod:`core.lookup`) it is looked up
+      first, and answered succeeded with ``attempts`` 0 when found;
+      otherwise it is answered ``outcome_unknown`` and dead-lettered (a
       person decides; replaying that DLQ record sends it);
     - anything else is executed. Providers with keys (Stripe) get the
       command id as their idempotency key, so re-executing after a crash
       is answered by the provider from its own record (24 h for Stripe).
+
+Drain
+    When partitions are revoked or the sink stops (SIGTERM), no further
+    command starts on them; the calls in flight finish and are answered
+    (at most ``sink.drain_timeout_s``) and the offsets are committed
+    before the group moves them on, so their next owner finds no open
+    ``started`` marker (``_drain``).
 
 Failures (``<c>.commands.dlq`` gets the record byte for byte plus the
 ``__switchboard.errors.*`` headers, and a failed Result is produced):
@@ -62,7 +72,9 @@ The package, one job per module:
   through open-breaker periods), answer;
 - ``_partitions`` -- assigned partitions' offsets and the per-key queues;
 - ``_ledger`` -- the ledger read back on assignment and its one
-  ``verdict()`` per record (the skip rules above);
+  ``verdict()`` per record (the skip rules above); ``_lookup`` -- an open
+  marker looked up at the provider before ``outcome_unknown``;
+- ``_drain`` -- releasing partitions: calls in flight finish, nothing new starts;
 - ``_writer`` -- Results, DLQ records, ledger markers, ``reply_to`` copies;
 - ``_offsets`` -- commits; ``_topics`` -- the topic check at start;
   ``_build`` -- which sinks run; ``_metrics`` -- metrics and the

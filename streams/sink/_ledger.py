@@ -124,6 +124,11 @@ class Ledger:
             return "outcome_unknown"
         return "run"
 
+    def at(self, command_id: str) -> float | None:
+        """The time of the latest record about ``command_id`` (epoch s), if known."""
+        entry = self._entries.get(command_id)
+        return None if entry is None else entry.at
+
     @property
     def size(self) -> int:
         """How many command ids it knows."""

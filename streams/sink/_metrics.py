@@ -10,7 +10,7 @@ import logging
 
 from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["COMMANDS", "COMMAND_SECONDS", "HEALTHY", "PAUSED", "REPLY_FAILED", "log"]
+__all__ = ["COMMANDS", "COMMAND_SECONDS", "HEALTHY", "LOOKUPS", "PAUSED", "REPLY_FAILED", "log"]
 
 log = logging.getLogger("streams.sink")
 
@@ -28,4 +28,10 @@ REPLY_FAILED = Counter(
     "switchboard_sink_reply_failed_total",
     "Result copies to a command's reply_to that could not be delivered (dropped)",
     ["connector", "reason"],
+)
+LOOKUPS = Counter(
+    "switchboard_sink_lookups_total",
+    "Commands found started but unanswered after a crash, by what looking them up at the "
+    "provider gave (found, not_found, error, unsupported)",
+    ["connector", "outcome"],
 )

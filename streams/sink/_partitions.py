@@ -61,6 +61,8 @@ class PartitionState(OwnedPartition):
     next_offset: int | None = None  # one past the highest fetched
     committed: int | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    #: set when released: no record starts any more (see :mod:`streams.sink._drain`)
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
 
     def track(self, offset: int) -> None:
         self.order.append(offset)
@@ -91,7 +93,9 @@ class KeyQueues:
 
     ``handle(part, record)`` runs a record; when it returns True the record
     is finished (its offset may be committed) and the next one of its key
-    runs. A record without a key is its own key.
+    runs, unless the partition is closing (released): then the queue stops
+    and what is left runs at the partition's next owner. A record without a
+    key is its own key.
     """
 
     def __init__(self, name: str, handle: Handle) -> None:
@@ -119,8 +123,8 @@ class KeyQueues:
 
     async def _drain(self, part: PartitionState, key: tuple[int, bytes]) -> None:
         queue = self._queues[key]
-        await part.ready.wait()
-        while queue:
+        await _first(part.ready, part.closing)
+        while queue and not part.closing.is_set():
             record = queue[0]
             if not await self._handle(part, record):
                 return
@@ -128,3 +132,13 @@ class KeyQueues:
             part.finish(record.offset)
         if self._queues.get(key) is queue:
             del self._queues[key]
+
+
+async def _first(*events: asyncio.Event) -> None:
+    """Until one of ``events`` is set."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()

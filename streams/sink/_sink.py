@@ -25,14 +25,16 @@ from core.client import ProviderClient, guard_attempts
 from core.connector import CommandParams, Connector
 from core.envelopes import Command, utcnow
 from core.executor import CommandExecutor, InvalidCommand
-from core.outcomes import CommandExpired, OutcomeUnknown, command_result, failure_reason
+from core.outcomes import CommandExpired, command_result, failure_reason
 from core.retry import RetryPolicy, default_classifier
 from streams.settings import Settings
 
 from ..kafka.topics import TopicNames
 from ..membership import WorkLost
 from ..partitions import PartitionOwner
+from ._drain import drain, slot
 from ._ledger import read_ledgers
+from ._lookup import look_up
 from ._metrics import COMMAND_SECONDS, COMMANDS, HEALTHY, PAUSED, log
 from ._offsets import OffsetCommitter
 from ._partitions import KeyQueues, PartitionState, SinkRecord
@@ -203,18 +205,11 @@ class Sink(PartitionOwner[PartitionState]):
         self._queues.drop(p.tp.partition for p in parts)
 
     async def _drain(self, parts: Sequence[PartitionState]) -> None:
-        """Let the calls in flight finish (bounded), then cancel the rest."""
-        tasks = {t for p in parts for t in p.tasks}
-        if not tasks:
-            return
+        """Let the calls in flight finish (bounded), start no other (see ``_drain``)."""
         # Commands blocked by a config error will not finish: do not wait for them.
         timeout = 0 if self._config_error is not None else self.cfg.drain_timeout_s
-        _done, pending = await asyncio.wait(tasks, timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
-            log.warning("sink %s: cancelled %d commands still running", self.name, len(pending))
+        if cancelled := await drain(parts, timeout):
+            log.warning("sink %s: cancelled %d commands still running", self.name, cancelled)
 
     # commands ----------------------------------------------------------------
     async def _handle(self, part: PartitionState, record: SinkRecord) -> bool:
@@ -267,12 +262,12 @@ class Sink(PartitionOwner[PartitionState]):
         if verdict == "duplicate":
             log.info("sink %s: %s already succeeded; not sent again", self.name, command.id)
             return verdict
-        if verdict == "outcome_unknown":
-            unknown = OutcomeUnknown(
-                "the worker running this command stopped during the call; the provider "
-                "may or may not have acted, so it is not sent again (replay it to send it)"
-            )
-            return await self._fail(part, record, command, params, verdict, unknown, times)
+        if verdict == "outcome_unknown":  # unless the provider lets us find the call
+            with guard_attempts(lambda: self.membership.check(part)):
+                found = await look_up(self.executor, params, command.id, part.ledger.at(command.id))
+            if isinstance(found, CallResult):
+                return await self._answer(part, record, command, params, found, times)
+            return await self._fail(part, record, command, params, verdict, found, times)
         try:
             call = await self._call(part, record, command, params, times)
         except CommandExpired as exc:  # a failed Result, no DLQ record
@@ -344,10 +339,11 @@ class Sink(PartitionOwner[PartitionState]):
             while True:
                 if command.is_expired():
                     raise CommandExpired(f"expired at {command.expires_at}; not sent")
-                if not marked and self.executor.safety(params) == "ledger":
-                    await self.writer.mark(part, record, command.id, "started")
-                    marked = True
-                async with self._slots:
+                # marked once a slot is held: a command waiting for one leaves no marker
+                async with slot(self._slots, part):
+                    if not marked and self.executor.safety(params) == "ledger":
+                        await self.writer.mark(part, record, command.id, "started")
+                        marked = True
                     times.started_at = times.started_at or utcnow()
                     maybe_sent = True
                     try:

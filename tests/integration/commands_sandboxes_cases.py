@@ -213,7 +213,15 @@ CASES: dict[str, Case] = {
         "POST",
         same("/repos/octo/demo/issues"),
         "json",
-        same({"title": "Bug", "labels": ["bug"], "assignees": []}),
+        # the command id (cmd-under-test) carried for the lookup after a crash
+        same(
+            {
+                "title": "Bug",
+                "labels": ["bug"],
+                "assignees": [],
+                "body": "<!-- switchboard:command-id=cmd-under-test -->",
+            }
+        ),
         status=201,
         check=lambda data, _: data["number"] == 1,
     ),
@@ -222,7 +230,7 @@ CASES: dict[str, Case] = {
         "POST",
         lambda ids: f"/repos/octo/demo/issues/{ids['number']}/comments",
         "json",
-        same({"body": "hi"}),
+        same({"body": "hi\n\n<!-- switchboard:command-id=cmd-under-test -->"}),
         status=201,
         prepare=issue,
     ),
@@ -245,7 +253,17 @@ CASES: dict[str, Case] = {
         "POST",
         same("/chat.postMessage"),
         "json",
-        same({"channel": "C0SANDBOX", "text": "hello", "unfurl_links": False}),
+        same(
+            {
+                "channel": "C0SANDBOX",
+                "text": "hello",
+                "unfurl_links": False,
+                "metadata": {
+                    "event_type": "switchboard_command",
+                    "event_payload": {"command_id": "cmd-under-test"},
+                },
+            }
+        ),
         check=lambda data, _: data["ok"] is True,
     ),
     "slack.chat.update": Case(

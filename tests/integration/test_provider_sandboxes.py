@@ -196,7 +196,7 @@ async def test_github_commands(github: tuple[Any, CommandRunner]) -> None:
         "issues.comment", {"owner": "octo", "repo": "demo", "issue_number": 1, "body": "hi"}, "c2"
     )
     assert comment.status == 201
-    assert comment.data["body"] == "hi"
+    assert comment.data["body"] == "hi\n\n<!-- switchboard:command-id=c2 -->"
     labels = await r.run(
         "issues.add_labels",
         {"owner": "octo", "repo": "demo", "issue_number": 1, "labels": ["bug", "p1"]},

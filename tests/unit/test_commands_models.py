@@ -118,7 +118,13 @@ GOOD: list[tuple[str, dict[str, Any], str, str, str, Any]] = [
         "POST",
         "/repos/o/r/issues",
         "json",
-        {"title": "T", "labels": ["bug"], "assignees": []},
+        # the command id's hidden marker, for the lookup after a crash
+        {
+            "title": "T",
+            "labels": ["bug"],
+            "assignees": [],
+            "body": "<!-- switchboard:command-id=cmd-1 -->",
+        },
     ),
     (
         "github.issues.comment",
@@ -126,7 +132,7 @@ GOOD: list[tuple[str, dict[str, Any], str, str, str, Any]] = [
         "POST",
         "/repos/o/r/issues/7/comments",
         "json",
-        {"body": "hi"},
+        {"body": "hi\n\n<!-- switchboard:command-id=cmd-1 -->"},
     ),
     (
         "github.issues.add_labels",
@@ -142,7 +148,15 @@ GOOD: list[tuple[str, dict[str, Any], str, str, str, Any]] = [
         "POST",
         "/chat.postMessage",
         "json",
-        {"channel": "C1", "text": "hi", "thread_ts": "1.2"},
+        {
+            "channel": "C1",
+            "text": "hi",
+            "thread_ts": "1.2",
+            "metadata": {
+                "event_type": "switchboard_command",
+                "event_payload": {"command_id": "cmd-1"},
+            },
+        },
     ),
     (
         "slack.chat.update",
