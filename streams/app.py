@@ -63,7 +63,8 @@ def create_app(
         "broker_client_id": settings.kafka.client_id,
         "producer_acks": -1,
         "topic_partitions": settings.kafka.partitions,
-        "topic_replication_factor": settings.kafka.replication_factor,
+        # unset only before the worker resolved it from the cluster (streams.worker.run)
+        "topic_replication_factor": settings.kafka.replication_factor or 1,
         "topic_allow_declare": True,
         "store": store,
         "processing_guarantee": processing_guarantee,

@@ -48,7 +48,7 @@ from prometheus_client import Counter
 from core.envelopes import DlqHeaders, EnvelopeError, Event
 
 from ._seen import SeenBounds, seen_at
-from .kafka.topics import TopicNames
+from .kafka.topics import TopicNames, replication_config
 from .settings import Settings
 
 __all__ = ["DedupProbe", "dedup_readiness", "register_dedup"]
@@ -80,7 +80,7 @@ def register_dedup(app: Any, settings: Settings, connector: str) -> Any:
         value_type=str,
         partitions=settings.kafka.partitions,
         help=f"first-seen time of each {connector} event id",
-        extra_topic_configs=changelog_config(retention),
+        extra_topic_configs={**replication_config(settings), **changelog_config(retention)},
     )
     bounds = SeenBounds(
         seen, retention, settings.worker.dedup_max_ids, lambda: int(app.rebalancing_count)

@@ -61,7 +61,20 @@ class KafkaSettings(Section):
     ssl_check_hostname: bool = True
     connect_timeout_s: float = Field(default=5.0, gt=0, le=120)
     partitions: int = Field(default=3, ge=1, le=10_000)
-    replication_factor: int = Field(default=1, ge=1, le=16)
+    replication_factor: int | None = Field(
+        default=None,
+        ge=1,
+        le=16,
+        description="replicas of each topic Switchboard creates; unset: 3 on a cluster of 3 or"
+        " more brokers, else as many as there are brokers",
+    )
+    min_insync_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        le=16,
+        description="min.insync.replicas of each topic Switchboard creates; unset: 2 when the"
+        " replication factor is 3 or more, else the brokers' default",
+    )
 
     @field_validator("bootstrap_servers")
     @classmethod
@@ -89,6 +102,15 @@ class KafkaSettings(Section):
                 raise ValueError(
                     f"security_protocol {self.security_protocol} needs {', '.join(missing)}"
                 )
+        if (
+            self.replication_factor is not None
+            and self.min_insync_replicas is not None
+            and self.min_insync_replicas > self.replication_factor
+        ):
+            raise ValueError(
+                f"min_insync_replicas {self.min_insync_replicas} is more than replication_factor"
+                f" {self.replication_factor}: no write could ever be acknowledged; lower it"
+            )
         if self.ssl_certfile is not None and self.ssl_keyfile is None:
             raise ValueError("ssl_certfile needs ssl_keyfile")
         for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
@@ -102,8 +124,25 @@ class LocalKafkaSettings(Section):
     """The development broker run by ``switchboard kafka start``."""
 
     version: str = Field(default=DEFAULT_KAFKA_VERSION, pattern=r"^3\.\d+\.\d+$")
-    port: int = Field(default=9092, ge=1, le=65535)
-    controller_port: int | None = Field(default=None, ge=1, le=65535)
+    port: int = Field(
+        default=9092,
+        ge=1,
+        le=65535,
+        description="the first node's port; node i listens on port+i-1",
+    )
+    brokers: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="nodes of the local cluster (each a KRaft broker and controller); 3 for a"
+        " replicated cluster",
+    )
+    controller_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="the first node's controller port; default port+brokers",
+    )
     home: Path = Field(
         default_factory=lambda: (
             Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "switchboard"
@@ -115,8 +154,37 @@ class LocalKafkaSettings(Section):
         description="where each broker's directory (data, logs, pid) lives: <run_root>/<port>;"
         " default <home>/run",
     )
-    heap: str = Field(default="1g", pattern=r"^\d+[mg]$")
+    heap: str = Field(default="1g", pattern=r"^\d+[mg]$", description="JVM heap of each node")
     start_timeout_s: float = Field(default=120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check_ports(self) -> LocalKafkaSettings:
+        ports = self.ports + self.controller_ports
+        if max(ports) > 65535:
+            raise ValueError(
+                f"{self.brokers} brokers from port {self.port} need ports up to {max(ports)};"
+                " pick a lower port"
+            )
+        if len(set(ports)) < len(ports):
+            raise ValueError(
+                f"controller_port {self.controller_port} overlaps the brokers' ports"
+                f" {self.ports[0]}-{self.ports[-1]}; pick another"
+            )
+        return self
+
+    @property
+    def ports(self) -> list[int]:
+        """The nodes' client ports (node i on ``port + i - 1``)."""
+        return [self.port + i for i in range(self.brokers)]
+
+    @property
+    def controller_ports(self) -> list[int]:
+        first = self.controller_port or self.port + self.brokers
+        return [first + i for i in range(self.brokers)]
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{port}" for port in self.ports)
 
 
 Role = Literal["ingest", "dedup", "sink", "poll"]
@@ -267,7 +335,7 @@ class Settings(core_settings.Settings):
     @property
     def bootstrap_servers(self) -> str:
         """The configured brokers, or the local development broker."""
-        return self.kafka.bootstrap_servers or f"127.0.0.1:{self.local_kafka.port}"
+        return self.kafka.bootstrap_servers or self.local_kafka.bootstrap
 
 
 def load_settings(

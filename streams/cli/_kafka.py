@@ -21,23 +21,41 @@ def _port_option(func: click.decorators.FC) -> click.decorators.FC:
     )(func)
 
 
-def _settings(ctx: Context, port: int | None) -> Settings:
-    if port is not None:
-        ctx.override(local_kafka={**ctx.settings.local_kafka.model_dump(), "port": port})
+def _brokers_option(func: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--brokers",
+        type=click.IntRange(1, 5),
+        default=None,
+        help="Nodes of the local cluster, on consecutive ports from --port; 3 for a "
+        "replicated cluster (topics get 3 replicas, min.insync.replicas 2) "
+        "[default: SWITCHBOARD_LOCAL_KAFKA__BROKERS or 1].",
+    )(func)
+
+
+def _settings(ctx: Context, port: int | None, brokers: int | None = None) -> Settings:
+    update = {"port": port, "brokers": brokers}
+    update = {key: value for key, value in update.items() if value is not None}
+    if update:
+        ctx.override(local_kafka={**ctx.settings.local_kafka.model_dump(), **update})
     return ctx.settings
 
 
-def _local(ctx: Context, port: int | None) -> LocalKafkaSettings:
-    """The broker ``start`` would run: ``--port``, else a single loopback
-    SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS' port, else the local_kafka port."""
-    if port is not None:
-        return _settings(ctx, port).local_kafka
-    return localkafka.local_broker(ctx.settings)
+def _local(ctx: Context, port: int | None, brokers: int | None) -> LocalKafkaSettings:
+    """The broker ``start`` would run: ``--port``/``--brokers``, else the
+    loopback SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS' ports, else local_kafka's."""
+    local = localkafka.local_broker(ctx.settings)
+    if port is None and brokers is None:
+        return local
+    update = {"port": port, "brokers": brokers}
+    update = {key: value for key, value in update.items() if value is not None}
+    ctx.override(local_kafka={**local.model_dump(), **update})
+    return ctx.settings.local_kafka
 
 
 @click.group("kafka")
 def kafka_group() -> None:
-    """Run a local Apache Kafka broker (KRaft, one node) without Docker.
+    """Run a local Apache Kafka broker (KRaft) without Docker: one node, or
+    a replicated cluster with --brokers 3.
 
     The broker's jars are resolved once from Maven Central with Maven into
     SWITCHBOARD_LOCAL_KAFKA__HOME (default ~/.cache/switchboard); data is
@@ -47,15 +65,17 @@ def kafka_group() -> None:
 
 @kafka_group.command("start")
 @_port_option
+@_brokers_option
 @pass_ctx
 @friendly_errors
-def start(ctx: Context, port: int | None) -> None:
+def start(ctx: Context, port: int | None, brokers: int | None) -> None:
     """Start the local broker and wait until it accepts topic creation.
 
     Does nothing if SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS points at a
-    reachable broker, or if a broker already runs on the port.
+    reachable broker, or if a broker already runs on the port. On a cluster
+    with nodes down, starts those nodes (they rejoin with their data).
     """
-    settings = _settings(ctx, port)
+    settings = _settings(ctx, port, brokers)
     configured = localkafka.configured_broker(settings)
     if configured:
         click.echo(f"using the configured broker at {configured}; nothing started")
@@ -67,7 +87,9 @@ def start(ctx: Context, port: int | None) -> None:
             err=True,
         )
     bootstrap, started = localkafka.ensure_broker(settings)
-    if started:
+    if started and "," in bootstrap:
+        click.echo(f"a Kafka {settings.local_kafka.version} cluster is running at {bootstrap}")
+    elif started:
         click.echo(f"Kafka {settings.local_kafka.version} is running at {bootstrap}")
     else:
         click.echo(f"Kafka is already running at {bootstrap}; nothing started")
@@ -75,6 +97,7 @@ def start(ctx: Context, port: int | None) -> None:
 
 @kafka_group.command("stop")
 @_port_option
+@_brokers_option
 @click.option(
     "--wipe",
     is_flag=True,
@@ -83,16 +106,23 @@ def start(ctx: Context, port: int | None) -> None:
 )
 @pass_ctx
 @friendly_errors
-def stop(ctx: Context, port: int | None, wipe: bool) -> None:
-    """Stop the local broker started by `switchboard kafka start` (no process is left)."""
-    cfg = _local(ctx, port)
+def stop(ctx: Context, port: int | None, brokers: int | None, wipe: bool) -> None:
+    """Stop the local broker (every node of a cluster) started by `switchboard
+    kafka start` (no process is left)."""
+    cfg = _local(ctx, port, brokers)
     before = localkafka.stop(cfg)
-    if before.state in {"running", "starting"}:
+    ours = [n for n in before.nodes if n.state in {"running", "starting"}]
+    if len(before.nodes) == 1 and ours:
         click.echo(f"stopped the broker on port {before.port} (pid {before.pid})")
+    elif ours:
+        pids = ", ".join(str(n.pid) for n in ours)
+        click.echo(f"stopped {len(ours)} of {len(before.nodes)} nodes (pids {pids})")
     elif before.state == "foreign":
         fail(f"{before.describe()}; not stopping a broker switchboard did not start")
-    else:
+    elif len(before.nodes) == 1:
         click.echo(f"no local broker was running on port {before.port}")
+    else:
+        click.echo(f"no node of the local cluster was running ({before.bootstrap})")
     if wipe:
         wiped = localkafka.wipe(cfg)
         if wiped is None:
@@ -104,11 +134,13 @@ def stop(ctx: Context, port: int | None, wipe: bool) -> None:
 
 @kafka_group.command("status")
 @_port_option
+@_brokers_option
 @pass_ctx
 @friendly_errors
-def status(ctx: Context, port: int | None) -> None:
-    """Show whether the local broker runs (exit code 3 when it does not)."""
-    current = localkafka.status(_local(ctx, port))
+def status(ctx: Context, port: int | None, brokers: int | None) -> None:
+    """Show whether the local broker runs, a line per node of a cluster (exit
+    code 3 when it, or any node, does not)."""
+    current = localkafka.status(_local(ctx, port, brokers))
     click.echo(current.describe())
     if current.state not in {"running", "foreign"}:
         raise SystemExit(EXIT_NOT_RUNNING)

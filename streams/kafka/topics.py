@@ -6,11 +6,19 @@ sink's call markers); ``<topic>.dlq`` beside any
 topic whose records can fail; ``<prefix>switchboard.cursors`` (compacted)
 for poll cursors. :func:`ensure_topics` is idempotent: topics that already
 exist are left as they are.
+
+Replication: ``kafka.replication_factor`` when set, else decided by the
+cluster when the topics are created (:func:`resolve_replication`): 3
+replicas on a cluster of 3 or more brokers, as many as there are brokers on
+a smaller one. With 3 or more replicas, ``min.insync.replicas`` is 2 unless
+``kafka.min_insync_replicas`` says otherwise, so an ``acks=all`` write
+survives one broker lost and is refused rather than kept on one copy.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +36,11 @@ __all__ = [
     "ensure_topics",
     "existing_topics",
     "partitions_of",
+    "replication_config",
+    "resolve_replication",
 ]
+
+log = logging.getLogger("streams.kafka")
 
 KINDS = ("ingest", "events", "commands", "results")
 
@@ -37,7 +49,7 @@ KINDS = ("ingest", "events", "commands", "results")
 class TopicSpec:
     name: str
     partitions: int
-    replication_factor: int
+    replication_factor: int | None  # None: as the cluster decides (resolve_replication)
     config: dict[str, str] = field(default_factory=dict)
 
 
@@ -112,6 +124,43 @@ def shared_topics(settings: Settings) -> list[TopicSpec]:
     ]
 
 
+def _replicas_for(brokers: int) -> int:
+    return min(3, max(1, brokers))
+
+
+def replication_config(settings: Settings, replicas: int | None = None) -> dict[str, str]:
+    """The topic config that goes with ``replicas`` (default: the resolved
+    ``kafka.replication_factor``): ``min.insync.replicas`` as the module says."""
+    k = settings.kafka
+    if k.min_insync_replicas is not None:
+        return {"min.insync.replicas": str(k.min_insync_replicas)}
+    if (replicas or k.replication_factor or 1) >= 3:
+        return {"min.insync.replicas": "2"}
+    return {}
+
+
+async def resolve_replication(settings: Settings) -> Settings:
+    """``settings`` with ``kafka.replication_factor`` set: as configured, or
+    from the number of brokers the cluster has now (one connection to it)."""
+    if settings.kafka.replication_factor is not None:
+        return settings
+    async with kafka.connect(settings, kafka.admin(settings)) as client:
+        brokers = len((await client.describe_cluster())["brokers"])
+    replicas = _replicas_for(brokers)
+    k = settings.kafka.model_copy(update={"replication_factor": replicas})
+    resolved = settings.model_copy(update={"kafka": k})
+    if replicas > 1:
+        insync = replication_config(resolved).get("min.insync.replicas", "the brokers' default")
+        log.info(
+            "topics are created with %d replicas (min.insync.replicas %s) on this cluster of "
+            "%d brokers; set SWITCHBOARD_KAFKA__REPLICATION_FACTOR to choose",
+            replicas,
+            insync,
+            brokers,
+        )
+    return resolved
+
+
 async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec]) -> list[str]:
     """Create the topics that do not exist yet; returns the names created."""
     specs = list(specs)
@@ -120,10 +169,13 @@ async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec]) -> list[
         missing = [s for s in specs if s.name not in existing]
         if not missing:
             return []
-        new = [
-            NewTopic(s.name, s.partitions, s.replication_factor, topic_configs=s.config)
-            for s in missing
-        ]
+        if any(s.replication_factor is None for s in missing):
+            settings = await resolve_replication(settings)
+        new = []
+        for s in missing:
+            replicas = s.replication_factor or settings.kafka.replication_factor or 1
+            config = {**replication_config(settings, replicas), **s.config}
+            new.append(NewTopic(s.name, s.partitions, replicas, topic_configs=config))
         try:
             response = await client.create_topics(new, timeout_ms=15_000)
         except TopicAlreadyExistsError:

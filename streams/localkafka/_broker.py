@@ -1,20 +1,25 @@
-"""Start, inspect and stop a single-node KRaft broker (broker + controller).
+"""Start, inspect and stop the local Kafka: one KRaft node, or a cluster of
+``brokers`` nodes on consecutive loopback ports (each node a broker and a
+controller, :mod:`._node`).
 
-Everything of one broker lives in ``<run_root>/<port>/`` (``run_root``
-defaults to ``<home>/run``; the test suite points it at a directory of its
-own so it never touches a user's broker data): its
-``server.properties``, ``data/`` (kept across restarts), ``logs/``,
-``kafka.out`` and ``kafka.pid``. The JVM runs in its own session so it
-outlives the command that started it; ``stop`` ends the whole process group.
+Layout under ``run_root`` (default ``<home>/run``; the test suite points it
+at a directory of its own so it never touches a user's broker data): a
+single node lives in ``<run_root>/<port>/``; a cluster in
+``<run_root>/cluster-<port>/`` with ``cluster.id`` and one ``node-<i>/`` per
+node.
 
 Contracts:
-- :func:`start` returns only once a client has created a topic on the
-  broker; on any failure it leaves no JVM behind and raises
-  :class:`LocalKafkaError` with the broker's last log lines.
-- :func:`start` never touches a port held by something else: a Kafka there
-  is reused (``started=False``), anything else is an error.
-- :func:`stop` only stops a broker whose pid file it wrote, after checking
-  the pid still belongs to that broker.
+- :func:`start` returns only once a client has created a topic with a
+  replica on every node (so every node has registered); on any failure it
+  leaves no JVM it started behind and raises :class:`LocalKafkaError` with
+  the failing node's last log lines.
+- :func:`start` of a cluster with nodes down starts only those nodes: a
+  node killed a moment ago rejoins with its data.
+- :func:`start` never touches a port held by something else: a Kafka (or a
+  whole cluster) there is reused (``started=False``), anything else is an
+  error.
+- :func:`stop` only stops nodes whose pid file it wrote, after checking each
+  pid still belongs to that node.
 """
 
 from __future__ import annotations
@@ -23,9 +28,7 @@ import asyncio
 import base64
 import contextlib
 import fcntl
-import os
 import shutil
-import signal
 import subprocess
 import time
 import uuid
@@ -35,69 +38,53 @@ from pathlib import Path
 
 from ..kafka.probe import PortState, probe
 from ..settings import LocalKafkaSettings
-from . import _runtime
+from . import _node, _runtime
 from ._errors import LocalKafkaError
+from ._node import HOST, Node, NodeStatus
 
-HOST = "127.0.0.1"
-
-_PROPERTIES = """\
-# Written by `switchboard kafka start`; edits are overwritten on the next start.
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@{host}:{controller_port}
-listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
-advertised.listeners=PLAINTEXT://{host}:{port}
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-log.dirs={data}
-num.partitions=3
-auto.create.topics.enable=false
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=10
-min.insync.replicas=1
-group.initial.rebalance.delay.ms=0
-log.retention.hours=168
-log.segment.bytes=104857600
-"""
-
-_LOG4J = """\
-log4j.rootLogger=INFO, file
-log4j.appender.file=org.apache.log4j.RollingFileAppender
-log4j.appender.file.File={logs}/server.log
-log4j.appender.file.MaxFileSize=20MB
-log4j.appender.file.MaxBackupIndex=3
-log4j.appender.file.layout=org.apache.log4j.PatternLayout
-log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka.controller=WARN
-log4j.logger.state.change.logger=WARN
-log4j.logger.org.apache.kafka.controller=WARN
-log4j.logger.kafka.log.LogCleaner=WARN
-"""
+__all__ = ["BrokerStatus", "StartResult", "data_dir", "nodes", "run_dir", "start", "status"]
 
 
 @dataclass(frozen=True)
 class BrokerStatus:
-    port: int
-    state: str  # "running" | "stopped" | "foreign" (a Kafka we did not start) | "blocked"
-    pid: int | None
+    """The local Kafka: one node, or every node of the cluster."""
+
+    nodes: tuple[NodeStatus, ...]
     run_dir: Path
 
     @property
+    def port(self) -> int:
+        return self.nodes[0].port
+
+    @property
+    def pid(self) -> int | None:
+        return self.nodes[0].pid
+
+    @property
+    def pids(self) -> list[int]:
+        return [n.pid for n in self.nodes if n.pid is not None]
+
+    @property
+    def state(self) -> str:
+        """A node's state; for a cluster "running" only when every node runs,
+        "degraded" when some of ours run or start and others do not."""
+        states = {n.state for n in self.nodes}
+        if len(states) == 1:
+            return states.pop()
+        if states & {"blocked", "foreign"}:
+            return "blocked"
+        return "degraded"
+
+    @property
     def bootstrap(self) -> str:
-        return f"{HOST}:{self.port}"
+        return ",".join(n.node.bootstrap for n in self.nodes)
 
     def describe(self) -> str:
-        if self.state == "running":
-            return f"running: pid {self.pid}, {self.bootstrap}, data in {self.run_dir / 'data'}"
-        if self.state == "foreign":
-            return f"a Kafka broker not started by switchboard answers on {self.bootstrap}"
-        if self.state == "blocked":
-            return f"port {self.port} is held by something that is not Kafka"
-        return f"not running (port {self.port})"
+        if len(self.nodes) == 1:
+            return self.nodes[0].describe()
+        lines = [f"cluster of {len(self.nodes)} brokers: {self.state} ({self.bootstrap})"]
+        lines += [f"  node {n.node.node_id}: {n.describe()}" for n in self.nodes]
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -108,21 +95,27 @@ class StartResult:
 
 
 def run_dir(cfg: LocalKafkaSettings) -> Path:
-    return (cfg.run_root or cfg.home / "run") / str(cfg.port)
+    root = cfg.run_root or cfg.home / "run"
+    return root / (str(cfg.port) if cfg.brokers == 1 else f"cluster-{cfg.port}")
 
 
 def data_dir(cfg: LocalKafkaSettings) -> Path:
-    """The broker's Kafka log directory (topics, offsets, cluster metadata)."""
-    return run_dir(cfg) / "data"
+    """The broker's Kafka log directory (topics, offsets, cluster metadata);
+    for a cluster, the directory holding every node's."""
+    return run_dir(cfg) / "data" if cfg.brokers == 1 else run_dir(cfg)
 
 
-def _controller_port(cfg: LocalKafkaSettings) -> int:
-    return cfg.controller_port or cfg.port + 1
+def nodes(cfg: LocalKafkaSettings) -> list[Node]:
+    directory = run_dir(cfg)
+    return [
+        Node(i, port, controller, directory if cfg.brokers == 1 else directory / f"node-{i}")
+        for i, (port, controller) in enumerate(zip(cfg.ports, cfg.controller_ports, strict=True), 1)
+    ]
 
 
 @contextlib.contextmanager
 def _lock(cfg: LocalKafkaSettings) -> Iterator[None]:
-    """Serialise start/stop of one port across processes (demo + tests at once)."""
+    """Serialise start/stop of one broker or cluster across processes (demo + tests at once)."""
     directory = run_dir(cfg)
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / ".lock", "w") as handle:
@@ -133,141 +126,23 @@ def _lock(cfg: LocalKafkaSettings) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _read_pid(directory: Path) -> int | None:
-    try:
-        return int((directory / "kafka.pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _is_our_broker(pid: int, directory: Path) -> bool:
-    """True if ``pid`` is alive and is the JVM started for ``directory``."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return b"kafka.Kafka" in cmdline and str(directory / "server.properties").encode() in cmdline
-
-
 def status(cfg: LocalKafkaSettings) -> BrokerStatus:
-    directory = run_dir(cfg)
-    pid = _read_pid(directory)
-    ours = pid is not None and _is_our_broker(pid, directory)
-    port_state = probe(HOST, cfg.port, timeout=1.0)
-    if ours and port_state is PortState.KAFKA:
-        return BrokerStatus(cfg.port, "running", pid, directory)
-    if ours:
-        return BrokerStatus(cfg.port, "starting", pid, directory)
-    if port_state is PortState.KAFKA:
-        return BrokerStatus(cfg.port, "foreign", None, directory)
-    if port_state is PortState.OTHER:
-        return BrokerStatus(cfg.port, "blocked", None, directory)
-    return BrokerStatus(cfg.port, "stopped", None, directory)
+    return BrokerStatus(tuple(_node.status(node) for node in nodes(cfg)), run_dir(cfg))
 
 
-def _cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-
-
-def _write_config(cfg: LocalKafkaSettings, directory: Path) -> Path:
-    data = directory / "data"
-    logs = directory / "logs"
-    data.mkdir(parents=True, exist_ok=True)
-    logs.mkdir(parents=True, exist_ok=True)
-    props = directory / "server.properties"
-    props.write_text(
-        _PROPERTIES.format(
-            host=HOST, port=cfg.port, controller_port=_controller_port(cfg), data=data
-        )
-    )
-    (directory / "log4j.properties").write_text(_LOG4J.format(logs=logs))
-    return props
-
-
-def _java_cmd(java: str, libs: Path, directory: Path, heap: str, main: list[str]) -> list[str]:
-    return [
-        java,
-        f"-Xms{min(256, _mb(heap))}m",
-        f"-Xmx{heap}",
-        "-XX:+UseG1GC",
-        "-XX:MaxGCPauseMillis=20",
-        "-Djava.awt.headless=true",
-        f"-Dlog4j.configuration=file:{directory / 'log4j.properties'}",
-        f"-Dkafka.logs.dir={directory / 'logs'}",
-        "-cp",
-        f"{libs}/*",
-        *main,
-    ]
-
-
-def _mb(heap: str) -> int:
-    return int(heap[:-1]) * (1024 if heap.endswith("g") else 1)
-
-
-def _format_storage(java: str, libs: Path, directory: Path, props: Path, heap: str) -> None:
-    if (directory / "data" / "meta.properties").is_file():
-        return
-    cmd = _java_cmd(
-        java,
-        libs,
-        directory,
-        "256m",
-        ["kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props), "-g"],
-    )
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    if proc.returncode != 0:
-        raise LocalKafkaError(
-            "formatting the broker's storage failed:\n" + (proc.stdout + proc.stderr)[-2000:]
-        )
-
-
-def _log_tail(directory: Path, lines: int = 15) -> str:
-    chunks = []
-    for name in ("kafka.out", "logs/server.log"):
-        path = directory / name
-        if path.is_file():
-            text = path.read_text(errors="replace").strip().splitlines()
-            errors = [line for line in text if " ERROR " in line or "Exception" in line]
-            chunks.extend((errors or text)[-lines:])
-    return "\n".join(chunks[-lines:])
-
-
-def _kill_group(pid: int, timeout: float) -> None:
-    """SIGTERM the broker's process group, then SIGKILL after ``timeout``."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        # Reap our own child if it has exited (no zombie counts as alive).
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
+def _cluster_id(cfg: LocalKafkaSettings) -> str:
+    """The id every node's storage is formatted with: kept in the cluster's
+    directory so a node started again later joins the same cluster."""
+    path = run_dir(cfg) / "cluster.id"
     with contextlib.suppress(OSError):
-        if stat.read_text().split(") ", 1)[1].startswith("Z"):
-            return False
-    return True
+        if known := path.read_text().strip():
+            return known
+    new = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    path.write_text(new + "\n")
+    return new
 
 
-async def _create_probe_topic(bootstrap: str, timeout: float) -> None:
+async def _create_probe_topic(bootstrap: str, replicas: int, timeout: float) -> None:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
@@ -275,7 +150,7 @@ async def _create_probe_topic(bootstrap: str, timeout: float) -> None:
     try:
         name = f"__switchboard_ready_{uuid.uuid4().hex[:8]}"
         response = await asyncio.wait_for(
-            admin.create_topics([NewTopic(name, 1, 1)], timeout_ms=5000), timeout
+            admin.create_topics([NewTopic(name, 1, replicas)], timeout_ms=5000), timeout
         )
         for _topic, code, *_ in getattr(response, "topic_errors", []):
             if code:
@@ -285,12 +160,29 @@ async def _create_probe_topic(bootstrap: str, timeout: float) -> None:
         await admin.close()
 
 
-def _client_can_create_topic(bootstrap: str) -> bool:
+def _client_can_create_topic(bootstrap: str, replicas: int) -> bool:
     try:
-        asyncio.run(_create_probe_topic(bootstrap, 10.0))
+        asyncio.run(_create_probe_topic(bootstrap, replicas, 10.0))
     except Exception:
         return False
     return True
+
+
+def _refuse_taken_ports(current: BrokerStatus, to_start: list[NodeStatus]) -> None:
+    for node in current.nodes:
+        if node.state in {"blocked", "foreign"}:
+            what = "something that is not Kafka" if node.state == "blocked" else "another Kafka"
+            raise LocalKafkaError(
+                f"port {node.port} is in use by {what}; free it or pick another port "
+                "(switchboard kafka start --port N, or SWITCHBOARD_LOCAL_KAFKA__PORT)"
+            )
+    for node in to_start:
+        controller = node.node.controller_port
+        if node.state == "stopped" and probe(HOST, controller, timeout=1.0) is not PortState.FREE:
+            raise LocalKafkaError(
+                f"controller port {controller} is in use; pick another with "
+                "SWITCHBOARD_LOCAL_KAFKA__CONTROLLER_PORT"
+            )
 
 
 def start(cfg: LocalKafkaSettings) -> StartResult:
@@ -299,97 +191,102 @@ def start(cfg: LocalKafkaSettings) -> StartResult:
         current = status(cfg)
         if current.state in {"running", "foreign"}:
             return StartResult(current, started=False, seconds=time.monotonic() - began)
-        if current.state == "blocked":
-            raise LocalKafkaError(
-                f"port {cfg.port} is in use by something that is not Kafka; free it or pick "
-                "another port (switchboard kafka start --port N, or "
-                "SWITCHBOARD_LOCAL_KAFKA__PORT)"
-            )
-        directory = run_dir(cfg)
-        if current.state == "starting" and current.pid is not None:
-            _kill_group(current.pid, timeout=10)  # a JVM that never became ready
-        controller = _controller_port(cfg)
-        if probe(HOST, controller, timeout=1.0) is not PortState.FREE:
-            raise LocalKafkaError(
-                f"controller port {controller} is in use; pick another with "
-                "SWITCHBOARD_LOCAL_KAFKA__CONTROLLER_PORT"
-            )
+        to_start = [n for n in current.nodes if n.state in {"stopped", "starting"}]
+        _refuse_taken_ports(current, to_start)
+        for node in to_start:
+            if node.state == "starting" and node.pid is not None:
+                _node.kill(node.pid, timeout=10)  # a JVM that never became ready
         java = _runtime.require_java()
         libs = _runtime.resolve(cfg.home, cfg.version)
-        props = _write_config(cfg, directory)
-        _format_storage(java, libs, directory, props, cfg.heap)
-        cmd = _java_cmd(java, libs, directory, cfg.heap, ["kafka.Kafka", str(props)])
-        with open(directory / "kafka.out", "wb") as out:
-            proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=directory,
-            )
-        (directory / "kafka.pid").write_text(f"{proc.pid}\n")
+        cluster_id = _cluster_id(cfg)
+        voters = ",".join(f"{n.node_id}@{HOST}:{n.controller_port}" for n in nodes(cfg))
+        replicas = min(3, cfg.brokers)
+        ready = []
+        for node in to_start:
+            props = _node.write_config(node.node, voters, replicas)
+            _node.format_storage(java, libs, node.node, props, cluster_id)
+            ready.append((node.node, props))
+        procs: list[tuple[Node, subprocess.Popen[bytes]]] = []
         try:
-            _wait_ready(cfg, proc, directory, began)
+            for node_, props in ready:
+                procs.append((node_, _node.spawn(java, libs, node_, props, cfg.heap)))
+            _wait_ready(cfg, procs, began)
         except BaseException:
-            _kill_group(proc.pid, timeout=5)
-            (directory / "kafka.pid").unlink(missing_ok=True)
+            for node_, proc in procs:
+                _node.kill(proc.pid, timeout=5)
+                (node_.directory / "kafka.pid").unlink(missing_ok=True)
             raise
         return StartResult(status(cfg), started=True, seconds=time.monotonic() - began)
 
 
 def _wait_ready(
-    cfg: LocalKafkaSettings, proc: subprocess.Popen[bytes], directory: Path, began: float
+    cfg: LocalKafkaSettings, procs: list[tuple[Node, subprocess.Popen[bytes]]], began: float
 ) -> None:
     deadline = began + cfg.start_timeout_s
-    bootstrap = f"{HOST}:{cfg.port}"
+    every = nodes(cfg)
+    bootstrap = ",".join(n.bootstrap for n in every)
     while True:
-        if proc.poll() is not None:
-            raise LocalKafkaError(
-                f"the Kafka JVM exited with code {proc.returncode} while starting; "
-                f"last log lines ({directory}):\n{_log_tail(directory)}"
-            )
-        if probe(HOST, cfg.port, timeout=1.0) is PortState.KAFKA and _client_can_create_topic(
-            bootstrap
-        ):
+        for node, proc in procs:
+            if proc.poll() is not None:
+                raise LocalKafkaError(
+                    f"the Kafka JVM of node {node.node_id} exited with code {proc.returncode} "
+                    f"while starting; last log lines ({node.directory}):\n"
+                    f"{_node.log_tail(node.directory)}"
+                )
+        if all(
+            probe(HOST, n.port, timeout=1.0) is PortState.KAFKA for n in every
+        ) and _client_can_create_topic(bootstrap, cfg.brokers):
             return
         if time.monotonic() > deadline:
+            tails = "\n".join(
+                f"node {n.node_id} ({n.directory}):\n{_node.log_tail(n.directory)}"
+                for n, _ in procs
+            )
             raise LocalKafkaError(
                 f"Kafka did not become ready within {cfg.start_timeout_s:.0f} s; "
-                f"last log lines ({directory}):\n{_log_tail(directory)}"
+                f"last log lines:\n{tails}"
             )
         time.sleep(0.2)
 
 
 def wipe(cfg: LocalKafkaSettings) -> tuple[Path, int] | None:
-    """Delete the data directory of the stopped broker for ``cfg.port``:
-    ``(path, bytes deleted)``, or None when there was none. Its next start
-    formats a fresh cluster. Raises :class:`LocalKafkaError` while a broker
-    started for that directory still runs."""
+    """Delete the data of the stopped broker (or every node of the stopped
+    cluster) for ``cfg.port``: ``(path, bytes deleted)``, or None when there
+    was none. Its next start formats a fresh cluster. Raises
+    :class:`LocalKafkaError` while a node started for it still runs."""
     with _lock(cfg):
-        directory = run_dir(cfg)
-        pid = _read_pid(directory)
-        if pid is not None and _is_our_broker(pid, directory):
-            raise LocalKafkaError(
-                f"the broker on port {cfg.port} (pid {pid}) is running: stop it first"
-            )
-        data = data_dir(cfg)
-        if not data.is_dir():
+        for node in nodes(cfg):
+            pid = _node.read_pid(node.directory)
+            if pid is not None and _node.is_ours(pid, node.directory):
+                raise LocalKafkaError(
+                    f"the broker on port {node.port} (pid {pid}) is running: stop it first"
+                )
+        datas = [n.directory / "data" for n in nodes(cfg) if (n.directory / "data").is_dir()]
+        if not datas:
             return None
-        size = sum(f.stat().st_size for f in data.rglob("*") if f.is_file())
-        shutil.rmtree(data)
-        return data, size
+        size = sum(f.stat().st_size for d in datas for f in d.rglob("*") if f.is_file())
+        for data in datas:
+            shutil.rmtree(data)
+        if cfg.brokers > 1:
+            (run_dir(cfg) / "cluster.id").unlink(missing_ok=True)
+        return data_dir(cfg), size
 
 
 def stop(cfg: LocalKafkaSettings, timeout: float = 30.0) -> BrokerStatus:
-    """Stop the broker started for ``cfg.port``; returns the status before."""
+    """Stop the broker (every node of the cluster) started for ``cfg.port``;
+    returns the status before. The nodes are stopped together: each node's
+    controlled shutdown needs the others' quorum."""
     with _lock(cfg):
         before = status(cfg)
-        directory = run_dir(cfg)
-        pid = _read_pid(directory)
-        if pid is not None and _is_our_broker(pid, directory):
-            _kill_group(pid, timeout)
-            if _alive(pid):
-                raise LocalKafkaError(f"broker pid {pid} did not exit")
-        (directory / "kafka.pid").unlink(missing_ok=True)
+        ours = []
+        for node in nodes(cfg):
+            pid = _node.read_pid(node.directory)
+            if pid is not None and _node.is_ours(pid, node.directory):
+                ours.append(pid)
+        _node.kill_all(ours, timeout)
+        still = [pid for pid in ours if _node.alive(pid)]
+        if still:
+            raise LocalKafkaError(f"broker pid {still[0]} did not exit")
+        for node in nodes(cfg):
+            (node.directory / "kafka.pid").unlink(missing_ok=True)
         return before

@@ -21,7 +21,7 @@ def configured_broker(settings: Settings) -> str | None:
     servers = parse_servers(configured)
     if any(probe(h, p) is PortState.KAFKA for h, p in servers):
         return configured
-    if len(servers) == 1 and is_loopback(servers[0][0]):
+    if all(is_loopback(host) for host, _ in servers):
         return None
     raise LocalKafkaError(
         f"SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS={configured} is not reachable, and it is not a "
@@ -31,15 +31,25 @@ def configured_broker(settings: Settings) -> str | None:
 
 
 def local_broker(settings: Settings) -> LocalKafkaSettings:
-    """The local broker's settings, on the port of a single loopback bootstrap
-    server when one is configured (where ``ensure_broker`` starts it), so
-    start, status and stop always mean the same broker."""
+    """The local broker's settings, where ``ensure_broker`` starts it, so
+    start, status and stop always mean the same broker: on the port of a
+    single loopback bootstrap server; for several loopback servers on
+    consecutive ports (``127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094``), a
+    cluster of that many nodes from the first."""
     local = settings.local_kafka
     configured = settings.kafka.bootstrap_servers
     servers = parse_servers(configured) if configured else []
-    if len(servers) == 1 and is_loopback(servers[0][0]):
-        local = local.model_copy(update={"port": servers[0][1]})
-    return local
+    if not servers or not all(is_loopback(host) for host, _ in servers):
+        return local
+    ports = sorted(port for _, port in servers)
+    if len(ports) == 1:
+        return local.model_copy(update={"port": ports[0]})
+    if ports != list(range(ports[0], ports[0] + len(ports))):
+        raise LocalKafkaError(
+            f"SWITCHBOARD_KAFKA__BOOTSTRAP_SERVERS={configured}: a local cluster listens on "
+            "consecutive ports (127.0.0.1:9092,127.0.0.1:9093,...); fix the list or unset it"
+        )
+    return local.model_copy(update={"port": ports[0], "brokers": len(ports)})
 
 
 def ensure_broker(settings: Settings) -> tuple[str, bool]:

@@ -30,7 +30,7 @@ import connectors
 
 from ..app import create_app
 from ..kafka import HOW_TO_START, MAX_MESSAGE_BYTES, KafkaUnavailable, kafka_ready
-from ..kafka.topics import connector_topics, ensure_topics, shared_topics
+from ..kafka.topics import connector_topics, ensure_topics, resolve_replication, shared_topics
 from ..settings import Settings
 from ..watchdog import PartitionStalled, StallWatchdog
 from .log import configure_logging, logging_config
@@ -62,8 +62,10 @@ def build_faust_app(settings: Settings, app_id: str = "switchboard-worker") -> A
     return app
 
 
-def prepare(settings: Settings) -> None:
-    """Check Kafka and create the topics; raises KafkaUnavailable."""
+def prepare(settings: Settings) -> Settings:
+    """Check Kafka and create the topics; raises KafkaUnavailable. Returns
+    ``settings`` with the replication factor the cluster decided
+    (:func:`streams.kafka.topics.resolve_replication`)."""
     if not kafka_ready(settings):
         raise KafkaUnavailable(
             f"cannot reach Kafka at {settings.bootstrap_servers}: {HOW_TO_START}"
@@ -71,7 +73,13 @@ def prepare(settings: Settings) -> None:
     specs = shared_topics(settings)
     for name in connectors.names():
         specs += connector_topics(settings, name)
-    asyncio.run(ensure_topics(settings, specs))
+
+    async def resolve_and_create() -> Settings:
+        resolved = await resolve_replication(settings)
+        await ensure_topics(resolved, specs)
+        return resolved
+
+    return asyncio.run(resolve_and_create())
 
 
 def _roles_service(settings: Settings, app: Any) -> Any:
@@ -142,7 +150,7 @@ async def _serve_without_faust(settings: Settings) -> None:
 def run_worker(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT."""
     configure_logging(settings.log_level)
-    prepare(settings)
+    settings = prepare(settings)
     if not FAUST_ROLES & set(settings.worker.roles):
         asyncio.run(_serve_without_faust(settings))
         return
