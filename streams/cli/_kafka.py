@@ -76,21 +76,21 @@ def start(ctx: Context, port: int | None, brokers: int | None) -> None:
     with nodes down, starts those nodes (they rejoin with their data).
     """
     settings = _settings(ctx, port, brokers)
-    configured = localkafka.configured_broker(settings)
-    if configured:
-        click.echo(f"using the configured broker at {configured}; nothing started")
-        return
-    if not localkafka.is_resolved(settings.local_kafka.home, settings.local_kafka.version):
+    local = localkafka.local_broker(settings)
+    if not localkafka.is_resolved(local.home, local.version) and not localkafka.configured_broker(
+        settings
+    ):
         click.echo(
-            f"resolving Apache Kafka {settings.local_kafka.version} from Maven Central "
-            "(first start only)...",
+            f"resolving Apache Kafka {local.version} from Maven Central (first start only)...",
             err=True,
         )
     bootstrap, started = localkafka.ensure_broker(settings)
-    if started and "," in bootstrap:
-        click.echo(f"a Kafka {settings.local_kafka.version} cluster is running at {bootstrap}")
+    if started and local.brokers > 1:
+        click.echo(f"a Kafka {local.version} cluster is running at {bootstrap}")
     elif started:
-        click.echo(f"Kafka {settings.local_kafka.version} is running at {bootstrap}")
+        click.echo(f"Kafka {local.version} is running at {bootstrap}")
+    elif settings.kafka.bootstrap_servers:
+        click.echo(f"using the configured broker at {bootstrap}; nothing started")
     else:
         click.echo(f"Kafka is already running at {bootstrap}; nothing started")
 

@@ -192,19 +192,34 @@ async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec]) -> list[
 
 
 async def _wait_visible(client: Any, topics: list[str], timeout: float = 30.0) -> None:
-    """Wait until the broker's metadata shows ``topics`` with their partitions.
+    """Wait until every broker's metadata shows ``topics`` with their partitions.
 
-    CreateTopics returns once the controller committed the topics; the
+    CreateTopics returns once the controller committed the topics; each
     broker's metadata cache follows a moment later (longer on a busy
-    controller), and a client asking in between is told they do not exist.
+    controller), and a client asking one in between is told they do not
+    exist: on a cluster, a sink started right after creation saw its topics
+    as missing when only one broker had been asked.
     """
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    brokers = [b["node_id"] for b in (await client.describe_cluster())["brokers"]]
     deadline = asyncio.get_running_loop().time() + timeout
-    pending = list(topics)
+    pending = {(node, topic) for node in brokers for topic in topics}
     while pending:
-        described = await client.describe_topics(pending)
-        pending = [d["topic"] for d in described if d["error_code"] != 0 or not d["partitions"]]
+        for node in sorted({node for node, _ in pending}):
+            asked = sorted(topic for n, topic in pending if n == node)
+            try:
+                # the admin client asks one random broker; this asks each in turn
+                response = await client._send_request_to_node(node, MetadataRequest(asked))
+            except Exception as exc:  # a broker not answering yet: asked again
+                log.debug("broker %s did not answer a metadata request: %r", node, exc)
+                continue
+            for described in response.to_object()["topics"]:
+                if described["error_code"] == 0 and described["partitions"]:
+                    pending.discard((node, described["topic"]))
         if pending and asyncio.get_running_loop().time() > deadline:
-            raise RuntimeError(f"topics not visible {timeout:g} s after creation: {pending}")
+            missing = sorted({topic for _, topic in pending})
+            raise RuntimeError(f"topics not visible {timeout:g} s after creation: {missing}")
         if pending:
             await asyncio.sleep(0.05)  # polling interval of a deadline loop
 

@@ -59,7 +59,10 @@ def ensure_broker(settings: Settings) -> tuple[str, bool]:
     ``make demo`` use this same function.
     """
     configured = configured_broker(settings)
-    if configured:
+    if configured and not all(is_loopback(host) for host, _ in parse_servers(configured)):
         return configured, False
-    result = start(local_broker(settings))  # a loopback address that is down: run it there
-    return result.status.bootstrap, result.started
+    # a loopback address: our broker is started there if it is down, and the
+    # nodes that are down if it is our cluster and some answer (a Kafka we
+    # did not start is only reused)
+    result = start(local_broker(settings))
+    return configured or result.status.bootstrap, result.started
