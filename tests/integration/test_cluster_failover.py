@@ -196,7 +196,7 @@ class Load:
                     break
                 assert status in {0, 503}, f"answered {status}"
                 self.refused += 1
-                await asyncio.sleep(0.2)  # allowed: a provider's pause before its retry
+                await asyncio.sleep(0.2)  # stimulus: a provider's pause before its retry
 
 
 def test_ingest_leader_killed_every_acked_delivery_once(
