@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, str] = {
     "sink_throughput": "bench.sink_throughput",
     "poll_throughput": "bench.poll_throughput",
     "command_validate": "bench.command_validate",
+    "http_transport": "bench.http_transport",
 }
 
 

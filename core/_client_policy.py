@@ -5,6 +5,7 @@ value raises :class:`~core.errors.PolicyError` naming the dotted setting."""
 from __future__ import annotations
 
 import importlib.util
+from typing import Literal
 
 import httpx
 from pydantic import Field, InstanceOf, field_validator
@@ -29,14 +30,16 @@ class ConnectionLimits(PolicyModel):
     """The connection pool, and at most ``max_connections`` requests in flight
     per client (more wait in the client's own FIFO gate, cheaply).
 
-    The default is small on purpose: httpcore 1.0's pool scans every
-    connection for every connection on each request (O(n^2)), so on the
-    bench machine 10 connections serve ~6x the requests/s of 64. Raise it
-    for a slow provider: needed concurrency ~= rate x latency.
+    64 by default: on aiohttp's pool (the default transport) 10, 64 and 256
+    connections serve about the same requests/s on the bench machine
+    (bench/http_transport.py), so the pool is sized for a slow provider
+    (needed concurrency ~= rate x latency). httpcore 1.0's pool
+    (``transport="httpcore"``, and HTTP/2) scans every connection for every
+    connection on each request (O(n^2)): give it 10.
     """
 
-    max_connections: int = Field(default=10, ge=1)
-    max_keepalive_connections: int = Field(default=10, ge=0)
+    max_connections: int = Field(default=64, ge=1)
+    max_keepalive_connections: int = Field(default=64, ge=0)
     keepalive_expiry: float = Field(default=30.0, ge=0)
 
 
@@ -53,6 +56,9 @@ class ClientPolicy(PolicyModel):
     timeouts: Timeouts = Field(default_factory=Timeouts)
     limits: ConnectionLimits = Field(default_factory=ConnectionLimits)
     http2: bool = False
+    # the connection pool under httpx: aiohttp's (HTTP/1.1; measured in
+    # bench/http_transport.py) or httpcore's (HTTP/2, and always with http2=True)
+    transport: Literal["aiohttp", "httpcore"] = "aiohttp"
     proxy: str | None = None
     max_response_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     follow_redirects: bool = False

@@ -66,6 +66,7 @@ import httpx
 import orjson
 
 from core import errors as e
+from core._aiohttp_transport import network_transport
 from core._attempt_guard import AttemptRefused, guard_attempts
 from core._client_policy import ClientPolicy, ConnectionLimits, Timeouts
 from core._response_body import network_error, read_body
@@ -173,15 +174,7 @@ class ProviderClient:
         self.budget: Budget | None = (
             budgets.get(policy.connector, credential, policy.rate) if policy.rate else None
         )
-        inner = transport or httpx.AsyncHTTPTransport(
-            http2=policy.http2,
-            limits=httpx.Limits(
-                max_connections=policy.limits.max_connections,
-                max_keepalive_connections=policy.limits.max_keepalive_connections,
-                keepalive_expiry=policy.limits.keepalive_expiry,
-            ),
-            proxy=policy.proxy,
-        )
+        inner = transport or network_transport(policy)
         self.transport = PolicyTransport(
             inner,
             connector=policy.connector,
