@@ -4,28 +4,20 @@ a loopback bootstrap list read back as a cluster, and min.insync.replicas."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-import connectors
 from streams import localkafka
 from streams.cli import cli
 from streams.kafka.topics import replication_config
-from streams.settings import LocalKafkaSettings, Settings, SettingsError, load_settings
+from streams.settings import LocalKafkaSettings, SettingsError
 
+# the settings tests' own: no SWITCHBOARD_ variable from the shell, every connector section
+from tests.unit.test_settings import clean_env, load  # noqa: F401
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if key.startswith("SWITCHBOARD_"):
-            monkeypatch.delenv(key)
-
-
-def load(**kwargs: object) -> Settings:
-    return load_settings(sections=connectors.settings_sections(), **kwargs)  # type: ignore[arg-type]
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def test_a_cluster_listens_on_consecutive_ports_then_its_controllers() -> None:
