@@ -5,6 +5,8 @@ never lets an httpx exception out."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 
 from core import errors as e
@@ -40,8 +42,12 @@ async def read_body(response: httpx.Response, limit: int, errors: ErrorMapping) 
         raise _oversized(response, limit, errors)
     chunks: list[bytes] = []
     size = 0
+    encoded = response.headers.get("content-encoding", "identity") != "identity"
+    # An unencoded body is read off the transport's stream as it comes:
+    # httpx's decoder and re-chunking would only copy it.
+    stream = response.aiter_bytes() if encoded else _raw(response)
     try:
-        async for chunk in response.aiter_bytes():
+        async for chunk in stream:
             size += len(chunk)
             if size > limit:
                 raise _oversized(response, limit, errors)
@@ -60,6 +66,15 @@ async def read_body(response: httpx.Response, limit: int, errors: ErrorMapping) 
     except httpx.HTTPError as exc:
         raise network_error(exc, req) from None
     return b"".join(chunks)
+
+
+async def _raw(response: httpx.Response) -> AsyncIterator[bytes]:
+    if response.is_stream_consumed:  # read already (an auth flow's retry)
+        yield response.content
+        return
+    response.is_stream_consumed = True
+    async for chunk in response.stream:  # type: ignore[union-attr]
+        yield chunk
 
 
 def _oversized(

@@ -3,7 +3,8 @@
 Request path (see :mod:`core.client`)::
 
     ProviderClient.request   retry loop, size limit, classification, metrics, logs
-      -> httpx.AsyncClient   base URL, timeouts, redirects, User-Agent
+      -> core._http_path     httpx.Request: base URL, timeouts, User-Agent
+                             (redirects, when followed: httpx.AsyncClient)
         -> httpx.Auth        credentials; refresh-and-retry once on 401
           -> PolicyTransport breaker admission, rate budget, header feedback
             -> AsyncHTTPTransport (httpcore pool, HTTP/1.1 or HTTP/2)

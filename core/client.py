@@ -16,8 +16,8 @@ Usage::
                                     data={"email": "a@b.c"}, idempotency_key=command.id)
         resp.data  # parsed JSON
 
-Request path: retry loop -> httpx.AsyncClient -> auth -> PolicyTransport
-(breaker, budget) -> network; see :mod:`core._transports`. Reading the body
+Request path: retry loop -> httpx request and auth flow (:mod:`core._http_path`)
+-> PolicyTransport (breaker, budget) -> network; see :mod:`core._transports`. Reading the body
 within the size limit, and httpx faults as :mod:`core.errors`: :mod:`core._response_body`.
 
 Contracts of :meth:`ProviderClient.request`:
@@ -69,6 +69,7 @@ from core import errors as e
 from core._aiohttp_transport import network_transport
 from core._attempt_guard import AttemptRefused, guard_attempts
 from core._client_policy import ClientPolicy, ConnectionLimits, Timeouts
+from core._http_path import HttpPath
 from core._response_body import network_error, read_body
 from core._transports import PolicyTransport
 from core.breaker import BreakerRegistry
@@ -195,6 +196,9 @@ class ProviderClient:
             headers={"User-Agent": USER_AGENT, **policy.headers},
             trust_env=False,  # proxies from the environment would bypass PolicyTransport
         )
+        self._path = HttpPath(
+            self._http, self.transport, auth, follow_redirects=policy.follow_redirects
+        )
         retry_kw: dict[str, Any] = {"classifier": classifier, "clock": clock}
         if sleep is not None:
             retry_kw["sleep"] = sleep
@@ -249,10 +253,7 @@ class ProviderClient:
             )
             if content_type is not None:
                 hdrs.setdefault("Content-Type", content_type)
-            query: Any = params  # httpx takes a mapping or pairs; it checks the values
-            request = self._http.build_request(
-                method, url, params=query, content=content, headers=hdrs
-            )
+            request = self._path.build(method, url, params, content, hdrs)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, TypeError, ValueError) as exc:
             # orjson.JSONEncodeError is a TypeError; bad header values raise ValueError.
             raise e.FatalRequestError(
@@ -287,7 +288,7 @@ class ProviderClient:
         try:
             async with self._gate:
                 try:
-                    response = await self._http.send(request, stream=True)
+                    response = await self._path.send(request)
                 except httpx.HTTPError as exc:
                     raise network_error(exc, request) from None
                 except AttemptRefused as refused:
