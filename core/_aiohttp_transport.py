@@ -28,6 +28,7 @@ HTTP/2 is httpcore's (aiohttp speaks HTTP/1.1 only): a policy with
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ssl
 from collections.abc import AsyncIterator, Iterator
@@ -41,6 +42,7 @@ from core._client_policy import ClientPolicy
 __all__ = ["AiohttpTransport", "network_transport"]
 
 _CHUNK = 64 * 1024
+_WHOLE = 4 * _CHUNK  # a body of declared length up to this is read in one go
 
 
 @contextlib.contextmanager
@@ -61,6 +63,8 @@ def _mapped(request: httpx.Request) -> Iterator[None]:
         raise httpx.ReadTimeout(str(exc) or "read timeout", request=request) from exc
     except aiohttp.ServerDisconnectedError as exc:
         raise httpx.RemoteProtocolError(str(exc) or "server disconnected", request=request) from exc
+    except asyncio.IncompleteReadError as exc:  # a declared body cut off
+        raise httpx.RemoteProtocolError("body ended early", request=request) from exc
     except aiohttp.ClientPayloadError as exc:  # a body cut off or badly framed
         raise httpx.RemoteProtocolError(str(exc), request=request) from exc
     except aiohttp.ClientResponseError as exc:  # an answer that is not HTTP
@@ -80,6 +84,10 @@ class _Body(httpx.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         with _mapped(self._request):
+            size = self._response.content_length
+            if size is not None and size <= _WHOLE:  # one read, no iterator
+                yield await self._response.content.readexactly(size)
+                return
             async for chunk in self._response.content.iter_chunked(_CHUNK):
                 yield chunk
 
