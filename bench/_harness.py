@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, str] = {
     "poll_throughput": "bench.poll_throughput",
     "command_validate": "bench.command_validate",
     "http_transport": "bench.http_transport",
+    "dedup_throughput": "bench.dedup_throughput",
 }
 
 

@@ -56,7 +56,7 @@ from pydantic import HttpUrl, SecretStr
 
 import connectors
 from bench._harness import Check, Report
-from bench.sink_throughput import _delete_topics  # best effort, by prefix
+from bench._workers import delete_topics  # best effort, by prefix
 from connectors.stripe._poll import EVENTS as EVENTS_STREAM
 from connectors.stripe._sandbox import StripeSandbox
 from connectors.stripe._sandbox_events import EventLog
@@ -345,7 +345,7 @@ def run() -> Report:
         prefixes.append(prefix)
         side = asyncio.run(_kafka_side(_bench_settings(settings, bootstrap, prefix, "http://x")))
     finally:
-        _delete_topics(bootstrap, prefixes)
+        delete_topics(bootstrap, prefixes)
         if started:
             localkafka.stop(settings.local_kafka)
 

@@ -35,25 +35,19 @@ Targets (issue 5): >= 1,000 commands/s, >= 0.6 of the bare loop;
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import httpx
 import orjson
-from aiokafka import TopicPartition
 
 import connectors
 from bench._harness import Check, Report
+from bench._workers import count_until, delete_topics, with_prefix, worker
 from core.encoding import form_encode
 from core.envelopes import Command
 from core.testing import spawn_sandbox
@@ -154,13 +148,6 @@ async def _timed(worker: Any, n: int, tasks: int, latencies: list[float]) -> dic
     }
 
 
-def _with_prefix(settings: Settings, bootstrap: str, prefix: str) -> Settings:
-    kafka_settings = settings.kafka.model_copy(
-        update={"bootstrap_servers": bootstrap, "topic_prefix": prefix}
-    )
-    return settings.model_copy(update={"kafka": kafka_settings})
-
-
 async def _produce(settings: Settings, n: int, run: str) -> None:
     topic = TopicNames.from_settings(settings).commands("stripe")
     async with kafka.connect(settings, kafka.producer(settings, linger_ms=20)) as producer:
@@ -173,23 +160,6 @@ async def _produce(settings: Settings, n: int, run: str) -> None:
                 await producer.send(topic, command.to_json(), key=f"key-{i % KEYS}".encode())
             )
         await asyncio.gather(*pending)
-
-
-async def _wait_results(settings: Settings, n: int, deadline: float) -> None:
-    """Poll the results topic's end offsets until ``n`` Results are there."""
-    topic = TopicNames.from_settings(settings).results("stripe")
-    consumer = kafka.consumer(settings, group_id=None)
-    async with kafka.connect(settings, consumer):
-        tps: list[TopicPartition] = []
-        while time.monotonic() < deadline:
-            if not tps:
-                await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(topic) or set()
-                tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-            if tps and sum((await consumer.end_offsets(tps)).values()) >= n:
-                return
-            await asyncio.sleep(0.1)
-    raise TimeoutError(f"fewer than {n} Results on {topic} after {TIMEOUT:g} s")
 
 
 async def _read_results(settings: Settings, n: int) -> list[tuple[int, dict[str, Any]]]:
@@ -225,40 +195,6 @@ def _summary(results: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
     }
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a live process (Linux /proc; 0 elsewhere)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _worker(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker", "--roles", "sink", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        yield proc
-    finally:
-        proc.send_signal(signal.SIGTERM)  # the worker drains and commits on SIGTERM
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=30)
-        proc.kill()  # a no-op once it has exited
-        proc.wait()
-
-
 def _sink_run(
     settings: Settings,
     bootstrap: str,
@@ -271,7 +207,7 @@ def _sink_run(
 ) -> dict[str, Any]:
     """Produce ``n`` commands under a fresh prefix, run a sink worker over them."""
     prefix = f"bench{run}."
-    bench = _with_prefix(settings, bootstrap, prefix)
+    bench = with_prefix(settings, bootstrap, prefix)
     asyncio.run(ensure_topics(bench, connector_topics(bench, "stripe")))
     asyncio.run(_produce(bench, n, run))
     env = {
@@ -287,31 +223,13 @@ def _sink_run(
         "SWITCHBOARD_LOG_LEVEL": "WARNING",
     }
     began = time.monotonic()
-    with _worker(env) as proc:
-        asyncio.run(_wait_results(bench, n, began + TIMEOUT))
+    results = TopicNames.from_settings(bench).results("stripe")
+    with worker("sink", env) as proc:
+        seen, _, cpu = asyncio.run(count_until(bench, results, n, began + TIMEOUT, proc.pid))
         wall = time.monotonic() - began
-        cpu = _cpu_seconds(proc.pid)
     summary = _summary(asyncio.run(_read_results(bench, n)))
-    return {**summary, "wall_s": wall, "cpu_ms": cpu / n * 1000, "prefix": prefix}
-
-
-def _delete_topics(bootstrap: str, prefixes: list[str]) -> None:
-    """Best effort: a broker with thousands of leftover partitions gets slow."""
-
-    async def go() -> None:
-        from aiokafka.admin import AIOKafkaAdminClient
-
-        client = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await client.start()
-        try:
-            doomed = [t for t in await client.list_topics() if t.startswith(tuple(prefixes))]
-            if doomed:
-                await client.delete_topics(doomed, timeout_ms=30_000)
-        finally:
-            await client.close()
-
-    with contextlib.suppress(Exception):
-        asyncio.run(go())
+    cpu_ms = cpu / max(n - seen, 1) * 1000
+    return {**summary, "wall_s": wall, "cpu_ms": cpu_ms, "prefix": prefix}
 
 
 def _row(case: str, figures: dict[str, Any], refused: int | str = "-") -> dict[str, Any]:
@@ -352,7 +270,7 @@ def run() -> Report:
             counts = control.get("/rate").json()
             control.close()
     finally:
-        _delete_topics(bootstrap, prefixes)
+        delete_topics(bootstrap, prefixes)
         if started:
             localkafka.stop(settings.local_kafka)
     allowed = counts["allowed"] - before["allowed"]
@@ -386,7 +304,8 @@ def run() -> Report:
             "sink per s: between the first and the last Result's Kafka timestamp (wall s"
             " includes worker start and group join); p50/p99: Result timings started ->"
             " finished (client gate + HTTP call + Result built); cpu ms/cmd: the worker"
-            " process (bare: this process)",
+            " process from its first Result to its last, so its start is left out"
+            " (bare: this process)",
             f"rate-limited run: {LIMITED_COMMANDS:,} commands; sandbox token bucket {LIMIT:g}/s,"
             f" burst {BURST:g}, rate headers on; per s = requests the sandbox allowed"
             f" ({allowed}) over the Results' span; 429s as the sandbox counted them",
