@@ -11,8 +11,8 @@ under a new id is still one event (dedup keys on the digest).
 
 from __future__ import annotations
 
+import random
 import re
-import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -68,7 +68,10 @@ def traceparent(headers: Mapping[str, str]) -> str:
     incoming = headers.get("traceparent", "").strip().lower()
     if _TRACEPARENT_RE.match(incoming) and incoming[3:35] != "0" * 32:
         return incoming
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+    # unique, not secret: OpenTelemetry's RandomIdGenerator does the same (the module's
+    # generator is reseeded in a forked child)
+    trace_id, span_id = random.getrandbits(128) or 1, random.getrandbits(64) or 1
+    return f"00-{trace_id:032x}-{span_id:016x}-01"
 
 
 def type_part(value: Any) -> str:

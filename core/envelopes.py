@@ -180,6 +180,12 @@ class Event(Envelope):
             raise ValueError("must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)")
         return value
 
+    def to_json(self) -> bytes:
+        # An Event's fields are plain values (no aliases, no nested models), so
+        # orjson writes them as model_dump would hand them over, minus its copy
+        # of ``data`` (a third of the cost of an Event on the poll and ingest paths).
+        return orjson.dumps({k: v for k, v in self.__dict__.items() if v is not None})
+
     @property
     def key(self) -> str:
         """Kafka key on ``<c>.events``: the subject when known, else the id."""

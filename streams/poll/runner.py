@@ -35,6 +35,7 @@ from core.envelopes import Event
 from core.poll import poll_run
 from core.redaction import redact_text
 
+from ..kafka.batches import send_keyed
 from ..membership import WorkLost
 from ..offsets.cursors import CursorRecord
 from . import schedule
@@ -156,14 +157,13 @@ class StreamRunner:
                     if stream.pending is not None:
                         return "interrupted"
                     await self.guard(stream)
-                    acks = [
-                        await producer.send(
-                            stream.topic, ev.to_json(), key=ev.id.encode(), headers=_CONTENT_TYPE
+                    if page.events:
+                        records = ((ev.id.encode(), ev.to_json()) for ev in page.events)
+                        await asyncio.gather(
+                            *await send_keyed(
+                                producer, stream.topic, records, headers=_CONTENT_TYPE
+                            )
                         )
-                        for ev in page.events
-                    ]
-                    if acks:
-                        await asyncio.gather(*acks)
                     if stream.pending is not None:
                         return "interrupted"  # a CLI change wins over this page's cursor
                     pages += 1
