@@ -53,6 +53,11 @@ async def read_body(request: web.BaseRequest, limit: int, timeout_s: float) -> b
     chunks: list[bytes] = []
     size = 0
     try:
+        if request.content.is_eof():  # all of it arrived with the headers: nothing to wait for
+            body = await request.content.read()
+            if len(body) > limit:
+                raise BodyRefused(413, "too_large")
+            return body
         async with asyncio.timeout(timeout_s):
             async for chunk in request.content.iter_any():
                 size += len(chunk)
