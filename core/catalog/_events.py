@@ -26,6 +26,9 @@ from ._schema import refs_of
 
 __all__ = ["EventSchemas", "schema_uri"]
 
+#: Event types whose URI is remembered (a provider has a few hundred)
+_MAX_CACHED = 4096
+
 Lookup = Callable[[str, frozenset[str]], str | None]
 Payload = Callable[[Mapping[str, Any], str], Mapping[str, Any]]
 
@@ -51,6 +54,7 @@ class EventSchemas:
         self.description = description
         self._lookup = lookup
         self._payload = payload
+        self._uris: dict[str, str | None] = {}  # per Event type, asked for every Event
 
     def _read(self, file: str) -> bytes:
         return resources.files(self.package).joinpath(f"_spec/{file}").read_bytes()
@@ -74,8 +78,15 @@ class EventSchemas:
         return self._lookup(event_type[len(prefix) :], self.names)
 
     def uri(self, event_type: str) -> str | None:
+        try:
+            return self._uris[event_type]
+        except KeyError:
+            pass
         name = self.name_of(event_type)
-        return None if name is None else schema_uri(self.connector, name)
+        uri = None if name is None else schema_uri(self.connector, name)
+        if len(self._uris) < _MAX_CACHED:  # types come from signed deliveries; bounded anyway
+            self._uris[event_type] = uri
+        return uri
 
     def schema(self, name: str) -> dict[str, Any]:
         """The JSON Schema (2020-12) of the payload ``name``, refs under ``$defs``."""
