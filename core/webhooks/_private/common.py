@@ -13,7 +13,6 @@ import binascii
 import hashlib
 import hmac
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
@@ -162,7 +161,7 @@ class Headers:
     ) -> None:
         self._scheme = scheme
         values: dict[str, str] = {}
-        counts: Counter[str] = Counter()
+        repeated: dict[str, None] = {}  # in the order first repeated
         try:
             # httpx.Headers.items() joins repeated headers; multi_items() does not
             multi = getattr(headers, "multi_items", None)
@@ -170,16 +169,18 @@ class Headers:
             for name, value in pairs:
                 if isinstance(name, str) and isinstance(value, str):
                     key = name.lower()
-                    counts[key] += 1
-                    values.setdefault(key, value)
+                    if key in values:
+                        repeated[key] = None
+                    else:
+                        values[key] = value
         except Exception as exc:  # a broken mapping is the caller's input, not our crash
             raise VerificationError(
                 "malformed_header", "unreadable headers", scheme=scheme
             ) from exc
         names = {n.lower() for n in guarded}
         prefixes = tuple(p.lower() for p in guarded_prefixes)
-        for key, count in counts.items():
-            if count > 1 and (key in names or key.startswith(prefixes)):
+        for key in repeated:
+            if key in names or key.startswith(prefixes):
                 raise VerificationError(
                     "duplicate_header", f"{key} header sent more than once", scheme=scheme
                 )
