@@ -130,8 +130,23 @@ class Retrier:
     async def call(self, fn: Callable[[], Awaitable[T]], *, idempotent: bool = True) -> T:
         """Await ``fn()`` until it succeeds or the policy gives up; re-raise the
         last error with ``attempts`` set."""
-        policy = self.policy
         start = self._clock()
+        # Fast path: the first attempt runs outside tenacity (most calls
+        # succeed at once, and building tenacity's machinery costs more than
+        # the call's own policy work); a failure is replayed as its first.
+        try:
+            return await fn()
+        except e.SwitchboardError as exc:
+            exc.attempts = 1
+            first: BaseException = exc
+        except Exception as exc:
+            first = exc
+        return await self._retried(fn, first, start, idempotent)
+
+    async def _retried(
+        self, fn: Callable[[], Awaitable[T]], first: BaseException, start: float, idempotent: bool
+    ) -> T:
+        policy = self.policy
         verdict: list[bool | float | None] = [None]
 
         def should_retry(state: RetryCallState) -> bool:
@@ -173,30 +188,20 @@ class Retrier:
             before_sleep=before_sleep,
             reraise=True,
         )
-        attempts = 0
+        attempts = 1
+        pending: BaseException | None = first
 
-        async def attempt() -> T:
-            nonlocal attempts
+        async def replay_then_attempt() -> T:
+            nonlocal attempts, pending
+            if pending is not None:
+                exc, pending = pending, None
+                raise exc
             attempts += 1
             try:
                 return await fn()
             except e.SwitchboardError as exc:
                 exc.attempts = attempts
                 raise
-
-        # Fast path: the first attempt runs outside tenacity (most calls
-        # succeed at once); a failure is replayed as tenacity's first attempt.
-        try:
-            return await attempt()
-        except Exception as exc:
-            first: BaseException | None = exc
-
-        async def replay_then_attempt() -> T:
-            nonlocal first
-            if first is not None:
-                exc, first = first, None
-                raise exc
-            return await attempt()
 
         result: Any = await retrying(replay_then_attempt)
         return result  # type: ignore[no-any-return]
